@@ -1,0 +1,82 @@
+"""Numerical gradients by centred differences, to check hand-written backward passes.
+
+df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h), with error O(h^2). Run in float64:
+with h = 1e-5, float32 rounding alone would swamp the difference.
+"""
+import numpy as np
+
+
+def eval_numerical_gradient(f, x, h=1e-5):
+    """Gradient of a scalar function f at x; f is called as f(x) and x is perturbed in place.
+
+    x: any shape -> grad: same shape as x.
+    """
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fp = float(f(x))
+        x[i] = old - h
+        fm = float(f(x))
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, dout, h=1e-5):
+    """Gradient of sum(f(x) * dout) at x for an array-valued f (a backward pass's dx).
+
+    x: any shape, dout: shape of f(x) -> grad: shape of x.
+    """
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        pos = np.array(f(x), copy=True)
+        x[i] = old - h
+        neg = np.array(f(x), copy=True)
+        x[i] = old
+        grad[i] = np.sum((pos - neg) * dout) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def rel_error(a, b):
+    """Largest elementwise |a - b| / max(1e-8, |a| + |b|); 0 for identical arrays."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error: shapes differ, {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def grad_check_sparse(f, x, analytic_grad, *, num_checks=10, h=1e-5, rng):
+    """Check ``num_checks`` random entries of a big gradient against centred differences.
+
+    f: scalar function of x (x perturbed in place), analytic_grad: shape of x,
+    rng: numpy.random.Generator picking the entries. Returns the relative errors (one
+    per checked entry) as a float64 array.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"grad_check_sparse: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if analytic_grad.shape != x.shape:
+        raise ValueError(f"grad_check_sparse: analytic_grad has shape {analytic_grad.shape}, x has {x.shape}")
+    errors = np.empty(num_checks)
+    for k in range(num_checks):
+        i = tuple(int(rng.integers(n)) for n in x.shape)
+        old = x[i]
+        x[i] = old + h
+        fp = float(f(x))
+        x[i] = old - h
+        fm = float(f(x))
+        x[i] = old
+        numeric = (fp - fm) / (2 * h)
+        errors[k] = rel_error(numeric, analytic_grad[i])
+    return errors

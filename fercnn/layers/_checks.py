@@ -1,0 +1,69 @@
+"""Input validation shared by the public layer functions.
+
+Every check raises ``ValueError`` naming the function, the argument, what was
+expected and what was given. Nothing is broadcast or cast silently.
+"""
+import numbers
+
+import numpy as np
+
+
+def check_float_array(op, name, a, *, ndim=None, min_ndim=None):
+    """``a`` must be an array of a floating dtype with the given number of dims."""
+    if not hasattr(a, "dtype") or not hasattr(a, "ndim"):
+        raise ValueError(f"{op}: {name} must be an array, got {type(a).__name__}")
+    if a.dtype.kind != "f":
+        raise ValueError(f"{op}: {name} must have a floating dtype (float32 or float64), got {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D, got {a.ndim}-D with shape {tuple(a.shape)}")
+    if min_ndim is not None and a.ndim < min_ndim:
+        raise ValueError(f"{op}: {name} must have at least {min_ndim} dims, got shape {tuple(a.shape)}")
+
+
+def check_same_dtype(op, **arrays):
+    """All named arrays must share one dtype (no silent float64 promotion)."""
+    dtypes = {name: a.dtype for name, a in arrays.items()}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{name}={dt}" for name, dt in dtypes.items())
+        raise ValueError(f"{op}: all arrays must share one dtype, got {listed}")
+
+
+def check_shape(op, name, a, expected):
+    """``a.shape`` must equal ``expected`` exactly."""
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{op}: {name} must have shape {tuple(expected)}, got {tuple(a.shape)}")
+
+
+def check_positive_int(op, name, value, *, minimum=1):
+    """``value`` must be an int >= ``minimum`` (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{op}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_probability(op, name, p):
+    """A drop probability must be a real number in [0, 1)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (0.0 <= p < 1.0):
+        raise ValueError(f"{op}: {name} must be in [0, 1), got {p!r}")
+
+
+def check_labels(op, y, n, num_classes):
+    """``y`` must be an integer array of shape (n,) with values in [0, num_classes)."""
+    if not hasattr(y, "dtype") or not hasattr(y, "shape"):
+        raise ValueError(f"{op}: y must be an integer array, got {type(y).__name__}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{op}: y must hold integer class labels, got dtype {y.dtype}")
+    if y.ndim != 1:
+        raise ValueError(f"{op}: y must be 1-D of shape (N,), got shape {tuple(y.shape)}")
+    if y.shape[0] != n:
+        raise ValueError(f"{op}: scores has N={n} rows but y has {y.shape[0]} labels")
+    if n > 0:
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{op}: labels must be in [0, {num_classes}), got {bad}")
+
+
+def check_bool(op, name, value):
+    """Flags such as ``training`` must be real bools, not truthy strings."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{op}: {name} must be True or False, got {value!r}")

@@ -1,0 +1,50 @@
+"""Numba kernels behind max_pool_forward / max_pool_backward.
+
+The forward records, for every window, the flat index (h * W + w) of its first maximum
+(scan order row by row; later equal values do not replace it). Backward sends each
+upstream gradient to exactly that pixel. Outer loops run over (image, channel) pairs
+with ``prange``; each pair owns its slice of the output, so there are no races.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def max_pool_forward(x, size, stride, H_out, W_out):
+    """x: (N, C, H, W) -> out: (N, C, H_out, W_out), argmax: same shape, int32 flat index."""
+    N, C, H, W = x.shape
+    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
+    argmax = np.empty((N, C, H_out, W_out), dtype=np.int32)
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(H_out):
+            h0 = oh * stride
+            for ow in range(W_out):
+                w0 = ow * stride
+                best = x[n, c, h0, w0]
+                best_i = h0 * W + w0
+                for i in range(size):
+                    for j in range(size):
+                        v = x[n, c, h0 + i, w0 + j]
+                        if v > best:
+                            best = v
+                            best_i = (h0 + i) * W + w0 + j
+                out[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = best_i
+    return out, argmax
+
+
+@njit(parallel=True, cache=True)
+def max_pool_backward(dout, argmax, H, W):
+    """dout, argmax: (N, C, H_out, W_out) -> dx: (N, C, H, W), zero except at the maxima."""
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        flat = dx[n, c].reshape(H * W)
+        for oh in range(H_out):
+            for ow in range(W_out):
+                flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
+    return dx

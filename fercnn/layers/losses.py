@@ -1,0 +1,54 @@
+"""Classification losses on class scores: softmax cross-entropy and multiclass SVM."""
+from fercnn.backend import get_array_module
+from fercnn.layers._checks import check_float_array, check_labels
+
+
+def _check_scores(op, scores, y):
+    check_float_array(op, "scores", scores, ndim=2)
+    N, K = scores.shape
+    if N == 0:
+        raise ValueError(f"{op}: scores must hold at least one example, got shape {tuple(scores.shape)}")
+    check_labels(op, y, N, K)
+    return N, K
+
+
+def softmax_loss(scores, y):
+    """Mean cross-entropy of softmax(scores) against labels.
+
+    scores: (N, K), y: (N,) ints in [0, K) -> loss (scalar of scores' dtype),
+    dscores: (N, K). Subtracting each row's max before exponentiating changes nothing
+    mathematically (softmax is shift invariant) and keeps exp() from overflowing,
+    so logits of +-1e4 still give a finite loss and gradient.
+    dscores = (softmax - onehot(y)) / N.
+    """
+    N, _ = _check_scores("softmax_loss", scores, y)
+    xp = get_array_module(scores)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_z = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = shifted - log_z
+    rows = xp.arange(N)
+    loss = -log_probs[rows, y].sum() / scores.dtype.type(N)
+    dscores = xp.exp(log_probs)
+    dscores[rows, y] -= scores.dtype.type(1)
+    dscores /= scores.dtype.type(N)
+    return scores.dtype.type(loss), dscores
+
+
+def svm_loss(scores, y):
+    """Multiclass hinge loss with margin 1, summed over wrong classes, mean over N.
+
+    scores: (N, K), y: (N,) -> loss, dscores: (N, K).
+    L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + 1). Each positive margin pushes its
+    class score up (+1) and the true class score down (-1).
+    """
+    N, _ = _check_scores("svm_loss", scores, y)
+    xp = get_array_module(scores)
+    rows = xp.arange(N)
+    one = scores.dtype.type(1)
+    margins = xp.maximum(scores - scores[rows, y][:, None] + one, scores.dtype.type(0))
+    margins[rows, y] = 0
+    loss = margins.sum() / scores.dtype.type(N)
+    positive = (margins > 0).astype(scores.dtype)
+    positive[rows, y] = -positive.sum(axis=1)
+    positive /= scores.dtype.type(N)
+    return scores.dtype.type(loss), positive

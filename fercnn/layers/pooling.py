@@ -1,0 +1,52 @@
+"""Max pooling over square windows."""
+import numpy as np
+
+from fercnn.backend import get_array_module
+from fercnn.layers import _pool_kernels as kernels
+from fercnn.layers._checks import check_float_array, check_positive_int, check_shape
+
+
+def pool_output_size(op, H, W, size, stride):
+    """H_out = (H - size) / stride + 1, likewise W_out; the division must be exact."""
+    check_positive_int(op, "size", size)
+    check_positive_int(op, "stride", stride)
+    sizes = []
+    for name, n in (("height", H), ("width", W)):
+        span = n - size
+        if span < 0 or span % stride:
+            raise ValueError(
+                f"{op}: {name} {n} with window {size} and stride {stride} does not give a whole, "
+                f"positive output size: (n - size) / stride + 1 = {span / stride + 1:g}"
+            )
+        sizes.append(span // stride + 1)
+    return tuple(sizes)
+
+
+def max_pool_forward(x, *, size=2, stride=2):
+    """Max over (size x size) windows, moved by ``stride``.
+
+    x: (N, C, H, W) -> out: (N, C, H_out, W_out), H_out = (H - size) // stride + 1,
+    likewise W_out (exact division required). cache holds x's shape and the flat index
+    of each window's first maximum.
+    """
+    op = "max_pool_forward"
+    check_float_array(op, "x", x, ndim=4)
+    N, C, H, W = x.shape
+    H_out, W_out = pool_output_size(op, H, W, size, stride)
+    if get_array_module(x) is not np:
+        raise ValueError(f"{op}: the pooling kernels run on numpy arrays, got {type(x).__module__}.{type(x).__name__}")
+    out, argmax = kernels.max_pool_forward(np.ascontiguousarray(x), size, stride, H_out, W_out)
+    return out, (x.shape, argmax)
+
+
+def max_pool_backward(dout, cache):
+    """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W).
+
+    The max is locally a selection of one input, so its gradient is 1 for that input
+    and 0 for the rest of the window: dout goes to the recorded argmax only (for tied
+    maxima, the first in scan order).
+    """
+    (N, C, H, W), argmax = cache
+    check_float_array("max_pool_backward", "dout", dout, ndim=4)
+    check_shape("max_pool_backward", "dout", dout, argmax.shape)
+    return kernels.max_pool_backward(np.ascontiguousarray(dout), argmax, H, W)

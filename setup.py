@@ -1,0 +1,13 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="fercnn",
+    version="0.1.0",
+    description="From-scratch NumPy + Numba CNNs for facial expression recognition (FER2013)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["fercnn", "fercnn.*"]),
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.24", "numba>=0.58", "scikit-image>=0.21", "matplotlib>=3.7", "tqdm>=4.60"],
+    extras_require={"test": ["pytest>=7"]},
+)

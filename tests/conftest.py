@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from fercnn.gradient_check import eval_numerical_gradient_array, rel_error
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def assert_grad_close(name, analytic, numeric, tol=1e-7):
+    """Fail with the relative error in the message, not just a bool."""
+    err = rel_error(analytic, numeric)
+    assert err < tol, f"{name}: relative error {err:.3e} >= {tol:.0e}"
+
+
+def numeric_grads(forward, inputs, dout):
+    """Numerical gradients of sum(forward(*inputs) * dout) w.r.t. each input (float64)."""
+    grads = []
+    for k in range(len(inputs)):
+        def f(_, k=k):
+            return forward(*inputs)
+        grads.append(eval_numerical_gradient_array(f, inputs[k], dout))
+    return grads
+
+
+def spread_values(rng, shape, *, gap=0.01):
+    """Values with pairwise gaps of at least ``gap`` (no pooling ties, no kinks at 0)."""
+    n = int(np.prod(shape))
+    vals = (np.arange(n) - n / 2 + 0.5) * gap
+    return rng.permutation(vals).reshape(shape)

@@ -1,0 +1,26 @@
+import numpy as np
+
+from fercnn.layers import softmax_loss, svm_loss
+
+
+def test_softmax_uniform_scores_give_log_k():
+    loss, dscores = softmax_loss(np.zeros((5, 7)), np.arange(5))
+    np.testing.assert_allclose(loss, np.log(7))
+    np.testing.assert_allclose(dscores.sum(axis=1), 0, atol=1e-15)
+
+
+def test_softmax_stable_for_huge_logits():
+    scores = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]])
+    for dt in (np.float32, np.float64):
+        loss, dscores = softmax_loss(scores.astype(dt), np.array([1, 1]))
+        assert np.isfinite(loss) and np.all(np.isfinite(dscores))
+        np.testing.assert_allclose(loss, 1e4, rtol=1e-6)  # first row: wrong by 2e4, second: right
+
+
+def test_svm_hand_computed():
+    scores = np.array([[3.0, 1.0, 2.5], [0.0, 2.0, 2.0]])
+    y = np.array([0, 2])
+    loss, dscores = svm_loss(scores, y)
+    # row 0: margins max(0, 1-3+1)=0, max(0, 2.5-3+1)=0.5 ; row 1: max(0,0-2+1)=0, max(0,2-2+1)=1
+    np.testing.assert_allclose(loss, (0.5 + 1.0) / 2)
+    np.testing.assert_allclose(dscores, np.array([[-1, 0, 1], [0, 1, -1]]) / 2)
