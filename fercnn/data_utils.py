@@ -1,0 +1,206 @@
+"""FER2013 loading and the paper's preprocessing.
+
+FER2013 comes in two forms: the original ``fer2013.csv`` (columns emotion,pixels,Usage) and
+the Kaggle image folders (train/<class>/Training_*.jpg, test/<class>/PublicTest_*.jpg and
+PrivateTest_*.jpg). Both load to the same dict. Splits follow the paper: Training for
+training, PublicTest for validation, PrivateTest for test.
+"""
+import csv
+import hashlib
+import os
+
+import numpy as np
+
+from fercnn.synthetic import make_synthetic_faces  # noqa: F401  (re-exported: the default dataset)
+
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+FOLDER_PREFIXES = {"train": ("Training",), "test": ("PublicTest", "PrivateTest")}
+SIDE = 48
+
+
+def load_fer2013(path, *, cache_dir=None, use_cache=True):
+    """Load FER2013 from ``fer2013.csv`` or from the Kaggle image folders.
+
+    path: the csv file; or a folder holding train/ and test/ (or a fer2013/ folder or a
+    fer2013.csv with them). Returns {X_train, y_train, X_val, y_val, X_test, y_test,
+    class_names}: X uint8 (N, 48, 48), y int64 in the order 0 angry, 1 disgust, 2 fear,
+    3 happy, 4 sad, 5 surprise, 6 neutral.
+    Decoded arrays are cached in a compressed .npz under ``cache_dir`` (default
+    $FERCNN_CACHE or ~/.cache/fercnn), keyed by the files' names, sizes and times.
+    """
+    source, kind = _resolve(path)
+    files = [source] if kind == "csv" else _list_images(source)
+    cache_path = None
+    if use_cache:
+        cache_dir = cache_dir or os.environ.get("FERCNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fercnn")
+        cache_path = os.path.join(cache_dir, f"fer2013_{_fingerprint(source, files)}.npz")
+        if os.path.exists(cache_path):
+            with np.load(cache_path) as f:
+                data = {k: f[k] for k in f.files}
+            data["class_names"] = list(CLASS_NAMES)
+            return data
+    data = _read_csv(source) if kind == "csv" else _read_folders(source, files)
+    if cache_path:
+        os.makedirs(os.path.dirname(cache_path), exist_ok=True)
+        np.savez_compressed(cache_path, **data)
+    data["class_names"] = list(CLASS_NAMES)
+    return data
+
+
+def _resolve(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"load_fer2013: path does not exist: {path}")
+    if os.path.isfile(path):
+        return path, "csv"
+    for candidate in (path, os.path.join(path, "fer2013")):
+        if os.path.isdir(os.path.join(candidate, "train")) or os.path.isdir(os.path.join(candidate, "test")):
+            return candidate, "folders"
+        if os.path.isfile(os.path.join(candidate, "fer2013.csv")):
+            return os.path.join(candidate, "fer2013.csv"), "csv"
+    raise ValueError(f"load_fer2013: {path} holds neither fer2013.csv nor train/ and test/ image folders")
+
+
+def _fingerprint(source, files):
+    h = hashlib.sha1(os.path.abspath(source).encode())
+    for f in files:
+        st = os.stat(f)
+        h.update(f"{os.path.relpath(f, source)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _empty_splits():
+    return {split: ([], []) for split in ("train", "val", "test")}
+
+
+def _stack(parts):
+    data = {}
+    for split, (images, labels) in parts.items():
+        data[f"X_{split}"] = np.stack(images) if images else np.zeros((0, SIDE, SIDE), np.uint8)
+        data[f"y_{split}"] = np.array(labels, dtype=np.int64)
+    return data
+
+
+def _read_csv(path):
+    parts = _empty_splits()
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
+            raise ValueError(f"{path}: line 1: expected the header 'emotion,pixels,Usage', got {header!r}")
+        for line, row in enumerate(reader, start=2):
+            if len(row) != 3:
+                raise ValueError(f"{path}: line {line}: expected 3 fields (emotion,pixels,Usage), got {len(row)}")
+            emotion, pixels, usage = row
+            try:
+                label = int(emotion)
+            except ValueError:
+                raise ValueError(f"{path}: line {line}: emotion must be an integer 0-6, got {emotion!r}") from None
+            if not 0 <= label < len(CLASS_NAMES):
+                raise ValueError(f"{path}: line {line}: unknown emotion code {label}; valid codes are 0-6")
+            if usage not in USAGE_TO_SPLIT:
+                raise ValueError(f"{path}: line {line}: unknown Usage {usage!r}; valid are {sorted(USAGE_TO_SPLIT)}")
+            values = pixels.split()
+            if len(values) != SIDE * SIDE:
+                raise ValueError(f"{path}: line {line}: expected {SIDE * SIDE} pixels, got {len(values)}")
+            try:
+                image = np.array(values, dtype=np.int64)
+            except ValueError:
+                bad = next(v for v in values if not v.lstrip("-").isdigit())
+                raise ValueError(f"{path}: line {line}: non-numeric pixel value {bad!r}") from None
+            if image.min() < 0 or image.max() > 255:
+                raise ValueError(f"{path}: line {line}: pixel values must be in 0-255, got {image.min()}..{image.max()}")
+            images, labels = parts[USAGE_TO_SPLIT[usage]]
+            images.append(image.astype(np.uint8).reshape(SIDE, SIDE))
+            labels.append(label)
+    if not any(labels for _, labels in parts.values()):
+        raise ValueError(f"{path}: no data rows after the header")
+    return _stack(parts)
+
+
+def _list_images(root):
+    """Every image file under root/train/<class>/ and root/test/<class>/, checked and sorted.
+
+    Hidden files (names starting with '.', e.g. .DS_Store) are the only ones passed over.
+    """
+    files = []
+    for top in ("train", "test"):
+        top_dir = os.path.join(root, top)
+        if not os.path.isdir(top_dir):
+            raise ValueError(f"load_fer2013: {root} has no {top}/ folder")
+        entries = sorted(e for e in os.listdir(top_dir) if not e.startswith("."))
+        if not entries:
+            raise ValueError(f"load_fer2013: folder is empty: {top_dir}")
+        for name in entries:
+            class_dir = os.path.join(top_dir, name)
+            if not os.path.isdir(class_dir) or name.lower() not in CLASS_NAMES:
+                raise ValueError(f"load_fer2013: unknown class folder {class_dir}; expected one of {list(CLASS_NAMES)}")
+            images = sorted(f for f in os.listdir(class_dir) if not f.startswith("."))
+            if not images:
+                raise ValueError(f"load_fer2013: folder is empty: {class_dir}")
+            for f in images:
+                prefix = f.split("_", 1)[0]
+                if prefix not in FOLDER_PREFIXES[top]:
+                    raise ValueError(f"load_fer2013: {os.path.join(class_dir, f)}: file names in {top}/ must start "
+                                     f"with {' or '.join(p + '_' for p in FOLDER_PREFIXES[top])}")
+                files.append(os.path.join(class_dir, f))
+    return files
+
+
+def _read_folders(root, files):
+    from PIL import Image, UnidentifiedImageError
+
+    parts = _empty_splits()
+    for path in files:
+        label = CLASS_NAMES.index(os.path.basename(os.path.dirname(path)).lower())
+        split = USAGE_TO_SPLIT[os.path.basename(path).split("_", 1)[0]]
+        try:
+            with Image.open(path) as im:
+                im.load()
+                if im.mode not in ("L", "RGB", "RGBA", "P", "LA"):
+                    raise ValueError(f"unsupported image mode {im.mode}")
+                image = np.asarray(im.convert("L"), dtype=np.uint8)
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise ValueError(f"load_fer2013: cannot read image {path}: {e}") from None
+        if image.shape != (SIDE, SIDE):
+            raise ValueError(f"load_fer2013: {path} is {image.shape[1]}x{image.shape[0]}, expected {SIDE}x{SIDE}")
+        parts[split][0].append(image)
+        parts[split][1].append(label)
+    return _stack(parts)
+
+
+def summarize(data):
+    """A table of how many images each split holds, per class."""
+    names = data.get("class_names", CLASS_NAMES)
+    splits = [s for s in ("train", "val", "test") if f"y_{s}" in data]
+    lines = [f"{'class':<10}" + "".join(f"{s:>8}" for s in splits)]
+    for k, name in enumerate(names):
+        lines.append(f"{name:<10}" + "".join(f"{int(np.sum(data[f'y_{s}'] == k)):>8}" for s in splits))
+    lines.append(f"{'total':<10}" + "".join(f"{len(data[f'y_{s}']):>8}" for s in splits))
+    return "\n".join(lines)
+
+
+def flip_double(X, y):
+    """The training set and its horizontal mirror images: X (N, ..., W) -> (2N, ..., W)."""
+    return np.concatenate([X, X[..., ::-1]]), np.concatenate([y, y])
+
+
+def preprocess(data, *, double_by_flip=True, dtype=np.float32):
+    """The paper's preprocessing: float, (N, 1, 48, 48), training-set mean image subtracted.
+
+    Returns a new dict with X_* as (N, 1, H, W) arrays of ``dtype``, the labels, the
+    mean_image (1, H, W) and, when double_by_flip, a training set doubled by mirror images
+    (the mean is taken after doubling, so it is left-right symmetric).
+    """
+    out = {k: v for k, v in data.items() if not k.startswith("X_")}
+    X_train, y_train = data["X_train"], data["y_train"]
+    if double_by_flip:
+        X_train, y_train = flip_double(X_train, y_train)
+        out["y_train"] = y_train
+    mean = X_train.astype(np.float64).mean(axis=0)[None].astype(dtype)
+    out["mean_image"] = mean
+    for split, X in (("train", X_train), ("val", data.get("X_val")), ("test", data.get("X_test"))):
+        if X is not None:
+            out[f"X_{split}"] = X.astype(dtype)[:, None] - mean
+    return out

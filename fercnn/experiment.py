@@ -1,0 +1,142 @@
+"""The paper's experiments as one command-line program (used by examples/train_*.py).
+
+Without --data it trains on procedurally drawn faces (fercnn.synthetic) in a few minutes;
+with --data PATH it runs the paper's experiment on FER2013: train on Training, select the
+epoch on PublicTest (validation), report PrivateTest (test).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from fercnn import models
+from fercnn.data_utils import CLASS_NAMES, flip_double, load_fer2013, make_synthetic_faces, preprocess, summarize
+from fercnn.metrics import confusion_matrix, per_class_table
+from fercnn.optim import RULES
+from fercnn.solver import Solver
+
+# the paper's hyper-parameters on FER2013; the synthetic defaults are sized for a few minutes on 2 cores
+PAPER = {"shallow": {"lr": 1e-3, "reg": 1e-6}, "deep": {"lr": 1e-2, "reg": 1e-7}}
+SYNTHETIC = {"epochs": 3, "n_train": 1400, "n_val": 700, "n_test": 700}
+
+
+def build_parser(preset, hog):
+    p = argparse.ArgumentParser(
+        prog=f"train_{'hybrid' if hog else preset}.py",
+        description=f"Train the paper's {preset} network{' with HOG features (hybrid)' if hog else ''}. "
+                    "Without --data: synthetic faces; with --data: FER2013 (csv or Kaggle image folders).")
+    p.add_argument("--data", help="fer2013.csv, or the folder with train/ and test/ (default: synthetic faces)")
+    p.add_argument("--out", help="output folder (default: runs/<name>)")
+    p.add_argument("--epochs", type=int, help="epochs (default: 35 on FER2013, %d on synthetic)" % SYNTHETIC["epochs"])
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=PAPER[preset]["lr"], help="learning rate (paper: %(default)g)")
+    p.add_argument("--reg", type=float, default=PAPER[preset]["reg"], help="L2 strength (paper: %(default)g)")
+    p.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch")
+    p.add_argument("--update-rule", default="sgd_momentum", choices=sorted(RULES))
+    p.add_argument("--momentum", type=float, default=0.9, help="for sgd_momentum")
+    p.add_argument("--conv-dropout", type=float, default=0.2)
+    p.add_argument("--fc-dropout", type=float, default=0.5)
+    p.add_argument("--no-flip-double", action="store_true", help="do not double the training set by mirror images")
+    p.add_argument("--augment-flip", action="store_true", help="also flip a random half of every minibatch")
+    p.add_argument("--train-limit", type=int, help="use only the first N training images (quick runs)")
+    p.add_argument("--synthetic-train", type=int, default=SYNTHETIC["n_train"], help="synthetic training faces")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    if hog:
+        p.add_argument("--preset", choices=("shallow", "deep"), default=preset, help="conv part of the hybrid")
+    return p
+
+
+def load_data(args):
+    if args.data:
+        data = load_fer2013(args.data, cache_dir=args.cache_dir)
+    else:
+        n = args.synthetic_train
+        scale = max(n, 7) / SYNTHETIC["n_train"]
+        data = {"class_names": list(CLASS_NAMES)}
+        for split, size, seed in (("train", n, 1), ("val", SYNTHETIC["n_val"] * scale, 2), ("test", SYNTHETIC["n_test"] * scale, 3)):
+            data[f"X_{split}"], data[f"y_{split}"] = make_synthetic_faces(int(size), seed=[args.seed, seed])
+    if args.train_limit:
+        data["X_train"], data["y_train"] = data["X_train"][:args.train_limit], data["y_train"][:args.train_limit]
+    return data
+
+
+def cli(preset, *, hog=False):
+    """Entry point of the example scripts: bad input ends in one 'error:' line, exit status 2."""
+    try:
+        main(preset, sys.argv[1:], hog=hog)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(preset, argv=None, *, hog=False):
+    """Parse argv, load the data, train, evaluate and write the outputs; returns the results dict."""
+    args = build_parser(preset, hog).parse_args(argv)
+    preset = getattr(args, "preset", preset)
+    name = ("hybrid_" if hog else "") + preset + ("_fer2013" if args.data else "_synthetic")
+    out = args.out or os.path.join("runs", name)
+    os.makedirs(out, exist_ok=True)
+    epochs = args.epochs or (35 if args.data else SYNTHETIC["epochs"])
+    t0 = time.time()
+
+    raw = load_data(args)
+    print(f"data: {'FER2013 from ' + args.data if args.data else 'synthetic faces'} ({time.time() - t0:.1f} s)")
+    print(summarize(raw))
+    data = preprocess(raw, double_by_flip=not args.no_flip_double)
+    model = getattr(models, preset)(hog=hog, reg=args.reg, seed=args.seed,
+                                    conv_dropout=args.conv_dropout, fc_dropout=args.fc_dropout)
+    model.mean_image, model.class_names = data["mean_image"], list(raw["class_names"])
+    if hog:
+        from fercnn.features import hog_features_for
+
+        train_raw = raw["X_train"] if args.no_flip_double else flip_double(raw["X_train"], raw["y_train"])[0]
+        for split, images in (("train", train_raw), ("val", raw["X_val"]), ("test", raw["X_test"])):
+            data[f"features_{split}"] = hog_features_for(model, images)
+    print(model.summary())
+
+    config = {"learning_rate": args.lr}
+    if args.update_rule == "sgd_momentum":
+        config["momentum"] = args.momentum
+    solver = Solver(model, data, update_rule=args.update_rule, optim_config=config, lr_decay=args.lr_decay,
+                    batch_size=args.batch_size, num_epochs=epochs, augment_flip=args.augment_flip, seed=args.seed,
+                    checkpoint_dir=os.path.join(out, "checkpoints"), verbose=not args.quiet)
+    print(f"training {epochs} epochs on {len(data['y_train'])} images, batch {args.batch_size}, "
+          f"{args.update_rule} lr {args.lr:g}, reg {args.reg:g}")
+    t1 = time.time()
+    solver.train()
+    train_s = time.time() - t1
+    return report(model, solver, data, out, train_s=train_s, args=vars(args), epochs=epochs)
+
+
+def report(model, solver, data, out, *, train_s, args, epochs):
+    """Evaluate the best-validation model on val and test; write model, plots and tables."""
+    from fercnn.plots import plot_confusion, plot_history
+
+    names = model.class_names
+    results = {"args": args, "epochs": epochs, "train_seconds": round(train_s, 1), "best_epoch": solver.best_epoch}
+    for split in ("val", "test"):
+        pred = model.predict(data[f"X_{split}"], features=data.get(f"features_{split}"))
+        cm = confusion_matrix(data[f"y_{split}"], pred, len(names))
+        results[f"{split}_accuracy"] = float(np.trace(cm) / cm.sum())
+        results[f"{split}_confusion"] = cm.tolist()
+    model.save(os.path.join(out, "model.npz"))
+    with open(os.path.join(out, "history.json"), "w") as f:
+        json.dump(solver.history(), f)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    table = per_class_table(np.array(results["test_confusion"]), names)
+    with open(os.path.join(out, "per_class_accuracy.txt"), "w") as f:
+        f.write(table + "\n")
+    plot_history(solver.history(), os.path.join(out, "accuracy.png"))
+    plot_confusion(np.array(results["test_confusion"]), names, os.path.join(out, "confusion.png"),
+                   title="test: normalised confusion matrix")
+    print(f"best epoch {solver.best_epoch}: validation accuracy {results['val_accuracy']:.4f}, "
+          f"test accuracy {results['test_accuracy']:.4f} (training {train_s:.0f} s)")
+    print("per-class test accuracy:\n" + table)
+    print(f"wrote {out}/: model.npz, results.json, history.json, per_class_accuracy.txt, accuracy.png, confusion.png")
+    return results

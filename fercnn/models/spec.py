@@ -1,0 +1,130 @@
+"""The network as data: a spec of conv blocks and FC blocks, validated and sized.
+
+The paper's family is
+
+    [Conv-(SBN)-ReLU-(Dropout)-(Max-pool)] x M - [Affine-(BN)-ReLU-(Dropout)] x N - Affine-Softmax
+
+and a spec spells out the M conv blocks and N FC blocks:
+
+    {"input_shape": [1, 48, 48], "num_classes": 7,
+     "conv": [{"filters": 32, "kernel": 3, "batchnorm": True, "dropout": 0.2, "pool": False}, ...],
+     "fc":   [{"units": 512, "batchnorm": False, "dropout": 0.5}, ...],
+     "hog":  None or {"orientations": 9, "pixels_per_cell": 8, "cells_per_block": 2}}
+
+Convolutions use stride 1 and "same" padding (odd kernels); pools are 2x2, stride 2. A conv
+or affine layer followed by batchnorm has no bias (batchnorm's beta takes its place).
+"""
+import numbers
+
+CONV_DEFAULTS = {"filters": None, "kernel": 3, "batchnorm": False, "dropout": 0.0, "pool": False}
+FC_DEFAULTS = {"units": None, "batchnorm": False, "dropout": 0.0}
+HOG_DEFAULTS = {"orientations": 9, "pixels_per_cell": 8, "cells_per_block": 2}
+
+
+def _fill(kind, index, block, defaults):
+    if not isinstance(block, dict):
+        raise ValueError(f"{kind} block {index}: expected a dict, got {type(block).__name__}")
+    unknown = sorted(set(block) - set(defaults))
+    if unknown:
+        raise ValueError(f"{kind} block {index}: unknown keys {unknown}; valid keys are {sorted(defaults)}")
+    full = {**defaults, **block}
+    for key, value in full.items():
+        if value is None:
+            raise ValueError(f"{kind} block {index}: '{key}' is required")
+    return full
+
+
+def _positive_int(where, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{where} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _dropout(where, p):
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ValueError(f"{where} dropout must be in [0, 1), got {p!r}")
+    return float(p)
+
+
+def normalize_spec(*, input_shape, num_classes, conv, fc, hog=None):
+    """Fill defaults, check every field, return a plain JSON-serialisable dict."""
+    if len(tuple(input_shape)) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    C, H, W = (_positive_int("input_shape entry", v) for v in input_shape)
+    spec = {"input_shape": [C, H, W], "num_classes": _positive_int("num_classes", num_classes), "conv": [], "fc": []}
+    if spec["num_classes"] < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    for i, block in enumerate(conv, 1):
+        b = _fill("conv", i, block, CONV_DEFAULTS)
+        b["filters"] = _positive_int(f"conv block {i} filters", b["filters"])
+        b["kernel"] = _positive_int(f"conv block {i} kernel", b["kernel"])
+        if b["kernel"] % 2 == 0:
+            raise ValueError(f"conv block {i}: kernel must be odd for 'same' padding, got {b['kernel']}")
+        b["dropout"] = _dropout(f"conv block {i}", b["dropout"])
+        b["batchnorm"], b["pool"] = bool(b["batchnorm"]), bool(b["pool"])
+        spec["conv"].append(b)
+    for i, block in enumerate(fc, 1):
+        b = _fill("fc", i, block, FC_DEFAULTS)
+        b["units"] = _positive_int(f"fc block {i} units", b["units"])
+        b["dropout"] = _dropout(f"fc block {i}", b["dropout"])
+        b["batchnorm"] = bool(b["batchnorm"])
+        spec["fc"].append(b)
+    if hog is not None and hog is not False:
+        hog = {} if hog is True else hog
+        spec["hog"] = _fill("hog", 1, hog, HOG_DEFAULTS)
+    else:
+        spec["hog"] = None
+    layer_shapes(spec)  # fails early if pooling would shrink a map below 1 pixel
+    return spec
+
+
+def hog_dim(spec):
+    """Length of the HOG vector the spec's hybrid head expects (0 without HOG)."""
+    if spec["hog"] is None:
+        return 0
+    _, H, W = spec["input_shape"]
+    h = spec["hog"]
+    cells_h, cells_w = H // h["pixels_per_cell"], W // h["pixels_per_cell"]
+    blocks_h, blocks_w = cells_h - h["cells_per_block"] + 1, cells_w - h["cells_per_block"] + 1
+    if blocks_h < 1 or blocks_w < 1:
+        raise ValueError(f"hog: {H}x{W} images are too small for {h}")
+    return blocks_h * blocks_w * h["cells_per_block"] ** 2 * h["orientations"]
+
+
+def layer_shapes(spec):
+    """[(layer name, kind, output shape without N, parameter count)], from the input shape alone."""
+    C, H, W = spec["input_shape"]
+    rows = [("input", "input", (C, H, W), 0)]
+    for i, b in enumerate(spec["conv"], 1):
+        F, k = b["filters"], b["kernel"]
+        rows.append((f"conv{i}", f"conv {k}x{k}", (F, H, W), F * C * k * k + (0 if b["batchnorm"] else F)))
+        if b["batchnorm"]:
+            rows.append((f"conv{i}", "spatial batchnorm", (F, H, W), 2 * F))
+        rows.append(("", "relu", (F, H, W), 0))
+        if b["dropout"]:
+            rows.append(("", f"dropout p={b['dropout']:g}", (F, H, W), 0))
+        if b["pool"]:
+            if H < 2 or W < 2 or H % 2 or W % 2:
+                raise ValueError(f"conv block {i}: 2x2 pooling needs even height and width, got {H}x{W}")
+            H, W = H // 2, W // 2
+            rows.append(("", "max-pool 2x2", (F, H, W), 0))
+        C = F
+    D = C * H * W
+    extra = hog_dim(spec)
+    if extra:
+        D += extra
+        rows.append(("", f"flatten + hog({extra})", (D,), 0))
+    else:
+        rows.append(("", "flatten", (D,), 0))
+    for i, b in enumerate(spec["fc"], 1):
+        M = b["units"]
+        rows.append((f"fc{i}", "affine", (M,), D * M + (0 if b["batchnorm"] else M)))
+        if b["batchnorm"]:
+            rows.append((f"fc{i}", "batchnorm", (M,), 2 * M))
+        rows.append(("", "relu", (M,), 0))
+        if b["dropout"]:
+            rows.append(("", f"dropout p={b['dropout']:g}", (M,), 0))
+        D = M
+    K = spec["num_classes"]
+    rows.append(("out", "affine + softmax", (K,), D * K + K))
+    return rows

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+
+from fercnn.gradient_check import eval_numerical_gradient, rel_error
+from fercnn.models import ConvNet, deep, load, shallow
+
+SHALLOW_LIKE = dict(
+    conv=[{"filters": 3, "kernel": 3, "batchnorm": True, "dropout": 0.3},
+          {"filters": 4, "kernel": 3, "batchnorm": True, "dropout": 0.3, "pool": True}],
+    fc=[{"units": 6, "dropout": 0.4}],
+    input_shape=(1, 6, 8), num_classes=5,
+)
+DEEP_LIKE = dict(
+    conv=[{"filters": 3, "kernel": 3, "batchnorm": True, "dropout": 0.2, "pool": True},
+          {"filters": 4, "kernel": 5, "batchnorm": True, "dropout": 0.2, "pool": True}],
+    fc=[{"units": 5, "batchnorm": True, "dropout": 0.3}, {"units": 6, "batchnorm": True, "dropout": 0.3}],
+    input_shape=(1, 8, 8), num_classes=4,
+)
+
+
+def _grad_check(model, X, y, features=None):
+    seed = 11
+    loss, grads = model.loss(X, y, features=features, rng=np.random.default_rng(seed))
+    assert set(grads) == set(model.params)
+    for name, p in model.params.items():
+        def f(_):
+            return model.loss(X, y, features=features, rng=np.random.default_rng(seed))[0]
+        num = eval_numerical_gradient(f, p)
+        # rtol 1e-6 per entry; atol 1e-10 is the noise floor of centred differences on a loss
+        # of order 1 in float64 (eps * |loss| / h ~ 2e-11), which tiny entries cannot beat
+        np.testing.assert_allclose(grads[name], num, rtol=1e-6, atol=1e-10,
+                                   err_msg=f"{name}: relative error {rel_error(grads[name], num):.3e}")
+
+
+@pytest.mark.parametrize("spec", [SHALLOW_LIKE, DEEP_LIKE], ids=["shallow-like", "deep-like"])
+def test_whole_model_gradient(spec):
+    rng = np.random.default_rng(0)
+    model = ConvNet(**spec, reg=0.05, dtype=np.float64, seed=3)
+    X = rng.standard_normal((6,) + tuple(spec["input_shape"]))
+    y = rng.integers(0, spec["num_classes"], 6)
+    _grad_check(model, X, y)
+
+
+def test_hybrid_gradient():
+    rng = np.random.default_rng(1)
+    spec = dict(SHALLOW_LIKE, input_shape=(1, 16, 16), hog={"pixels_per_cell": 8, "cells_per_block": 1})
+    model = ConvNet(**spec, reg=0.01, dtype=np.float64, seed=2)
+    assert model.hog_dim == 2 * 2 * 9
+    X = rng.standard_normal((5, 1, 16, 16))
+    feats = rng.random((5, model.hog_dim))
+    _grad_check(model, X, rng.integers(0, 5, 5), features=feats)
+
+
+def test_overfits_fifty_examples():
+    from fercnn.data_utils import make_synthetic_faces, preprocess
+    from fercnn.solver import Solver
+
+    X, y = make_synthetic_faces(50, seed=5)
+    d = preprocess({"X_train": X, "y_train": y, "X_val": X, "y_val": y}, double_by_flip=False)
+    model = ConvNet(conv=[{"filters": 8, "kernel": 3, "batchnorm": True, "pool": True},
+                          {"filters": 16, "kernel": 3, "batchnorm": True, "pool": True}],
+                    fc=[{"units": 64}], seed=0)
+    solver = Solver(model, d, update_rule="adam", optim_config={"learning_rate": 2e-3}, batch_size=25,
+                    num_epochs=25, verbose=False, num_train_samples=None)
+    solver.train()
+    assert solver.check_accuracy(d["X_train"], y) == 1.0, solver.train_acc_history
+
+
+def test_predict_batches_match_scores(rng):
+    model = ConvNet(**DEEP_LIKE, seed=1)
+    X = rng.standard_normal((13, 1, 8, 8)).astype(np.float32)
+    scores = model.loss(X)
+    probs = model.predict_proba(X, batch_size=4)
+    np.testing.assert_allclose(probs.argmax(1), scores.argmax(1))
+    np.testing.assert_allclose(probs.sum(1), 1, rtol=1e-5)
+    assert model.predict(X, batch_size=5).dtype == np.int64
+
+
+def test_save_load_round_trip(tmp_path, rng):
+    model = ConvNet(**DEEP_LIKE, seed=4)
+    X = rng.standard_normal((9, 1, 8, 8)).astype(np.float32)
+    for _ in range(3):  # move the running statistics away from 0 / 1
+        model.loss(X, rng.integers(0, 4, 9))
+    for k in model.params:
+        model.params[k] = model.params[k] + rng.standard_normal(model.params[k].shape).astype(np.float32) * 0.1
+    model.mean_image = rng.random((1, 8, 8)).astype(np.float32)
+    model.class_names = ["a", "b", "c", "d"]
+    model.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.mean_image, model.mean_image)
+    assert loaded.class_names == model.class_names and loaded.spec == model.spec and loaded.reg == model.reg
+
+
+def test_summary_counts_every_parameter():
+    for model in (shallow(), deep(), shallow(hog=True)):
+        total = sum(p.size for p in model.params.values())
+        assert f"total parameters: {total:,}" in model.summary()
+
+
+def test_presets_follow_the_paper():
+    s, d = shallow(), deep()
+    assert [(b["filters"], b["kernel"], b["pool"]) for b in s.spec["conv"]] == [(32, 3, False), (64, 3, True)]
+    assert [b["units"] for b in s.spec["fc"]] == [512]
+    assert [(b["filters"], b["kernel"]) for b in d.spec["conv"]] == [(64, 3), (128, 5), (512, 3), (512, 3)]
+    assert all(b["batchnorm"] and b["pool"] and b["dropout"] for b in d.spec["conv"])
+    assert [(b["units"], b["batchnorm"]) for b in d.spec["fc"]] == [(256, True), (512, True)]
+    assert shallow(hog=True).hog_dim == 900
+
+
+def test_training_step_stays_float32(rng):
+    from fercnn.solver import Solver
+
+    model = ConvNet(**SHALLOW_LIKE)
+    X = rng.standard_normal((8, 1, 6, 8)).astype(np.float32)
+    y = rng.integers(0, 5, 8)
+    loss, grads = model.loss(X, y)
+    assert loss.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+    Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, num_epochs=1, batch_size=4,
+           verbose=False).train()
+    assert all(p.dtype == np.float32 for p in model.params.values())
+    assert all(v.dtype == np.float32 for s in model.bn_state.values() for v in s.values())
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(conv=[{"filters": 4, "kernel": 4}]), r"kernel must be odd"),
+    (dict(conv=[{"filters": 4, "size": 3}]), r"unknown keys \['size'\]; valid keys are"),
+    (dict(conv=[{"kernel": 3}]), r"'filters' is required"),
+    (dict(fc=[{"units": 0}]), r"fc block 1 units must be a positive integer, got 0"),
+    (dict(fc=[{"units": 8, "dropout": 1.0}]), r"dropout must be in \[0, 1\), got 1.0"),
+    (dict(conv=[{"filters": 2, "pool": True}], input_shape=(1, 5, 5)), r"pooling needs even height and width, got 5x5"),
+    (dict(dtype=np.int32), r"dtype must be float32 or float64"),
+    (dict(reg=-1), r"reg must be >= 0"),
+])
+def test_spec_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ConvNet(**kwargs)
+
+
+def test_input_errors(rng):
+    model = ConvNet(**SHALLOW_LIKE)
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 1, 6, 8\), got \(2, 1, 8, 8\)"):
+        model.loss(np.zeros((2, 1, 8, 8), np.float32))
+    with pytest.raises(ValueError, match=r"X has dtype float64 but the model's parameters are float32"):
+        model.loss(np.zeros((2, 1, 6, 8)))
+    with pytest.raises(ValueError, match=r"features were given but this model has no HOG input"):
+        model.loss(np.zeros((2, 1, 6, 8), np.float32), features=np.zeros((2, 3), np.float32))
+    hybrid = shallow(hog=True)
+    with pytest.raises(ValueError, match=r"needs features=\(N, 900\)"):
+        hybrid.predict(np.zeros((2, 1, 48, 48), np.float32))
+    with pytest.raises(ValueError, match=r"no such model file"):
+        load("/nonexistent/model.npz")
