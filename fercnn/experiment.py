@@ -43,6 +43,7 @@ def build_parser(preset, hog):
     p.add_argument("--augment-flip", action="store_true", help="also flip a random half of every minibatch")
     p.add_argument("--train-limit", type=int, help="use only the first N training images (quick runs)")
     p.add_argument("--synthetic-train", type=int, default=SYNTHETIC["n_train"], help="synthetic training faces")
+    p.add_argument("--time-limit", type=float, help="stop after the last epoch that fits in this many minutes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -104,7 +105,8 @@ def main(preset, argv=None, *, hog=False):
         config["momentum"] = args.momentum
     solver = Solver(model, data, update_rule=args.update_rule, optim_config=config, lr_decay=args.lr_decay,
                     batch_size=args.batch_size, num_epochs=epochs, augment_flip=args.augment_flip, seed=args.seed,
-                    checkpoint_dir=os.path.join(out, "checkpoints"), verbose=not args.quiet)
+                    checkpoint_dir=os.path.join(out, "checkpoints"), verbose=not args.quiet,
+                    max_seconds=None if args.time_limit is None else 60 * args.time_limit)
     print(f"training {epochs} epochs on {len(data['y_train'])} images, batch {args.batch_size}, "
           f"{args.update_rule} lr {args.lr:g}, reg {args.reg:g}")
     t1 = time.time()
@@ -118,7 +120,8 @@ def report(model, solver, data, out, *, train_s, args, epochs):
     from fercnn.plots import plot_confusion, plot_history
 
     names = model.class_names
-    results = {"args": args, "epochs": epochs, "train_seconds": round(train_s, 1), "best_epoch": solver.best_epoch}
+    results = {"args": args, "epochs": epochs, "epochs_run": solver.epoch, "stopped_early": solver.stopped_early,
+               "train_seconds": round(train_s, 1), "best_epoch": solver.best_epoch}
     for split in ("val", "test"):
         pred = model.predict(data[f"X_{split}"], features=data.get(f"features_{split}"))
         cm = confusion_matrix(data[f"y_{split}"], pred, len(names))
@@ -135,7 +138,7 @@ def report(model, solver, data, out, *, train_s, args, epochs):
     plot_history(solver.history(), os.path.join(out, "accuracy.png"))
     plot_confusion(np.array(results["test_confusion"]), names, os.path.join(out, "confusion.png"),
                    title="test: normalised confusion matrix")
-    print(f"best epoch {solver.best_epoch}: validation accuracy {results['val_accuracy']:.4f}, "
+    print(f"{solver.epoch} of {epochs} epochs run; best epoch {solver.best_epoch}: validation accuracy {results['val_accuracy']:.4f}, "
           f"test accuracy {results['test_accuracy']:.4f} (training {train_s:.0f} s)")
     print("per-class test accuracy:\n" + table)
     print(f"wrote {out}/: model.npz, results.json, history.json, per_class_accuracy.txt, accuracy.png, confusion.png")

@@ -7,6 +7,8 @@ cast to w's dtype, so float32 weights stay float32.
 """
 import numpy as np
 
+from fercnn._optim_kernels import momentum_step
+
 _DEFAULTS = {
     "sgd": {"learning_rate": 1e-2},
     "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9, "nesterov": False},
@@ -37,13 +39,12 @@ def sgd_momentum(w, dw, config=None):
     usual change of variables that is w <- w + momentum * v_new - learning_rate * dw.
     """
     c = _config("sgd_momentum", config)
-    mu, lr = w.dtype.type(c["momentum"]), w.dtype.type(c["learning_rate"])
     v = c.get("velocity")
     v = np.zeros_like(w) if v is None else v
-    v_new = mu * v - lr * dw
-    next_w = w + (mu * v_new - lr * dw if c["nesterov"] else v_new)
-    c["velocity"] = v_new
-    return next_w, c
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (w, dw, v)]
+    next_w, v_new = momentum_step(*flat, c["momentum"], c["learning_rate"], bool(c["nesterov"]))
+    c["velocity"] = v_new.reshape(w.shape)
+    return next_w.reshape(w.shape), c
 
 
 def rmsprop(w, dw, config=None):

@@ -11,11 +11,13 @@ import copy
 import json
 import math
 import os
+import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from fercnn.optim import get_rule
+from fercnn.runtime import reuse_freed_memory
 
 
 class Solver:
@@ -31,12 +33,16 @@ class Solver:
     num_train_samples: training accuracy per epoch is measured on this many examples
         (None: all); num_val_samples likewise for validation (default all).
     checkpoint_dir: if given, the model and the histories are written there after every epoch.
+    max_seconds: stop early, after the last epoch that fits in this many seconds of training
+        (judged by the length of the epoch before); ``stopped_early`` says whether it did.
+    reuse_memory: call fercnn.runtime.reuse_freed_memory() before training (see there).
     verbose: progress bar and one line per epoch; callback(solver) is called after each epoch.
     """
 
     def __init__(self, model, data, *, update_rule="sgd_momentum", optim_config=None, lr_decay=1.0,
                  batch_size=128, num_epochs=10, augment_flip=False, seed=0, num_train_samples=1000,
-                 num_val_samples=None, eval_batch_size=256, checkpoint_dir=None, verbose=True, callback=None):
+                 num_val_samples=None, eval_batch_size=256, checkpoint_dir=None, max_seconds=None,
+                 reuse_memory=True, verbose=True, callback=None):
         required = ("X_train", "y_train", "X_val", "y_val")
         missing = [k for k in required if k not in data]
         if missing:
@@ -67,6 +73,9 @@ class Solver:
         self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
         self.eval_batch_size = eval_batch_size
         self.checkpoint_dir, self.verbose, self.callback = checkpoint_dir, verbose, callback
+        if max_seconds is not None and not float(max_seconds) > 0:
+            raise ValueError(f"Solver: max_seconds must be positive, got {max_seconds!r}")
+        self.max_seconds, self.reuse_memory, self.stopped_early = max_seconds, reuse_memory, False
         self.configs = {k: dict(self.optim_config) for k in model.params}
         self.epoch = 0
         self.loss_history, self.train_acc_history, self.val_acc_history, self.epoch_iterations = [], [], [], []
@@ -109,8 +118,12 @@ class Solver:
 
     def train(self):
         """Run num_epochs epochs; at the end the model holds the best validation parameters."""
+        if self.reuse_memory:
+            reuse_freed_memory()
         d = self.data
+        start = time.perf_counter()
         for _ in range(self.num_epochs):
+            epoch_start = time.perf_counter()
             batches = self._batches(len(d["X_train"]))
             bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.num_epochs}", disable=not self.verbose,
                        leave=False, unit="batch")
@@ -124,6 +137,13 @@ class Solver:
                 if "learning_rate" in c:
                     c["learning_rate"] *= self.lr_decay
             self._end_of_epoch()
+            now = time.perf_counter()
+            if (self.max_seconds is not None and self.epoch < self.num_epochs
+                    and now - start + (now - epoch_start) > self.max_seconds):
+                self.stopped_early = True
+                if self.verbose:
+                    tqdm.write(f"stopping after epoch {self.epoch}: another epoch would pass max_seconds={self.max_seconds}")
+                break
         self.model.params = self.best_params
         self.model.bn_state = self.best_bn_state
         return self
@@ -153,7 +173,7 @@ class Solver:
         """The histories as a JSON-serialisable dict."""
         return {"loss": self.loss_history, "train_acc": self.train_acc_history, "val_acc": self.val_acc_history,
                 "epoch_iterations": self.epoch_iterations, "best_val_acc": self.best_val_acc,
-                "best_epoch": self.best_epoch}
+                "best_epoch": self.best_epoch, "epochs_run": self.epoch, "stopped_early": self.stopped_early}
 
     def save_checkpoint(self, directory):
         """Write the current model to epoch_NNN.npz and the histories to history.json."""

@@ -5,8 +5,12 @@ import sys
 def test_import_prints_and_compiles_nothing():
     code = (
         "import fercnn, fercnn.layers, fercnn.gradient_check\n"
-        "from fercnn.layers import _conv_kernels as c, _pool_kernels as p\n"
-        "kernels = [c.im2col, c.col2im, c.fnp_to_nchw, c.nchw_to_fnp, p.max_pool_forward, p.max_pool_backward]\n"
+        "import fercnn.models, fercnn.solver, fercnn.data_utils, fercnn.experiment\n"
+        "from fercnn.layers import _conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "mods = [_conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels]\n"
+        "kernels = [k for m in mods for k in vars(m).values() if isinstance(k, CPUDispatcher)]\n"
+        "assert len(kernels) >= 12, kernels\n"
         "compiled = [k.py_func.__name__ for k in kernels if k.signatures]\n"
         "assert not compiled, compiled\n"
     )

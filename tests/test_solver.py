@@ -87,3 +87,12 @@ def test_configuration_errors(rng):
         Solver(model, data, batch_size=1)
     with pytest.raises(ValueError, match=r"unknown update rule 'fast'"):
         Solver(model, data, update_rule="fast")
+
+
+def test_max_seconds_stops_after_a_whole_epoch(rng):
+    model, data = _setup(rng)
+    s = Solver(model, data, num_epochs=50, batch_size=8, verbose=False, max_seconds=1e-9)
+    s.train()
+    assert s.epoch == 1 and s.stopped_early and s.history()["epochs_run"] == 1
+    with pytest.raises(ValueError, match=r"max_seconds must be positive, got 0"):
+        Solver(model, data, max_seconds=0)

@@ -48,10 +48,11 @@ def col2im(dcols, N, C, H, W, HH, WW, stride, pad, H_out, W_out):
     from, so a pixel shared by several windows collects the sum of their gradients.
     """
     P = H_out * W_out
-    dx = np.zeros((N, C, H, W), dtype=dcols.dtype)
+    dx = np.empty((N, C, H, W), dtype=dcols.dtype)
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
+        dx[n, c] = 0  # zeroed by the thread that fills it, while it is in cache
         for i in range(HH):
             for j in range(WW):
                 row = (c * HH + i) * WW + j

@@ -39,11 +39,12 @@ def max_pool_forward(x, size, stride, H_out, W_out):
 def max_pool_backward(dout, argmax, H, W):
     """dout, argmax: (N, C, H_out, W_out) -> dx: (N, C, H, W), zero except at the maxima."""
     N, C, H_out, W_out = dout.shape
-    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    dx = np.empty((N, C, H, W), dtype=dout.dtype)
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
         flat = dx[n, c].reshape(H * W)
+        flat[:] = 0  # zeroed by the thread that fills it, while it is in cache
         for oh in range(H_out):
             for ow in range(W_out):
                 flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow]

@@ -1,13 +1,17 @@
 """Batch normalisation (Ioffe & Szegedy, 2015) for (N, D) and (N, C, H, W) inputs.
 
-Both public forms share one implementation: statistics are taken over every axis but
-the feature axis, i.e. over N for (N, D) and over N, H, W for (N, C, H, W) ("spatial"
-batchnorm), so spatial BN equals BN on the (N*H*W, C) reshape without the transpose.
+Both public forms share one implementation (the kernels in _bn_kernels.py, which see x as
+(N, C, L)): statistics are taken over every axis but the feature axis, i.e. over N for
+(N, D) and over N, H, W for (N, C, H, W) ("spatial" batchnorm), so spatial BN equals BN on
+the (N*H*W, C) reshape without the transpose.
 """
 import numbers
 
-from fercnn.backend import get_array_module
+import numpy as np
+
+from fercnn.layers import _bn_kernels as kernels
 from fercnn.layers._checks import check_bool, check_float_array, check_same_dtype, check_shape
+from fercnn.layers._numpy_only import require_numpy
 
 
 def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5):
@@ -20,7 +24,7 @@ def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5
     (var is the biased batch variance), read when not training.
     """
     check_float_array("batchnorm_forward", "x", x, ndim=2)
-    return _forward("batchnorm_forward", x, gamma, beta, state, training, momentum, eps, axes=(0,))
+    return _forward("batchnorm_forward", x, gamma, beta, state, training, momentum, eps)
 
 
 def batchnorm_backward(dout, cache):
@@ -35,7 +39,7 @@ def spatial_batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, 
     batchnorm_forward, with running statistics of shape (C,).
     """
     check_float_array("spatial_batchnorm_forward", "x", x, ndim=4)
-    return _forward("spatial_batchnorm_forward", x, gamma, beta, state, training, momentum, eps, axes=(0, 2, 3))
+    return _forward("spatial_batchnorm_forward", x, gamma, beta, state, training, momentum, eps)
 
 
 def spatial_batchnorm_backward(dout, cache):
@@ -43,7 +47,7 @@ def spatial_batchnorm_backward(dout, cache):
     return _backward("spatial_batchnorm_backward", dout, cache)
 
 
-def _forward(op, x, gamma, beta, state, training, momentum, eps, *, axes):
+def _forward(op, x, gamma, beta, state, training, momentum, eps):
     C = x.shape[1]
     check_float_array(op, "gamma", gamma, ndim=1)
     check_float_array(op, "beta", beta, ndim=1)
@@ -61,51 +65,37 @@ def _forward(op, x, gamma, beta, state, training, momentum, eps, *, axes):
     if training and m < 2:
         raise ValueError(f"{op}: training needs at least 2 values per feature to form statistics, got {m}")
 
-    xp = get_array_module(x)
+    require_numpy(op, x, gamma, beta)
     dt = x.dtype.type
     if "running_mean" not in state:
-        state["running_mean"] = xp.zeros(C, dtype=x.dtype)
-        state["running_var"] = xp.ones(C, dtype=x.dtype)
-    bshape = (1, C) + (1,) * (x.ndim - 2)
-
+        state["running_mean"] = np.zeros(C, dtype=x.dtype)
+        state["running_var"] = np.ones(C, dtype=x.dtype)
+    x3 = np.ascontiguousarray(x).reshape(x.shape[0], C, -1)  # (N, C, L): L = H * W, or 1 for (N, D)
     if training:
-        mean = x.mean(axis=axes)
-        xc = x - mean.reshape(bshape)
-        var = (xc * xc).mean(axis=axes)
+        mean, var = kernels.batch_stats(x3)
         rm, rv = state["running_mean"], state["running_var"]
         rm *= dt(momentum)
         rm += dt(1 - momentum) * mean
         rv *= dt(momentum)
         rv += dt(1 - momentum) * var
     else:
-        xc = x - state["running_mean"].reshape(bshape)
-        var = state["running_var"]
-    inv_std = (dt(1) / xp.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-    x_hat = xc
-    x_hat *= inv_std.reshape(bshape)
-    out = x_hat * gamma.reshape(bshape)
-    out += beta.reshape(bshape)
-    return out, (x_hat, gamma, inv_std, axes, bshape, training)
+        mean, var = state["running_mean"], state["running_var"]
+    inv_std = (dt(1) / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
+    x_hat, out = kernels.normalize(x3, mean, inv_std, gamma, beta)
+    return out.reshape(x.shape), (x_hat, gamma, inv_std, training, x.shape)
 
 
 def _backward(op, dout, cache):
-    x_hat, gamma, inv_std, axes, bshape, training = cache
+    x_hat, gamma, inv_std, training, shape = cache
     check_float_array(op, "dout", dout)
-    check_shape(op, "dout", dout, x_hat.shape)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
-    scale = (gamma * inv_std).reshape(bshape)
-    if not training:
-        # Running statistics are constants: out is an elementwise affine map of x.
-        return dout * scale, dgamma, dbeta
+    check_shape(op, "dout", dout, shape)
+    require_numpy(op, dout)
+    # dbeta = sum(dout), dgamma = sum(dout * x_hat) over every axis but the feature axis.
+    # In eval mode out is an elementwise affine map of x: dx = gamma / std * dout.
     # In training mean and var depend on every x in the batch, so dx has three terms:
     # the direct path through x_hat, the path through the mean (removes the average of
     # dout) and the path through the variance (removes dout's projection on x_hat).
     # With m values per feature: dx = gamma/std * (dout - dbeta/m - x_hat * dgamma/m).
-    m = dout.dtype.type(dout.size // dout.shape[1])
-    dx = x_hat * (dgamma / m).reshape(bshape)
-    dx += (dbeta / m).reshape(bshape)
-    xp = get_array_module(dout)
-    dx = xp.subtract(dout, dx, out=dx)
-    dx *= scale
-    return dx, dgamma, dbeta
+    dout3 = np.ascontiguousarray(dout).reshape(x_hat.shape)
+    dx, dgamma, dbeta = kernels.backward(dout3, x_hat, gamma, inv_std, training)
+    return dx.reshape(shape), dgamma, dbeta

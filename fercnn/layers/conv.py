@@ -8,9 +8,9 @@ same thing one output at a time is ``fercnn.layers.reference.conv_forward_naive`
 """
 import numpy as np
 
-from fercnn.backend import get_array_module
 from fercnn.layers import _conv_kernels as kernels
 from fercnn.layers._checks import check_float_array, check_positive_int, check_same_dtype, check_shape
+from fercnn.layers._numpy_only import require_numpy
 
 
 def conv_output_size(op, H, W, HH, WW, stride, pad):
@@ -27,11 +27,6 @@ def conv_output_size(op, H, W, HH, WW, stride, pad):
             )
         sizes.append(span // stride + 1)
     return tuple(sizes)
-
-
-def _require_numpy(op, x):
-    if get_array_module(x) is not np:
-        raise ValueError(f"{op}: the im2col kernels run on numpy arrays, got {type(x).__module__}.{type(x).__name__}")
 
 
 def conv_forward(x, w, b, *, stride=1, pad=0):
@@ -54,7 +49,7 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
         raise ValueError(f"{op}: x has {C} channels but the filters w expect {Cw}")
     check_shape(op, "b", b, (F,))
     H_out, W_out = conv_output_size(op, H, W, HH, WW, stride, pad)
-    _require_numpy(op, x)
+    require_numpy(op, x)
 
     x = np.ascontiguousarray(x)
     cols = kernels.im2col(x, HH, WW, stride, pad, H_out, W_out)
@@ -73,7 +68,7 @@ def conv_backward(dout, cache):
     F, _, HH, WW = w.shape
     check_float_array("conv_backward", "dout", dout, ndim=4)
     check_shape("conv_backward", "dout", dout, (N, F, H_out, W_out))
-    _require_numpy("conv_backward", dout)
+    require_numpy("conv_backward", dout)
     dout_fnp = kernels.nchw_to_fnp(np.ascontiguousarray(dout))
     db = dout_fnp.sum(axis=1)
     w2 = w.reshape(F, -1)

@@ -1,8 +1,11 @@
 """Inverted dropout."""
 import numpy as np
 
-from fercnn.backend import get_array_module
+from fercnn.layers import _elementwise_kernels as kernels
 from fercnn.layers._checks import check_bool, check_float_array, check_probability, check_shape
+from fercnn.layers._numpy_only import require_numpy
+
+_LEVELS = 1 << 16  # masks come from 16-bit uniform draws: p is applied in steps of 1/65536
 
 
 def dropout_forward(x, p, *, training, rng):
@@ -10,8 +13,9 @@ def dropout_forward(x, p, *, training, rng):
 
     x: any shape -> out: same shape. Because kept units are scaled at training time
     ("inverted" dropout), E[out] = x and evaluation is the identity.
-    rng: numpy.random.Generator that draws the mask; the mask (already scaled) is the
-    cache, so backward applies exactly the units that forward kept.
+    rng: numpy.random.Generator; each unit gets a uniform 16-bit draw u and is kept when
+    u >= round(p * 65536), so p is honoured to 1/65536. The cache holds the keep mask
+    (uint8) and the scale, so backward passes exactly the units forward kept.
     """
     check_float_array("dropout_forward", "x", x)
     check_probability("dropout_forward", "p", p)
@@ -20,18 +24,19 @@ def dropout_forward(x, p, *, training, rng):
         return x, None
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"dropout_forward: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    xp = get_array_module(x)
-    keep = rng.random(x.shape, dtype=x.dtype) >= p
-    mask = xp.asarray(keep, dtype=x.dtype)
-    mask *= x.dtype.type(1.0 / (1.0 - p))
-    return x * mask, mask
+    require_numpy("dropout_forward", x)
+    draws = rng.integers(0, _LEVELS, size=x.size, dtype=np.uint16)
+    scale = 1.0 / (1.0 - p)
+    out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, int(round(p * _LEVELS)), scale)
+    return out.reshape(x.shape), (keep.reshape(x.shape), scale)
 
 
 def dropout_backward(dout, cache):
-    """dout: shape of x -> dx = dout * mask (identity when forward dropped nothing)."""
-    mask = cache
+    """dout: shape of x -> dx = dout * scale where kept, else 0 (identity when nothing was dropped)."""
     check_float_array("dropout_backward", "dout", dout)
-    if mask is None:
+    if cache is None:
         return dout
-    check_shape("dropout_backward", "dout", dout, mask.shape)
-    return dout * mask
+    keep, scale = cache
+    check_shape("dropout_backward", "dout", dout, keep.shape)
+    require_numpy("dropout_backward", dout)
+    return kernels.dropout_backward(np.ascontiguousarray(dout).reshape(-1), keep.reshape(-1), scale).reshape(dout.shape)

@@ -1,9 +1,9 @@
 """Max pooling over square windows."""
 import numpy as np
 
-from fercnn.backend import get_array_module
 from fercnn.layers import _pool_kernels as kernels
 from fercnn.layers._checks import check_float_array, check_positive_int, check_shape
+from fercnn.layers._numpy_only import require_numpy
 
 
 def pool_output_size(op, H, W, size, stride):
@@ -33,8 +33,7 @@ def max_pool_forward(x, *, size=2, stride=2):
     check_float_array(op, "x", x, ndim=4)
     N, C, H, W = x.shape
     H_out, W_out = pool_output_size(op, H, W, size, stride)
-    if get_array_module(x) is not np:
-        raise ValueError(f"{op}: the pooling kernels run on numpy arrays, got {type(x).__module__}.{type(x).__name__}")
+    require_numpy(op, x)
     out, argmax = kernels.max_pool_forward(np.ascontiguousarray(x), size, stride, H_out, W_out)
     return out, (x.shape, argmax)
 

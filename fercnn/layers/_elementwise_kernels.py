@@ -1,0 +1,42 @@
+"""Numba kernels for the elementwise passes of ReLU and dropout.
+
+Each works on flat, contiguous arrays with ``prange`` and returns arrays of the input's
+dtype: one pass over memory instead of numpy's temporaries, and branch-free bodies
+(multiply by the 0/1 mask) that the compiler vectorises.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+
+@njit(parallel=True, cache=True)
+def relu_backward(dout, out):
+    """dx = dout where out > 0, else 0 (flat arrays of equal size)."""
+    dx = np.empty_like(dout)
+    zero = dout.dtype.type(0)
+    for i in prange(dout.size):
+        dx[i] = dout[i] if out[i] > zero else zero
+    return dx
+
+
+@njit(parallel=True, cache=True)
+def dropout_forward(x, draws, threshold, scale):
+    """Keep x[i] (times scale) where draws[i] >= threshold; return out and the uint8 keep mask."""
+    out = np.empty_like(x)
+    keep = np.empty(x.size, dtype=np.uint8)
+    s = x.dtype.type(scale)
+    for i in prange(x.size):
+        k = draws[i] >= threshold
+        keep[i] = k
+        out[i] = x[i] * (s * k)
+    return out, keep
+
+
+@njit(parallel=True, cache=True)
+def dropout_backward(dout, keep, scale):
+    """dx = dout * scale where the unit was kept, else 0."""
+    dx = np.empty_like(dout)
+    s = dout.dtype.type(scale)
+    for i in prange(dout.size):
+        dx[i] = dout[i] * (s * keep[i])
+    return dx
