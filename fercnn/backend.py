@@ -22,7 +22,3 @@ def get_array_module(*arrays):
                 return cupy
     return np
 
-
-def is_numpy(x):
-    """True when ``x`` is a plain numpy array (the Numba kernels need one)."""
-    return isinstance(x, np.ndarray)

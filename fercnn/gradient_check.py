@@ -6,24 +6,23 @@ with h = 1e-5, float32 rounding alone would swamp the difference.
 import numpy as np
 
 
+def _centred(f, x, i, h):
+    """f(x + h e_i) and f(x - h e_i), x perturbed in place and restored."""
+    old = x[i]
+    x[i] = old + h
+    fp = np.array(f(x), dtype=np.float64, copy=True)
+    x[i] = old - h
+    fm = np.array(f(x), dtype=np.float64, copy=True)
+    x[i] = old
+    return fp, fm
+
+
 def eval_numerical_gradient(f, x, h=1e-5):
     """Gradient of a scalar function f at x; f is called as f(x) and x is perturbed in place.
 
     x: any shape -> grad: same shape as x.
     """
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        fp = float(f(x))
-        x[i] = old - h
-        fm = float(f(x))
-        x[i] = old
-        grad[i] = (fp - fm) / (2 * h)
-        it.iternext()
-    return grad
+    return eval_numerical_gradient_array(f, x, np.float64(1.0), h=h)
 
 
 def eval_numerical_gradient_array(f, x, dout, h=1e-5):
@@ -32,17 +31,9 @@ def eval_numerical_gradient_array(f, x, dout, h=1e-5):
     x: any shape, dout: shape of f(x) -> grad: shape of x.
     """
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        pos = np.array(f(x), copy=True)
-        x[i] = old - h
-        neg = np.array(f(x), copy=True)
-        x[i] = old
-        grad[i] = np.sum((pos - neg) * dout) / (2 * h)
-        it.iternext()
+    for i in np.ndindex(x.shape):
+        fp, fm = _centred(f, x, i, h)
+        grad[i] = np.sum((fp - fm) * dout) / (2 * h)
     return grad
 
 
@@ -71,12 +62,7 @@ def grad_check_sparse(f, x, analytic_grad, *, num_checks=10, h=1e-5, rng):
     errors = np.empty(num_checks)
     for k in range(num_checks):
         i = tuple(int(rng.integers(n)) for n in x.shape)
-        old = x[i]
-        x[i] = old + h
-        fp = float(f(x))
-        x[i] = old - h
-        fm = float(f(x))
-        x[i] = old
+        fp, fm = _centred(f, x, i, h)
         numeric = (fp - fm) / (2 * h)
         errors[k] = rel_error(numeric, analytic_grad[i])
     return errors

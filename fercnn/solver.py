@@ -16,6 +16,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from fercnn.layers._checks import check_positive_int
 from fercnn.optim import get_rule
 from fercnn.runtime import reuse_freed_memory
 
@@ -53,10 +54,8 @@ class Solver:
                 raise ValueError(f"Solver: X_{split} has {len(X)} examples but y_{split} has {len(y)}")
         if len(data["y_train"]) < 2:
             raise ValueError(f"Solver: need at least 2 training examples, got {len(data['y_train'])}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-            raise ValueError(f"Solver: batch_size must be an integer >= 2, got {batch_size!r}")
-        if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
-            raise ValueError(f"Solver: num_epochs must be a positive integer, got {num_epochs!r}")
+        check_positive_int("Solver", "batch_size", batch_size, minimum=2)
+        check_positive_int("Solver", "num_epochs", num_epochs)
         if not 0 < float(lr_decay) <= 1:
             raise ValueError(f"Solver: lr_decay must be in (0, 1], got {lr_decay!r}")
         if augment_flip and model.hog_dim:

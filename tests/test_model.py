@@ -127,7 +127,7 @@ def test_training_step_stays_float32(rng):
     (dict(conv=[{"filters": 4, "kernel": 4}]), r"kernel must be odd"),
     (dict(conv=[{"filters": 4, "size": 3}]), r"unknown keys \['size'\]; valid keys are"),
     (dict(conv=[{"kernel": 3}]), r"'filters' is required"),
-    (dict(fc=[{"units": 0}]), r"fc block 1 units must be a positive integer, got 0"),
+    (dict(fc=[{"units": 0}]), r"fc block 1: units must be an integer >= 1, got 0"),
     (dict(fc=[{"units": 8, "dropout": 1.0}]), r"dropout must be in \[0, 1\), got 1.0"),
     (dict(conv=[{"filters": 2, "pool": True}], input_shape=(1, 5, 5)), r"pooling needs even height and width, got 5x5"),
     (dict(dtype=np.int32), r"dtype must be float32 or float64"),

@@ -17,3 +17,14 @@ def test_import_prints_and_compiles_nothing():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == "", (done.stdout, done.stderr)
+
+
+def test_reuse_freed_memory_reports_whether_it_applied():
+    import platform
+
+    from fercnn.runtime import reuse_freed_memory
+
+    applied = reuse_freed_memory()
+    assert applied is reuse_freed_memory()  # idempotent
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert applied is True

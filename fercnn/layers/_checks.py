@@ -67,3 +67,20 @@ def check_bool(op, name, value):
     """Flags such as ``training`` must be real bools, not truthy strings."""
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{op}: {name} must be True or False, got {value!r}")
+
+
+def check_window_output_size(op, H, W, HH, WW, stride, pad):
+    """H_out = (H + 2 * pad - HH) / stride + 1, likewise W_out, for a sliding window
+    (a conv kernel, or a pooling window with pad 0). Both must be whole and >= 1."""
+    check_positive_int(op, "stride", stride)
+    check_positive_int(op, "pad", pad, minimum=0)
+    sizes = []
+    for name, n, k in (("height", H, HH), ("width", W, WW)):
+        span = n + 2 * pad - k
+        if span < 0 or span % stride:
+            raise ValueError(
+                f"{op}: {name} {n} with window {k}, pad {pad}, stride {stride} does not give a whole, "
+                f"positive output size: (n + 2*pad - k) / stride + 1 = {span / stride + 1:g}"
+            )
+        sizes.append(span // stride + 1)
+    return tuple(sizes)

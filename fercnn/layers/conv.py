@@ -9,24 +9,8 @@ same thing one output at a time is ``fercnn.layers.reference.conv_forward_naive`
 import numpy as np
 
 from fercnn.layers import _conv_kernels as kernels
-from fercnn.layers._checks import check_float_array, check_positive_int, check_same_dtype, check_shape
+from fercnn.layers._checks import check_float_array, check_same_dtype, check_shape, check_window_output_size
 from fercnn.layers._numpy_only import require_numpy
-
-
-def conv_output_size(op, H, W, HH, WW, stride, pad):
-    """H_out = (H + 2 * pad - HH) / stride + 1, likewise W_out; both must be whole and >= 1."""
-    check_positive_int(op, "stride", stride)
-    check_positive_int(op, "pad", pad, minimum=0)
-    sizes = []
-    for name, n, k in (("height", H, HH), ("width", W, WW)):
-        span = n + 2 * pad - k
-        if span < 0 or span % stride:
-            raise ValueError(
-                f"{op}: {name} {n} with kernel {k}, pad {pad}, stride {stride} does not give a whole, "
-                f"positive output size: (n + 2*pad - k) / stride + 1 = {span / stride + 1:g}"
-            )
-        sizes.append(span // stride + 1)
-    return tuple(sizes)
 
 
 def conv_forward(x, w, b, *, stride=1, pad=0):
@@ -48,7 +32,7 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     if Cw != C:
         raise ValueError(f"{op}: x has {C} channels but the filters w expect {Cw}")
     check_shape(op, "b", b, (F,))
-    H_out, W_out = conv_output_size(op, H, W, HH, WW, stride, pad)
+    H_out, W_out = check_window_output_size(op, H, W, HH, WW, stride, pad)
     require_numpy(op, x)
 
     x = np.ascontiguousarray(x)

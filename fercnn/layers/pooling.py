@@ -2,24 +2,8 @@
 import numpy as np
 
 from fercnn.layers import _pool_kernels as kernels
-from fercnn.layers._checks import check_float_array, check_positive_int, check_shape
+from fercnn.layers._checks import check_float_array, check_positive_int, check_shape, check_window_output_size
 from fercnn.layers._numpy_only import require_numpy
-
-
-def pool_output_size(op, H, W, size, stride):
-    """H_out = (H - size) / stride + 1, likewise W_out; the division must be exact."""
-    check_positive_int(op, "size", size)
-    check_positive_int(op, "stride", stride)
-    sizes = []
-    for name, n in (("height", H), ("width", W)):
-        span = n - size
-        if span < 0 or span % stride:
-            raise ValueError(
-                f"{op}: {name} {n} with window {size} and stride {stride} does not give a whole, "
-                f"positive output size: (n - size) / stride + 1 = {span / stride + 1:g}"
-            )
-        sizes.append(span // stride + 1)
-    return tuple(sizes)
 
 
 def max_pool_forward(x, *, size=2, stride=2):
@@ -32,7 +16,8 @@ def max_pool_forward(x, *, size=2, stride=2):
     op = "max_pool_forward"
     check_float_array(op, "x", x, ndim=4)
     N, C, H, W = x.shape
-    H_out, W_out = pool_output_size(op, H, W, size, stride)
+    check_positive_int(op, "size", size)
+    H_out, W_out = check_window_output_size(op, H, W, size, size, stride, 0)
     require_numpy(op, x)
     out, argmax = kernels.max_pool_forward(np.ascontiguousarray(x), size, stride, H_out, W_out)
     return out, (x.shape, argmax)

@@ -2,14 +2,10 @@
 from fercnn.models.convnet import ConvNet
 
 
-def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
-    """conv 32 3x3 (SBN, dropout) - conv 64 3x3 (SBN, dropout, 2x2 pool) - FC 512 - softmax.
-
-    overrides go to ConvNet (reg, dtype, seed, input_shape, num_classes, or conv/fc to
-    replace the blocks). hog=True gives the paper's hybrid: HOG features join the
-    flattened conv output before the FC blocks.
-    """
-    spec = dict(
+def shallow_spec(*, hog=False, conv_dropout=0.2, fc_dropout=0.5):
+    """conv 32 3x3 (SBN, dropout) - conv 64 3x3 (SBN, dropout, 2x2 pool) - FC 512 - softmax,
+    as ConvNet keyword arguments. hog=True (or a dict of HOG settings) adds the hybrid's input."""
+    return dict(
         conv=[
             {"filters": 32, "kernel": 3, "batchnorm": True, "dropout": conv_dropout, "pool": False},
             {"filters": 64, "kernel": 3, "batchnorm": True, "dropout": conv_dropout, "pool": True},
@@ -17,16 +13,24 @@ def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
         fc=[{"units": 512, "batchnorm": False, "dropout": fc_dropout}],
         hog=hog or None,
     )
-    spec.update(overrides)
-    return ConvNet(**spec)
 
 
-def deep(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
+def deep_spec(*, hog=False, conv_dropout=0.2, fc_dropout=0.5):
     """conv 64 3x3, 128 5x5, 512 3x3, 512 3x3 (each SBN, dropout, 2x2 pool) -
-    FC 256, FC 512 (each BN, dropout) - softmax. Same keyword options as shallow()."""
+    FC 256, FC 512 (each BN, dropout) - softmax, as ConvNet keyword arguments."""
     conv = [{"filters": f, "kernel": k, "batchnorm": True, "dropout": conv_dropout, "pool": True}
             for f, k in ((64, 3), (128, 5), (512, 3), (512, 3))]
     fc = [{"units": u, "batchnorm": True, "dropout": fc_dropout} for u in (256, 512)]
-    spec = dict(conv=conv, fc=fc, hog=hog or None)
-    spec.update(overrides)
-    return ConvNet(**spec)
+    return dict(conv=conv, fc=fc, hog=hog or None)
+
+
+def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
+    """The paper's shallow network. overrides go to ConvNet (reg, dtype, seed, input_shape,
+    num_classes, or conv/fc to replace the blocks). hog=True gives the paper's hybrid:
+    HOG features join the flattened conv output before the FC blocks."""
+    return ConvNet(**{**shallow_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
+
+
+def deep(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
+    """The paper's deep network; same keyword options as shallow()."""
+    return ConvNet(**{**deep_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})

@@ -14,7 +14,7 @@ and a spec spells out the M conv blocks and N FC blocks:
 Convolutions use stride 1 and "same" padding (odd kernels); pools are 2x2, stride 2. A conv
 or affine layer followed by batchnorm has no bias (batchnorm's beta takes its place).
 """
-import numbers
+from fercnn.layers._checks import check_positive_int, check_probability
 
 CONV_DEFAULTS = {"filters": None, "kernel": 3, "batchnorm": False, "dropout": 0.0, "pool": False}
 FC_DEFAULTS = {"units": None, "batchnorm": False, "dropout": 0.0}
@@ -34,39 +34,30 @@ def _fill(kind, index, block, defaults):
     return full
 
 
-def _positive_int(where, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{where} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _dropout(where, p):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"{where} dropout must be in [0, 1), got {p!r}")
-    return float(p)
-
-
 def normalize_spec(*, input_shape, num_classes, conv, fc, hog=None):
     """Fill defaults, check every field, return a plain JSON-serialisable dict."""
     if len(tuple(input_shape)) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
-    C, H, W = (_positive_int("input_shape entry", v) for v in input_shape)
-    spec = {"input_shape": [C, H, W], "num_classes": _positive_int("num_classes", num_classes), "conv": [], "fc": []}
-    if spec["num_classes"] < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    for v in input_shape:
+        check_positive_int("spec", "input_shape entry", v)
+    check_positive_int("spec", "num_classes", num_classes, minimum=2)
+    C, H, W = (int(v) for v in input_shape)
+    spec = {"input_shape": [C, H, W], "num_classes": int(num_classes), "conv": [], "fc": []}
     for i, block in enumerate(conv, 1):
         b = _fill("conv", i, block, CONV_DEFAULTS)
-        b["filters"] = _positive_int(f"conv block {i} filters", b["filters"])
-        b["kernel"] = _positive_int(f"conv block {i} kernel", b["kernel"])
+        for key in ("filters", "kernel"):
+            check_positive_int(f"conv block {i}", key, b[key])
         if b["kernel"] % 2 == 0:
             raise ValueError(f"conv block {i}: kernel must be odd for 'same' padding, got {b['kernel']}")
-        b["dropout"] = _dropout(f"conv block {i}", b["dropout"])
+        check_probability(f"conv block {i}", "dropout", b["dropout"])
+        b["filters"], b["kernel"], b["dropout"] = int(b["filters"]), int(b["kernel"]), float(b["dropout"])
         b["batchnorm"], b["pool"] = bool(b["batchnorm"]), bool(b["pool"])
         spec["conv"].append(b)
     for i, block in enumerate(fc, 1):
         b = _fill("fc", i, block, FC_DEFAULTS)
-        b["units"] = _positive_int(f"fc block {i} units", b["units"])
-        b["dropout"] = _dropout(f"fc block {i}", b["dropout"])
+        check_positive_int(f"fc block {i}", "units", b["units"])
+        check_probability(f"fc block {i}", "dropout", b["dropout"])
+        b["units"], b["dropout"] = int(b["units"]), float(b["dropout"])
         b["batchnorm"] = bool(b["batchnorm"])
         spec["fc"].append(b)
     if hog is not None and hog is not False:

@@ -1,0 +1,175 @@
+"""Every layer of the paper's networks at the paper's shapes (batch 128, float32): forward
+and backward time, GFLOP/s for conv and affine, PyTorch beside it when installed, and the
+reference loops beside the fast conv and pool on small shapes.
+
+    python benchmarks/bench_layers.py            # about 3 minutes on 2 cores
+    python benchmarks/bench_layers.py --quick    # batch 16, one repeat
+
+Timings are medians of alternating runs (fercnn, torch, fercnn, torch, ...) in one process.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from fercnn.layers import (
+    affine_backward, affine_forward, conv_backward, conv_forward, dropout_backward, dropout_forward,
+    max_pool_backward, max_pool_forward, relu_backward, relu_forward, softmax_loss, spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
+from fercnn.layers.reference import (
+    conv_backward_naive, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
+)
+from fercnn.runtime import reuse_freed_memory
+
+# (name, C, H, F, kernel): every convolution of the two networks ("same" padding, stride 1)
+CONVS = [("shallow conv1", 1, 48, 32, 3), ("shallow conv2", 32, 48, 64, 3), ("deep conv1", 1, 48, 64, 3),
+         ("deep conv2", 64, 24, 128, 5), ("deep conv3", 128, 12, 512, 3), ("deep conv4", 512, 6, 512, 3)]
+FCS = [("shallow fc1", 64 * 24 * 24, 512), ("deep fc1", 512 * 3 * 3, 256), ("deep fc2", 256, 512)]
+
+
+def timeit(fn, repeat):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def alternate(ours, theirs, repeat):
+    """Median seconds of ours and theirs, measured in alternation."""
+    a, b = [], []
+    ours()
+    if theirs:
+        theirs()
+    for _ in range(repeat):
+        a += timeit(ours, 1)
+        if theirs:
+            b += timeit(theirs, 1)
+    return statistics.median(a), (statistics.median(b) if b else None)
+
+
+def torch_pair(torch, fwd, inputs):
+    """A closure running torch forward + backward of fwd(*inputs) with a random upstream gradient."""
+    ts = [torch.from_numpy(x).requires_grad_(x.dtype.kind == "f") for x in inputs]
+    out = fwd(*ts)
+    g = torch.randn_like(out)
+
+    def run():
+        for t in ts:
+            t.grad = None
+        fwd(*ts).backward(g)
+    return run
+
+
+def fmt(name, ours, theirs, gflop=None):
+    line = f"{name:<34}{1e3 * ours:>9.1f}"
+    line += f"{1e3 * theirs:>9.1f}{theirs / ours:>8.2f}x" if theirs else f"{'-':>9}{'-':>9}"
+    if gflop:
+        line += f"{gflop / ours:>9.0f}" + (f"{gflop / theirs:>9.0f}" if theirs else "")
+    print(line)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    if args.quick:
+        args.batch, args.repeat = 16, 1
+    reuse_freed_memory()
+    try:
+        import torch
+        import torch.nn.functional as F
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        torch = None
+        print("PyTorch not installed: fercnn columns only (pip install torch for the comparison)")
+    rng = np.random.default_rng(0)
+    N = args.batch
+    a = rng.standard_normal((4096, 4096)).astype(np.float32)
+    ceiling = 2 * 4096 ** 3 / 1e9 / min(timeit(lambda: a @ a, 3))
+    del a
+    print(f"numpy float32 matmul 4096^3: {ceiling:.0f} GFLOP/s (ceiling for im2col); batch {N}")
+    print(f"\n{'layer (forward + backward)':<34}{'fercnn ms':>9}{'torch ms':>9}{'speedup':>9}"
+          f"{'GFLOP/s':>9}{'torch':>9}   ({'speedup = torch time / fercnn time'})")
+
+    for name, C, H, Fo, k in CONVS:
+        x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+        w = (rng.standard_normal((Fo, C, k, k)) * 0.1).astype(np.float32)
+        b = np.zeros(Fo, np.float32)
+        dout = rng.standard_normal((N, Fo, H, H)).astype(np.float32)
+
+        def ours():
+            _, cache = conv_forward(x, w, b, pad=k // 2)
+            conv_backward(dout, cache)
+        theirs = torch_pair(torch, lambda x, w, b: F.conv2d(x, w, b, padding=k // 2), [x, w, b]) if torch else None
+        gflop = 3 * 2 * N * Fo * C * k * k * H * H / 1e9  # forward, dx and dw products
+        fmt(f"{name} {C}->{Fo} {k}x{k} @{H}", *alternate(ours, theirs, args.repeat), gflop)
+
+    x = rng.standard_normal((N, 64, 48, 48)).astype(np.float32)
+    dpool = rng.standard_normal((N, 64, 24, 24)).astype(np.float32)
+
+    def pool():
+        _, c = max_pool_forward(x)
+        max_pool_backward(dpool, c)
+    fmt("max-pool 2x2 (N,64,48,48)", *alternate(pool, torch_pair(torch, lambda x: F.max_pool2d(x, 2), [x])
+                                                if torch else None, args.repeat))
+    g, be = np.ones(64, np.float32), np.zeros(64, np.float32)
+
+    def sbn():
+        _, c = spatial_batchnorm_forward(x, g, be, {}, training=True)
+        spatial_batchnorm_backward(x, c)
+    fmt("spatial batchnorm (N,64,48,48)", *alternate(
+        sbn, torch_pair(torch, lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True), [x, g, be])
+        if torch else None, args.repeat))
+
+    def relu():
+        _, c = relu_forward(x)
+        relu_backward(x, c)
+    fmt("relu (N,64,48,48)", *alternate(relu, torch_pair(torch, F.relu, [x]) if torch else None, args.repeat))
+    drng = np.random.default_rng(1)
+
+    def drop():
+        _, c = dropout_forward(x, 0.2, training=True, rng=drng)
+        dropout_backward(x, c)
+    fmt("dropout p=0.2 (N,64,48,48)", *alternate(
+        drop, torch_pair(torch, lambda x: F.dropout(x, 0.2, training=True), [x]) if torch else None, args.repeat))
+    del x, dpool
+
+    for name, D, M in FCS:
+        xf = rng.standard_normal((N, D)).astype(np.float32)
+        wf = (rng.standard_normal((D, M)) * 0.01).astype(np.float32)
+        bf = np.zeros(M, np.float32)
+        dout = rng.standard_normal((N, M)).astype(np.float32)
+
+        def aff():
+            _, c = affine_forward(xf, wf, bf)
+            affine_backward(dout, c)
+        theirs = torch_pair(torch, lambda x, w, b: x @ w + b, [xf, wf, bf]) if torch else None
+        fmt(f"{name} affine {D}->{M}", *alternate(aff, theirs, args.repeat), 3 * 2 * N * D * M / 1e9)
+    scores = rng.standard_normal((N, 7)).astype(np.float32)
+    labels = rng.integers(0, 7, N)
+    fmt("softmax loss (N,7)", *alternate(lambda: softmax_loss(scores, labels), None, args.repeat))
+
+    print("\nfast layers against the reference loops (fercnn.layers.reference), small shapes, float64:")
+    xs = rng.standard_normal((4, 3, 16, 16))
+    ws = rng.standard_normal((8, 3, 3, 3))
+    bs = np.zeros(8)
+    pairs = [("conv 3->8 3x3 on (4,3,16,16)", lambda fwd: fwd(xs, ws, bs, pad=1),
+              (conv_forward, conv_backward), (conv_forward_naive, conv_backward_naive)),
+             ("max-pool 2x2 on (4,3,16,16)", lambda fwd: fwd(xs),
+              (max_pool_forward, max_pool_backward), (max_pool_forward_naive, max_pool_backward_naive))]
+    for label, call, fast, ref in pairs:
+        t_fast, t_ref = (statistics.median(timeit(lambda f=f, b=b: b(*call(f)), 3)) for f, b in (fast, ref))
+        print(f"  {label:<32} fast {1e3 * t_fast:8.2f} ms, reference loops {1e3 * t_ref:8.1f} ms "
+              f"({t_ref / t_fast:.0f}x slower)")
+
+if __name__ == "__main__":
+    main()
