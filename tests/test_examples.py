@@ -19,7 +19,7 @@ def _run(script, tmp_path, *args):
     return out, done.stdout
 
 
-@pytest.mark.parametrize("script", ["train_shallow.py", "train_hybrid.py"])
+@pytest.mark.parametrize("script", ["train_shallow.py", "train_hybrid.py", "train_linear.py"])
 def test_example_runs_end_to_end(tmp_path, script):
     out, stdout = _run(script, tmp_path)
     for name in ("model.npz", "results.json", "history.json", "per_class_accuracy.txt", "accuracy.png",

@@ -34,3 +34,13 @@ def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
 def deep(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
     """The paper's deep network; same keyword options as shallow()."""
     return ConvNet(**{**deep_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
+
+
+def linear_spec(*, hog=False):
+    """No conv and no FC blocks: a softmax classifier on the raw pixels (a baseline)."""
+    return dict(conv=[], fc=[], hog=hog or None)
+
+
+def linear(*, hog=False, **overrides):
+    """Softmax regression on pixels (and HOG features with hog=True): the baseline the CNNs must beat."""
+    return ConvNet(**{**linear_spec(hog=hog), **overrides})
