@@ -143,8 +143,9 @@ class Solver:
                 if self.verbose:
                     tqdm.write(f"stopping after epoch {self.epoch}: another epoch would pass max_seconds={self.max_seconds}")
                 break
-        self.model.params = self.best_params
-        self.model.bn_state = self.best_bn_state
+        # copies: training on (train() again) must not change the kept best
+        self.model.params = dict(self.best_params)  # the update rules replace arrays, never write into them
+        self.model.bn_state = copy.deepcopy(self.best_bn_state)  # running statistics are updated in place
         return self
 
     def _end_of_epoch(self):

@@ -96,3 +96,19 @@ def test_max_seconds_stops_after_a_whole_epoch(rng):
     assert s.epoch == 1 and s.stopped_early and s.history()["epochs_run"] == 1
     with pytest.raises(ValueError, match=r"max_seconds must be positive, got 0"):
         Solver(model, data, max_seconds=0)
+
+
+def test_training_again_keeps_the_best_intact(rng):
+    model, data = _setup(rng)
+    s = Solver(model, data, num_epochs=2, batch_size=8, verbose=False)
+    s.train()
+    best = {k: v.copy() for k, v in s.best_params.items()}
+    best_bn = {k: v["running_mean"].copy() for k, v in s.best_bn_state.items()}
+    s.num_epochs = 1
+    s.best_val_acc = 2.0  # nothing can beat it: the kept best must stay as it was
+    s.train()
+    for k in best:
+        np.testing.assert_array_equal(model.params[k], best[k])
+        np.testing.assert_array_equal(s.best_params[k], best[k])
+    for k in best_bn:
+        np.testing.assert_array_equal(model.bn_state[k]["running_mean"], best_bn[k])

@@ -138,7 +138,8 @@ class ConvNet:
 
     def _bias(self, name, size):
         """The layer's bias, or zeros for a layer whose batchnorm makes a bias redundant."""
-        return self.params.get(f"{name}.b", np.zeros(size, self.dtype))
+        b = self.params.get(f"{name}.b")
+        return np.zeros(size, self.dtype) if b is None else b
 
     @staticmethod
     def _relu_dropout(out, p_drop, training, rng, record):
