@@ -21,7 +21,7 @@ from fercnn.solver import Solver
 # the paper's hyper-parameters on FER2013 (linear: ours, chosen on synthetic validation accuracy);
 # the synthetic defaults are sized for a few minutes on 2 cores
 PAPER = {"shallow": {"lr": 1e-3, "reg": 1e-6}, "deep": {"lr": 1e-2, "reg": 1e-7}, "linear": {"lr": 1e-5, "reg": 0.0}}
-SYNTHETIC = {"epochs": 3, "n_train": 1400, "n_val": 700, "n_test": 700}
+SYNTHETIC = {"epochs": 8, "n_train": 1400, "n_val": 700, "n_test": 700}
 
 
 def build_parser(preset, hog):
