@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit, prange
 
 
-
 @njit(parallel=True, cache=True)
 def relu_backward(dout, out):
     """dx = dout where out > 0, else 0 (flat arrays of equal size)."""
