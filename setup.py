@@ -8,6 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fercnn", "fercnn.*"]),
     python_requires=">=3.10",
-    install_requires=["numpy>=1.24", "numba>=0.58", "scikit-image>=0.21", "matplotlib>=3.7", "tqdm>=4.60"],
+    install_requires=["numpy>=1.24", "numba>=0.58", "scikit-image>=0.21", "matplotlib>=3.7", "tqdm>=4.60",
+                      "threadpoolctl>=3.1"],
     extras_require={"test": ["pytest>=7"]},
 )

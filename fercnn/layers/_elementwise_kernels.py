@@ -39,3 +39,11 @@ def dropout_backward(dout, keep, scale):
     for i in prange(dout.size):
         dx[i] = dout[i] * (s * keep[i])
     return dx
+
+
+@njit(parallel=True, cache=True)
+def add_scaled(y, x, a):
+    """y += a * x in place (flat arrays of equal size), with no temporary for a * x."""
+    s = y.dtype.type(a)
+    for i in prange(y.size):
+        y[i] += s * x[i]

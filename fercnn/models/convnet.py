@@ -13,6 +13,7 @@ from fercnn.layers import (
     dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward, relu_forward,
     softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward,
 )
+from fercnn.layers._elementwise_kernels import add_scaled
 from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
 
 # kind -> (backward function, names of the parameters its gradients belong to)
@@ -164,13 +165,16 @@ class ConvNet:
         scores, record = self._forward(X, features, True, self.dropout_rng if rng is None else rng)
         loss, dout = softmax_loss(scores, y)
         grads = {}
-        for kind, name, cache in reversed(record):
+        for depth, (kind, name, cache) in reversed(list(enumerate(record))):
             if kind == "flatten":
                 conv_dim = int(np.prod(cache[1:]))
                 dout = np.ascontiguousarray(dout[:, :conv_dim]).reshape(cache)
                 continue
             backward, names = _BACKWARD[kind]
-            result = backward(dout, cache)
+            if depth == 0 and kind == "conv":  # no layer below the first conv needs its dx
+                result = backward(dout, cache, need_dx=False)
+            else:
+                result = backward(dout, cache)
             if names:
                 dout = result[0]
                 for pname, g in zip(names, result[1:]):
@@ -182,7 +186,7 @@ class ConvNet:
         for key, w in self.params.items():
             if key.endswith(".w"):
                 loss = loss + reg / 2 * np.vdot(w, w)
-                grads[key] = grads[key] + reg * w
+                add_scaled(grads[key].reshape(-1), w.reshape(-1), reg)  # grads[key] += reg * w, in place
         return self.dtype.type(loss), grads
 
     def predict_proba(self, X, *, features=None, batch_size=256):

@@ -1,0 +1,70 @@
+"""The blocked, threaded convolution (fercnn/layers/_workers.py) computes the same numbers
+however the batch is cut into blocks and however many workers run them."""
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from fercnn.gradient_check import rel_error
+from fercnn.layers import _workers, conv_backward, conv_forward
+from fercnn.layers.reference import conv_backward_naive, conv_forward_naive
+
+
+@pytest.fixture
+def conv_case():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((9, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    out, cache = conv_forward_naive(x, w, b, stride=1, pad=1)
+    dout = rng.standard_normal(out.shape)
+    return x, w, b, dout, out, conv_backward_naive(dout, cache)
+
+
+def test_plan_blocks_covers_every_image_once():
+    for n, positions, workers in [(128, 2304, 2), (128, 36, 2), (9, 42, 2), (1, 5, 2), (7, 1, 3), (5, 10**6, 1)]:
+        blocks = _workers.plan_blocks(n, positions, workers)
+        covered = [i for n0, n1 in blocks for i in range(n0, n1)]
+        assert covered == list(range(n)), (n, positions, workers, blocks)
+        assert len(blocks) >= min(n, workers), "a worker was left without a block"
+
+
+@pytest.mark.parametrize("min_columns", [1, 42, 100, 10**6])  # 1 image a block, 1, ~3, all per worker
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv_same_result_for_every_blocking(conv_case, monkeypatch, min_columns, threads):
+    x, w, b, dout, ref_out, ref_grads = conv_case
+    monkeypatch.setattr(_workers, "MIN_BLOCK_COLUMNS", min_columns)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out, cache = conv_forward(x, w, b, stride=1, pad=1)
+        grads = conv_backward(dout, cache)
+    finally:
+        numba.set_num_threads(before)
+    assert rel_error(out, ref_out) < 1e-10
+    for name, g, r in zip(("dx", "dw", "db"), grads, ref_grads):
+        assert rel_error(g, r) < 1e-10, f"{name} differs by {rel_error(g, r):.2e} (min_columns={min_columns})"
+
+
+def test_need_dx_false_skips_dx_only(conv_case):
+    x, w, b, dout, _, (_, ref_dw, ref_db) = conv_case
+    _, cache = conv_forward(x, w, b, stride=1, pad=1)
+    dx, dw, db = conv_backward(dout, cache, need_dx=False)
+    assert dx is None
+    assert rel_error(dw, ref_dw) < 1e-10 and rel_error(db, ref_db) < 1e-10
+
+
+def test_blas_threads_restored_after_conv(conv_case):
+    x, w, b, dout, _, _ = conv_case
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    _, cache = conv_forward(x, w, b, stride=1, pad=1)
+    conv_backward(dout, cache)
+    after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    assert after == before
+
+
+def test_worker_error_reaches_the_caller(conv_case, monkeypatch):
+    def broken(blocks):
+        raise RuntimeError("block failed")
+    with pytest.raises(RuntimeError, match="block failed"):
+        _workers.map_blocks(broken, 8, 10)
