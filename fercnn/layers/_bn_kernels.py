@@ -35,24 +35,26 @@ def batch_stats(x):
 
 @njit(parallel=True, cache=True)
 def normalize(x, mean, inv_std, gamma, beta):
-    """x: (N, C, L) -> x_hat = (x - mean) * inv_std and out = gamma * x_hat + beta."""
+    """x: (N, C, L) -> out = gamma * x_hat + beta with x_hat = (x - mean) * inv_std.
+
+    x_hat is not stored: backward recomputes it from x, which costs less than writing
+    and reading back a second array of x's size.
+    """
     N, C, L = x.shape
-    x_hat = np.empty_like(x)
     out = np.empty_like(x)
     for c in prange(C):
         mu, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
         for n in range(N):
             for i in range(L):
-                h = (x[n, c, i] - mu) * s
-                x_hat[n, c, i] = h
-                out[n, c, i] = g * h + b
-    return x_hat, out
+                out[n, c, i] = g * ((x[n, c, i] - mu) * s) + b
+    return out
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def backward(dout, x_hat, gamma, inv_std, training):
-    """dout, x_hat: (N, C, L) -> dx: (N, C, L), dgamma, dbeta: (C,).
+def backward(dout, x, mean, inv_std, gamma, training):
+    """dout, x: (N, C, L) -> dx: (N, C, L), dgamma, dbeta: (C,).
 
+    With x_hat = (x - mean) * inv_std:
     training: dx = gamma * inv_std * (dout - dbeta / m - x_hat * dgamma / m);
     eval (constant statistics): dx = gamma * inv_std * dout.
     """
@@ -62,21 +64,22 @@ def backward(dout, x_hat, gamma, inv_std, training):
     dbeta = np.empty(C, dtype=dout.dtype)
     m = N * L
     for c in prange(C):
+        mu, s = mean[c], inv_std[c]
         sb = 0.0
         sg = 0.0
         for n in range(N):
             for i in range(L):
                 sb += dout[n, c, i]
-                sg += dout[n, c, i] * x_hat[n, c, i]
+                sg += dout[n, c, i] * ((x[n, c, i] - mu) * s)
         dbeta[c] = sb
         dgamma[c] = sg
-        scale = gamma[c] * inv_std[c]
+        scale = gamma[c] * s
         if training:
             mb = sb / m
             mg = sg / m
             for n in range(N):
                 for i in range(L):
-                    dx[n, c, i] = scale * (dout[n, c, i] - mb - x_hat[n, c, i] * mg)
+                    dx[n, c, i] = scale * (dout[n, c, i] - mb - ((x[n, c, i] - mu) * s) * mg)
         else:
             for n in range(N):
                 for i in range(L):

@@ -9,6 +9,16 @@ from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
+def relu_forward(x):
+    """out = max(x, 0) (flat array)."""
+    out = np.empty_like(x)
+    zero = x.dtype.type(0)
+    for i in prange(x.size):
+        out[i] = zero if x[i] <= zero else x[i]  # NaN passes through, as in np.maximum
+    return out
+
+
+@njit(parallel=True, cache=True)
 def relu_backward(dout, out):
     """dx = dout where out > 0, else 0 (flat arrays of equal size)."""
     dx = np.empty_like(dout)
@@ -28,6 +38,21 @@ def dropout_forward(x, draws, threshold, scale):
         k = draws[i] >= threshold
         keep[i] = k
         out[i] = x[i] * (s * k)
+    return out, keep
+
+
+@njit(parallel=True, cache=True)
+def relu_dropout_forward(x, draws, threshold, scale):
+    """ReLU then dropout in one pass: out[i] = max(x[i], 0) * scale where draws[i] >= threshold,
+    else 0; the uint8 mask is 1 where the gradient passes (kept and x[i] > 0, or NaN)."""
+    out = np.empty_like(x)
+    keep = np.empty(x.size, dtype=np.uint8)
+    s = x.dtype.type(scale)
+    zero = x.dtype.type(0)
+    for i in prange(x.size):
+        k = (draws[i] >= threshold) and not (x[i] <= zero)  # NaN counts as kept, and stays NaN
+        keep[i] = k
+        out[i] = x[i] * s if k else zero
     return out, keep
 
 

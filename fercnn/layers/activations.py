@@ -14,7 +14,10 @@ def relu_forward(x):
     """
     check_float_array("relu_forward", "x", x)
     xp = get_array_module(x)
-    out = xp.maximum(x, x.dtype.type(0))
+    if xp is np:
+        out = kernels.relu_forward(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
+    else:
+        out = xp.maximum(x, x.dtype.type(0))
     return out, out
 
 

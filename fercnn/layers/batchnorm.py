@@ -81,12 +81,14 @@ def _forward(op, x, gamma, beta, state, training, momentum, eps):
     else:
         mean, var = state["running_mean"], state["running_var"]
     inv_std = (dt(1) / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-    x_hat, out = kernels.normalize(x3, mean, inv_std, gamma, beta)
-    return out.reshape(x.shape), (x_hat, gamma, inv_std, training, x.shape)
+    out = kernels.normalize(x3, mean, inv_std, gamma, beta)
+    # the cache keeps x itself (not a copy) and a copy of the statistics used, since the
+    # running ones change in place
+    return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape)
 
 
 def _backward(op, dout, cache):
-    x_hat, gamma, inv_std, training, shape = cache
+    x3, mean, inv_std, gamma, training, shape = cache
     check_float_array(op, "dout", dout)
     check_shape(op, "dout", dout, shape)
     require_numpy(op, dout)
@@ -96,6 +98,6 @@ def _backward(op, dout, cache):
     # the direct path through x_hat, the path through the mean (removes the average of
     # dout) and the path through the variance (removes dout's projection on x_hat).
     # With m values per feature: dx = gamma/std * (dout - dbeta/m - x_hat * dgamma/m).
-    dout3 = np.ascontiguousarray(dout).reshape(x_hat.shape)
-    dx, dgamma, dbeta = kernels.backward(dout3, x_hat, gamma, inv_std, training)
+    dout3 = np.ascontiguousarray(dout).reshape(x3.shape)
+    dx, dgamma, dbeta = kernels.backward(dout3, x3, mean, inv_std, gamma, training)
     return dx.reshape(shape), dgamma, dbeta

@@ -10,7 +10,7 @@ import numpy as np
 
 from fercnn.layers import (
     affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, conv_backward, conv_forward,
-    dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward, relu_forward,
+    max_pool_backward, max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward, relu_forward,
     softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward,
 )
 from fercnn.layers._elementwise_kernels import add_scaled
@@ -23,7 +23,7 @@ _BACKWARD = {
     "affine": (affine_backward, ("w", "b")),
     "bn": (batchnorm_backward, ("gamma", "beta")),
     "relu": (relu_backward, ()),
-    "dropout": (dropout_backward, ()),
+    "relu_dropout": (relu_dropout_backward, ()),
     "pool": (max_pool_backward, ()),
 }
 
@@ -144,11 +144,12 @@ class ConvNet:
 
     @staticmethod
     def _relu_dropout(out, p_drop, training, rng, record):
-        out, c = relu_forward(out)
-        record.append(("relu", None, c))
         if p_drop:
-            out, c = dropout_forward(out, p_drop, training=training, rng=rng)
-            record.append(("dropout", None, c))
+            out, c = relu_dropout_forward(out, p_drop, training=training, rng=rng)
+            record.append(("relu_dropout", None, c))
+        else:
+            out, c = relu_forward(out)
+            record.append(("relu", None, c))
         return out
 
     def loss(self, X, y=None, *, features=None, rng=None):
