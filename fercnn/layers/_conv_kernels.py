@@ -10,16 +10,8 @@ worker thread, so two blocks are converted at once on two cores while every buff
 small enough to sit in cache. They compile lazily on first call (one specialisation per
 dtype) and are cached on disk (cache=True).
 """
+import numpy as np
 from numba import njit
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _valid_columns(j, W, W_out, stride, pad):
-    """The output columns ow whose input column ow * stride - pad + j lies inside 0..W-1."""
-    lo = 0 if j >= pad else (pad - j + stride - 1) // stride
-    last = W - 1 + pad - j  # ow * stride <= last
-    hi = min(W_out, last // stride + 1) if last >= 0 else 0
-    return lo, max(lo, hi)
 
 
 @njit(nogil=True, cache=True)
@@ -27,27 +19,31 @@ def im2col_block(x, n0, n1, HH, WW, stride, pad, H_out, W_out, cols):
     """x: (N, C, H, W) -> fills cols: (C * HH * WW, >= (n1 - n0) * P) for images n0..n1-1.
 
     Column g * P + oh * W_out + ow of row (c, i, j) holds x[n0 + g, c, oh * stride - pad + i,
-    ow * stride - pad + j], or 0 where that falls in the padding.
+    ow * stride - pad + j], or 0 where that falls in the padding. Each channel is first
+    copied into a zero-bordered buffer, so the copy loops need no bounds tests.
     """
     _, C, H, W = x.shape
     P = H_out * W_out
+    Wp = W + 2 * pad
+    xp = np.zeros((H + 2 * pad) * Wp, dtype=x.dtype)  # the border stays 0
     for g in range(n1 - n0):
         n = n0 + g
         for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    xp[(h + pad) * Wp + pad + w] = x[n, c, h, w]
             for i in range(HH):
                 for j in range(WW):
                     row = (c * HH + i) * WW + j
-                    lo, hi = _valid_columns(j, W, W_out, stride, pad)
                     for oh in range(H_out):
-                        h = oh * stride - pad + i
+                        src = (oh * stride + i) * Wp + j
                         dst = g * P + oh * W_out
-                        if h < 0 or h >= H:
-                            cols[row, dst:dst + W_out] = 0
-                            continue
-                        cols[row, dst:dst + lo] = 0
-                        for ow in range(lo, hi):
-                            cols[row, dst + ow] = x[n, c, h, ow * stride - pad + j]
-                        cols[row, dst + hi:dst + W_out] = 0
+                        if stride == 1:  # the common case, a contiguous run the compiler vectorises
+                            for ow in range(W_out):
+                                cols[row, dst + ow] = xp[src + ow]
+                        else:
+                            for ow in range(W_out):
+                                cols[row, dst + ow] = xp[src + ow * stride]
 
 
 @njit(nogil=True, cache=True)
@@ -55,25 +51,32 @@ def col2im_block(dcols, n0, n1, HH, WW, stride, pad, H_out, W_out, dx):
     """The adjoint of im2col_block: dcols: (K, >= G * P) -> dx[n0:n1] of dx: (N, C, H, W).
 
     Every column entry is added back to the pixel it was copied from, so a pixel shared by
-    several windows collects the sum of their gradients. dx[n0:n1] is overwritten.
+    several windows collects the sum of their gradients; the sums go to a zero-bordered
+    buffer whose border (the padding's gradient) is dropped. dx[n0:n1] is overwritten.
     """
     _, C, H, W = dx.shape
     P = H_out * W_out
+    Wp = W + 2 * pad
+    dxp = np.empty((H + 2 * pad) * Wp, dtype=dx.dtype)
     for g in range(n1 - n0):
         n = n0 + g
         for c in range(C):
-            dx[n, c] = 0
+            dxp[:] = 0
             for i in range(HH):
                 for j in range(WW):
                     row = (c * HH + i) * WW + j
-                    lo, hi = _valid_columns(j, W, W_out, stride, pad)
                     for oh in range(H_out):
-                        h = oh * stride - pad + i
-                        if h < 0 or h >= H:
-                            continue
+                        dst = (oh * stride + i) * Wp + j
                         src = g * P + oh * W_out
-                        for ow in range(lo, hi):
-                            dx[n, c, h, ow * stride - pad + j] += dcols[row, src + ow]
+                        if stride == 1:
+                            for ow in range(W_out):
+                                dxp[dst + ow] += dcols[row, src + ow]
+                        else:
+                            for ow in range(W_out):
+                                dxp[dst + ow * stride] += dcols[row, src + ow]
+            for h in range(H):
+                for w in range(W):
+                    dx[n, c, h, w] = dxp[(h + pad) * Wp + pad + w]
 
 
 @njit(nogil=True, cache=True)
