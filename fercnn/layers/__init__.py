@@ -9,6 +9,7 @@ from fercnn.layers.batchnorm import (
     spatial_batchnorm_forward,
 )
 from fercnn.layers.conv import conv_backward, conv_forward
+from fercnn.layers.fused import batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward
 from fercnn.layers.dropout import dropout_backward, dropout_forward, relu_dropout_backward, relu_dropout_forward
 from fercnn.layers.losses import softmax_loss, svm_loss
 from fercnn.layers.pooling import max_pool_backward, max_pool_forward
@@ -22,5 +23,6 @@ __all__ = [
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
     "dropout_forward", "dropout_backward",
     "relu_dropout_forward", "relu_dropout_backward",
+    "batchnorm_relu_dropout_forward", "batchnorm_relu_dropout_backward",
     "softmax_loss", "svm_loss",
 ]

@@ -50,18 +50,48 @@ def normalize(x, mean, inv_std, gamma, beta):
     return out
 
 
+@njit(parallel=True, cache=True)
+def normalize_relu_dropout(x, mean, inv_std, gamma, beta, draws, threshold, scale):
+    """normalize, then ReLU, then dropout, in one pass: x: (N, C, L) -> out: (N, C, L) and
+    the uint8 mask (N, C, L) of the units the gradient passes through.
+
+    Unit i (flat index over (N, C, L)) is dropped when threshold > 0 and draws[i] < threshold;
+    kept units that are positive (or NaN) come out times scale. The arithmetic is that of
+    normalize, relu_forward and dropout_forward, so the numbers are the same.
+    """
+    N, C, L = x.shape
+    out = np.empty_like(x)
+    mask = np.empty((N, C, L), dtype=np.uint8)
+    s_drop = x.dtype.type(scale)
+    zero = x.dtype.type(0)
+    for c in prange(C):
+        mu, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
+        for n in range(N):
+            for i in range(L):
+                v = g * ((x[n, c, i] - mu) * s) + b
+                k = (threshold == 0 or draws[(n * C + c) * L + i] >= threshold) and not (v <= zero)
+                mask[n, c, i] = k
+                out[n, c, i] = v * s_drop if k else zero
+    return out, mask
+
+
 @njit(parallel=True, cache=True, fastmath=True)
-def backward(dout, x, mean, inv_std, gamma, training):
+def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
     """dout, x: (N, C, L) -> dx: (N, C, L), dgamma, dbeta: (C,).
 
-    With x_hat = (x - mean) * inv_std:
+    With x_hat = (x - mean) * inv_std and m = N * L values per channel:
     training: dx = gamma * inv_std * (dout - dbeta / m - x_hat * dgamma / m);
     eval (constant statistics): dx = gamma * inv_std * dout.
+    mask: an empty array, or (N, C, L) uint8 for the fused op: then the gradient that
+    reaches batchnorm is dout * scale where mask, else 0 (through dropout and ReLU), and
+    it is formed on the fly instead of being written out.
     """
     N, C, L = dout.shape
     dx = np.empty_like(dout)
     dgamma = np.empty(C, dtype=dout.dtype)
     dbeta = np.empty(C, dtype=dout.dtype)
+    masked = mask.size > 0
+    s_drop = dout.dtype.type(scale)
     m = N * L
     for c in prange(C):
         mu, s = mean[c], inv_std[c]
@@ -69,19 +99,16 @@ def backward(dout, x, mean, inv_std, gamma, training):
         sg = 0.0
         for n in range(N):
             for i in range(L):
-                sb += dout[n, c, i]
-                sg += dout[n, c, i] * ((x[n, c, i] - mu) * s)
+                d = dout[n, c, i] * (s_drop * mask[n, c, i]) if masked else dout[n, c, i]
+                sb += d
+                sg += d * ((x[n, c, i] - mu) * s)
         dbeta[c] = sb
         dgamma[c] = sg
-        scale = gamma[c] * s
-        if training:
-            mb = sb / m
-            mg = sg / m
-            for n in range(N):
-                for i in range(L):
-                    dx[n, c, i] = scale * (dout[n, c, i] - mb - ((x[n, c, i] - mu) * s) * mg)
-        else:
-            for n in range(N):
-                for i in range(L):
-                    dx[n, c, i] = scale * dout[n, c, i]
+        scale_c = gamma[c] * s
+        mb = sb / m if training else 0.0
+        mg = sg / m if training else 0.0
+        for n in range(N):
+            for i in range(L):
+                d = dout[n, c, i] * (s_drop * mask[n, c, i]) if masked else dout[n, c, i]
+                dx[n, c, i] = scale_c * (d - mb - ((x[n, c, i] - mu) * s) * mg)
     return dx, dgamma, dbeta

@@ -14,6 +14,9 @@ from fercnn.layers._checks import check_bool, check_float_array, check_same_dtyp
 from fercnn.layers._numpy_only import require_numpy
 
 
+_NO_MASK = np.zeros((0, 0, 0), np.uint8)  # backward's mask argument when there is no dropout/ReLU to fold in
+
+
 def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5):
     """Normalise each of D features by batch (training) or running (eval) statistics.
 
@@ -48,6 +51,19 @@ def spatial_batchnorm_backward(dout, cache):
 
 
 def _forward(op, x, gamma, beta, state, training, momentum, eps):
+    x3, mean, inv_std = statistics(op, x, gamma, beta, state, training, momentum, eps)
+    out = kernels.normalize(x3, mean, inv_std, gamma, beta)
+    # the cache keeps x itself (not a copy) and a copy of the statistics used, since the
+    # running ones change in place
+    return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape)
+
+
+def statistics(op, x, gamma, beta, state, training, momentum, eps):
+    """Check batchnorm's arguments; return x as (N, C, L), the mean and 1 / std to use.
+
+    Training: the batch's statistics, and the running ones in ``state`` are updated.
+    Eval: the running statistics. Shared by batchnorm and the fused op in fused.py.
+    """
     C = x.shape[1]
     check_float_array(op, "gamma", gamma, ndim=1)
     check_float_array(op, "beta", beta, ndim=1)
@@ -81,10 +97,7 @@ def _forward(op, x, gamma, beta, state, training, momentum, eps):
     else:
         mean, var = state["running_mean"], state["running_var"]
     inv_std = (dt(1) / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-    out = kernels.normalize(x3, mean, inv_std, gamma, beta)
-    # the cache keeps x itself (not a copy) and a copy of the statistics used, since the
-    # running ones change in place
-    return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape)
+    return x3, mean, inv_std
 
 
 def _backward(op, dout, cache):
@@ -99,5 +112,5 @@ def _backward(op, dout, cache):
     # dout) and the path through the variance (removes dout's projection on x_hat).
     # With m values per feature: dx = gamma/std * (dout - dbeta/m - x_hat * dgamma/m).
     dout3 = np.ascontiguousarray(dout).reshape(x3.shape)
-    dx, dgamma, dbeta = kernels.backward(dout3, x3, mean, inv_std, gamma, training)
+    dx, dgamma, dbeta = kernels.backward(dout3, x3, mean, inv_std, gamma, training, _NO_MASK, 1.0)
     return dx.reshape(shape), dgamma, dbeta

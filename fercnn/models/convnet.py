@@ -9,9 +9,9 @@ chain of its own.
 import numpy as np
 
 from fercnn.layers import (
-    affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, conv_backward, conv_forward,
-    max_pool_backward, max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward, relu_forward,
-    softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward,
+    affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
+    conv_forward, max_pool_backward, max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward,
+    relu_forward, softmax_loss,
 )
 from fercnn.layers._elementwise_kernels import add_scaled
 from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
@@ -19,9 +19,8 @@ from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
 # kind -> (backward function, names of the parameters its gradients belong to)
 _BACKWARD = {
     "conv": (conv_backward, ("w", "b")),
-    "sbn": (spatial_batchnorm_backward, ("gamma", "beta")),
     "affine": (affine_backward, ("w", "b")),
-    "bn": (batchnorm_backward, ("gamma", "beta")),
+    "bn_relu_dropout": (batchnorm_relu_dropout_backward, ("gamma", "beta")),
     "relu": (relu_backward, ()),
     "relu_dropout": (relu_dropout_backward, ()),
     "pool": (max_pool_backward, ()),
@@ -111,11 +110,7 @@ class ConvNet:
             name = f"conv{i}"
             out, c = conv_forward(out, p[f"{name}.w"], self._bias(name, b["filters"]), stride=1, pad=b["kernel"] // 2)
             record.append(("conv", name, c))
-            if b["batchnorm"]:
-                out, c = spatial_batchnorm_forward(out, p[f"{name}.gamma"], p[f"{name}.beta"], self.bn_state[name],
-                                                   training=training)
-                record.append(("sbn", name, c))
-            out = self._relu_dropout(out, b["dropout"], training, rng, record)
+            out = self._activation(name, out, b, training, rng, record)
             if b["pool"]:
                 out, c = max_pool_forward(out, size=2, stride=2)
                 record.append(("pool", None, c))
@@ -128,11 +123,7 @@ class ConvNet:
             name = f"fc{i}"
             out, c = affine_forward(out, p[f"{name}.w"], self._bias(name, b["units"]))
             record.append(("affine", name, c))
-            if b["batchnorm"]:
-                out, c = batchnorm_forward(out, p[f"{name}.gamma"], p[f"{name}.beta"], self.bn_state[name],
-                                           training=training)
-                record.append(("bn", name, c))
-            out = self._relu_dropout(out, b["dropout"], training, rng, record)
+            out = self._activation(name, out, b, training, rng, record)
         scores, c = affine_forward(out, p["out.w"], p["out.b"])
         record.append(("affine", "out", c))
         return scores, record
@@ -142,10 +133,14 @@ class ConvNet:
         b = self.params.get(f"{name}.b")
         return np.zeros(size, self.dtype) if b is None else b
 
-    @staticmethod
-    def _relu_dropout(out, p_drop, training, rng, record):
-        if p_drop:
-            out, c = relu_dropout_forward(out, p_drop, training=training, rng=rng)
+    def _activation(self, name, out, block, training, rng, record):
+        """(batchnorm) -> ReLU -> (dropout) of a block, each as one fused op."""
+        if block["batchnorm"]:
+            out, c = batchnorm_relu_dropout_forward(out, self.params[f"{name}.gamma"], self.params[f"{name}.beta"],
+                                                    self.bn_state[name], block["dropout"], training=training, rng=rng)
+            record.append(("bn_relu_dropout", name, c))
+        elif block["dropout"]:
+            out, c = relu_dropout_forward(out, block["dropout"], training=training, rng=rng)
             record.append(("relu_dropout", None, c))
         else:
             out, c = relu_forward(out)
