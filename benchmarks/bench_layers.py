@@ -14,8 +14,9 @@ import time
 import numpy as np
 
 from fercnn.layers import (
-    affine_backward, affine_forward, conv_backward, conv_forward, dropout_backward, dropout_forward,
-    max_pool_backward, max_pool_forward, relu_backward, relu_forward, softmax_loss, spatial_batchnorm_backward,
+    affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
+    conv_forward, dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward,
+    relu_dropout_backward, relu_dropout_forward, relu_forward, softmax_loss, spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
 from fercnn.layers.reference import (
@@ -141,6 +142,21 @@ def main():
         dropout_backward(x, c)
     fmt("dropout p=0.2 (N,64,48,48)", *alternate(
         drop, torch_pair(torch, lambda x: F.dropout(x, 0.2, training=True), [x]) if torch else None, args.repeat))
+
+    def relu_drop():
+        _, c = relu_dropout_forward(x, 0.2, training=True, rng=drng)
+        relu_dropout_backward(x, c)
+    fmt("relu+dropout fused (N,64,48,48)", *alternate(
+        relu_drop, torch_pair(torch, lambda x: F.dropout(F.relu(x), 0.2, training=True), [x]) if torch else None,
+        args.repeat))
+
+    def bn_relu_drop():
+        _, c = batchnorm_relu_dropout_forward(x, g, be, {}, 0.2, training=True, rng=drng)
+        batchnorm_relu_dropout_backward(x, c)
+    fmt("sbn+relu+drop fused (N,64,48,48)", *alternate(
+        bn_relu_drop, torch_pair(torch, lambda x, g, b: F.dropout(F.relu(F.batch_norm(x, None, None, g, b, training=True)),
+                                                                0.2, training=True), [x, g, be]) if torch else None,
+        args.repeat))
     del x, dpool
 
     for name, D, M in FCS:
