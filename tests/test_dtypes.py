@@ -4,9 +4,10 @@ import pytest
 
 from conftest import spread_values
 from fercnn.layers import (
-    affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, conv_backward, conv_forward,
-    dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward, relu_forward,
-    softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward, svm_loss,
+    affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, batchnorm_relu_dropout_backward,
+    batchnorm_relu_dropout_forward, conv_backward, conv_forward, dropout_backward, dropout_forward, max_pool_backward,
+    max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward, relu_forward, softmax_loss,
+    spatial_batchnorm_backward, spatial_batchnorm_forward, svm_loss,
 )
 
 
@@ -40,6 +41,16 @@ def _run_all(dt, rng):
     out, c = dropout_forward(x2, 0.3, training=True, rng=rng)
     yield "dropout out", out
     yield "dropout dx", dropout_backward(out, c)
+    out, c = relu_dropout_forward(x4, 0.3, training=True, rng=rng)
+    yield "relu_dropout out", out
+    yield "relu_dropout dx", relu_dropout_backward(out, c)
+    for x in (x2, x4):
+        state = {}
+        out, c = batchnorm_relu_dropout_forward(x, np.ones(x.shape[1], dt), np.zeros(x.shape[1], dt), state, 0.3,
+                                                training=True, rng=rng)
+        yield "bn_relu_dropout out", out
+        yield from (("bn_relu_dropout grad", g) for g in batchnorm_relu_dropout_backward(out, c))
+        yield from (("bn_relu_dropout state", v) for v in state.values())
     for loss_fn in (softmax_loss, svm_loss):
         loss, ds = loss_fn(x2, np.array([0, 1, 2, 3]))
         yield f"{loss_fn.__name__} loss", np.asarray(loss)

@@ -47,7 +47,7 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
     out3 = out.reshape(N, F, P)
 
-    def work(blocks):
+    def work(blocks):  # the first block of a worker's share is its largest
         cols = np.empty((w2.shape[1], (blocks[0][1] - blocks[0][0]) * P), dtype=x.dtype)
         prod = np.empty((F, cols.shape[1]), dtype=x.dtype)
         for n0, n1 in blocks:
@@ -86,7 +86,7 @@ def conv_backward(dout, cache, *, need_dx=True):
     P = H_out * W_out
     dx = np.empty_like(x) if need_dx else None
 
-    def work(blocks):
+    def work(blocks):  # the first block of a worker's share is its largest
         width0 = (blocks[0][1] - blocks[0][0]) * P
         cols = np.empty((w2.shape[1], width0), dtype=x.dtype)
         dfnp = np.empty((F, width0), dtype=x.dtype)
