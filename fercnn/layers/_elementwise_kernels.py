@@ -1,4 +1,4 @@
-"""Numba kernels for the elementwise passes of ReLU and dropout.
+"""Numba kernels for the elementwise passes of ReLU and dropout (and the L2 term's in-place add).
 
 Each works on flat, contiguous arrays with ``prange`` and returns arrays of the input's
 dtype: one pass over memory instead of numpy's temporaries, and branch-free bodies

@@ -182,7 +182,8 @@ class ConvNet:
         for key, w in self.params.items():
             if key.endswith(".w"):
                 loss = loss + reg / 2 * np.vdot(w, w)
-                add_scaled(grads[key].reshape(-1), w.reshape(-1), reg)  # grads[key] += reg * w, in place
+                g = grads[key] = np.ascontiguousarray(grads[key])  # so that the flat view below is not a copy
+                add_scaled(g.reshape(-1), w.reshape(-1), reg)  # g += reg * w, in place
         return self.dtype.type(loss), grads
 
     def predict_proba(self, X, *, features=None, batch_size=256):
