@@ -45,6 +45,9 @@ def build_parser(preset, hog):
     p.add_argument("--train-limit", type=int, help="use only the first N training images (quick runs)")
     p.add_argument("--synthetic-train", type=int, default=SYNTHETIC["n_train"], help="synthetic training faces")
     p.add_argument("--time-limit", type=float, help="stop after the last epoch that fits in this many minutes")
+    p.add_argument("--bn-recalibration", type=int, default=6400,
+                   help="training images (dropout off) that batchnorm's statistics are recomputed from before "
+                        "each evaluation; 0: keep those collected while training (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -107,6 +110,7 @@ def main(preset, argv=None, *, hog=False):
     solver = Solver(model, data, update_rule=args.update_rule, optim_config=config, lr_decay=args.lr_decay,
                     batch_size=args.batch_size, num_epochs=epochs, augment_flip=args.augment_flip, seed=args.seed,
                     checkpoint_dir=os.path.join(out, "checkpoints"), verbose=not args.quiet,
+                    bn_recalibration=args.bn_recalibration,
                     max_seconds=None if args.time_limit is None else 60 * args.time_limit)
     print(f"training {epochs} epochs on {len(data['y_train'])} images, batch {args.batch_size}, "
           f"{args.update_rule} lr {args.lr:g}, reg {args.reg:g}")

@@ -37,13 +37,16 @@ class Solver:
     max_seconds: stop early, after the last epoch that fits in this many seconds of training
         (judged by the length of the epoch before); ``stopped_early`` says whether it did.
     reuse_memory: call fercnn.runtime.reuse_freed_memory() before training (see there).
+    bn_recalibration: before each epoch's accuracies, recompute the batchnorm running
+        statistics from this many random training images with dropout off
+        (model.recalibrate_batchnorm); 0 keeps the statistics collected during training.
     verbose: progress bar and one line per epoch; callback(solver) is called after each epoch.
     """
 
     def __init__(self, model, data, *, update_rule="sgd_momentum", optim_config=None, lr_decay=1.0,
                  batch_size=128, num_epochs=10, augment_flip=False, seed=0, num_train_samples=1000,
                  num_val_samples=None, eval_batch_size=256, checkpoint_dir=None, max_seconds=None,
-                 reuse_memory=True, verbose=True, callback=None):
+                 reuse_memory=True, bn_recalibration=6400, verbose=True, callback=None):
         required = ("X_train", "y_train", "X_val", "y_val")
         missing = [k for k in required if k not in data]
         if missing:
@@ -75,6 +78,8 @@ class Solver:
         if max_seconds is not None and not float(max_seconds) > 0:
             raise ValueError(f"Solver: max_seconds must be positive, got {max_seconds!r}")
         self.max_seconds, self.reuse_memory, self.stopped_early = max_seconds, reuse_memory, False
+        check_positive_int("Solver", "bn_recalibration", bn_recalibration, minimum=0)
+        self.bn_recalibration = bn_recalibration
         self.configs = {k: dict(self.optim_config) for k in model.params}
         self.epoch = 0
         self.loss_history, self.train_acc_history, self.val_acc_history, self.epoch_iterations = [], [], [], []
@@ -150,6 +155,11 @@ class Solver:
 
     def _end_of_epoch(self):
         d = self.data
+        if self.bn_recalibration and self.model.bn_state:
+            n = min(self.bn_recalibration, len(d["X_train"]))
+            idx = np.sort(self.rng.choice(len(d["X_train"]), n, replace=False))
+            feats = d["features_train"][idx] if "features_train" in d else None
+            self.model.recalibrate_batchnorm(d["X_train"][idx], features=feats, batch_size=self.batch_size)
         train_acc = self.check_accuracy(d["X_train"], d["y_train"], features=d.get("features_train"),
                                         num_samples=self.num_train_samples)
         val_acc = self.check_accuracy(d["X_val"], d["y_val"], features=d.get("features_val"),

@@ -41,3 +41,23 @@ def test_example_rejects_bad_data_path(tmp_path):
     assert done.returncode != 0
     assert done.returncode == 2 and done.stderr.startswith("error: load_fer2013: path does not exist")
     assert "Traceback" not in done.stderr
+
+
+def test_evaluate_picks_on_validation_and_reports_test(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["emotion,pixels,Usage"]
+    for usage, n in (("Training", 42), ("PublicTest", 14), ("PrivateTest", 14)):
+        for i in range(n):
+            lines.append(f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    out, _ = _run("train_shallow.py", tmp_path, "--data", str(csv), "--epochs", "2", *cache)
+    cmd = [sys.executable, os.path.join(ROOT, "examples", "evaluate.py"), "--data", str(csv), *cache,
+           "--bn-recalibration", "40", str(out / "checkpoints" / "epoch_001.npz"), str(out / "checkpoints" / "epoch_002.npz")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("validation accuracy") == 2
+    assert "best on validation: " in done.stdout and "per-class test accuracy" in done.stdout
+    bad = subprocess.run(cmd[:-2] + [str(tmp_path / "nope.npz")], capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: load: no such model file") and "Traceback" not in bad.stderr

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from fercnn.gradient_check import eval_numerical_gradient, rel_error
+from fercnn.layers import conv_forward
 from fercnn.models import ConvNet, deep, load, shallow
 
 SHALLOW_LIKE = dict(
@@ -151,3 +152,36 @@ def test_input_errors(rng):
         hybrid.predict(np.zeros((2, 1, 48, 48), np.float32))
     with pytest.raises(ValueError, match=r"no such model file"):
         load("/nonexistent/model.npz")
+
+
+def test_recalibrate_batchnorm_averages_batch_statistics_without_dropout(rng):
+    model = ConvNet(conv=[{"filters": 3, "kernel": 3, "batchnorm": True, "dropout": 0.5}],
+                    fc=[{"units": 6, "batchnorm": True, "dropout": 0.5}], input_shape=(1, 6, 6), num_classes=3,
+                    dtype=np.float64, seed=4)
+    X = rng.standard_normal((12, 1, 6, 6))
+    params = {k: v.copy() for k, v in model.params.items()}
+    drop_state = model.dropout_rng.bit_generator.state
+    assert model.recalibrate_batchnorm(X, batch_size=4) == 3
+    z = conv_forward(X, model.params["conv1.w"], np.zeros(3), pad=1)[0]
+    batches = z.reshape(3, 4, 3, 6, 6)
+    want_mean = batches.mean(axis=(1, 3, 4)).mean(axis=0)  # the mean of the three batch means
+    want_var = batches.var(axis=(1, 3, 4)).mean(axis=0)
+    np.testing.assert_allclose(model.bn_state["conv1"]["running_mean"], want_mean, rtol=1e-12)
+    np.testing.assert_allclose(model.bn_state["conv1"]["running_var"], want_var, rtol=1e-12)
+    assert all(np.array_equal(params[k], model.params[k]) for k in params), "parameters changed"
+    assert model.dropout_rng.bit_generator.state == drop_state, "dropout drew masks"
+    fc_before = {k: v.copy() for k, v in model.bn_state["fc1"].items()}
+    model.recalibrate_batchnorm(X, batch_size=4)  # no dropout: the same statistics again
+    for k, v in fc_before.items():
+        np.testing.assert_allclose(model.bn_state["fc1"][k], v, rtol=1e-12)
+
+
+def test_recalibrate_batchnorm_errors(rng):
+    model = ConvNet(conv=[{"filters": 2, "kernel": 3, "batchnorm": True}], input_shape=(1, 6, 6), num_classes=3)
+    X = rng.standard_normal((5, 1, 6, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"recalibrate_batchnorm: batch_size must be an integer >= 2, got 1"):
+        model.recalibrate_batchnorm(X, batch_size=1)
+    with pytest.raises(ValueError, match=r"recalibrate_batchnorm: need at least 2 images, got 1"):
+        model.recalibrate_batchnorm(X[:1])
+    with pytest.raises(ValueError, match=r"model: X must have shape \(N, 1, 6, 6\)"):
+        model.recalibrate_batchnorm(X[:, :, :4])

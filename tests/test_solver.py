@@ -112,3 +112,17 @@ def test_training_again_keeps_the_best_intact(rng):
         np.testing.assert_array_equal(s.best_params[k], best[k])
     for k in best_bn:
         np.testing.assert_array_equal(model.bn_state[k]["running_mean"], best_bn[k])
+
+
+def test_bn_recalibration_before_each_evaluation(rng, monkeypatch):
+    model, data = _setup(rng)
+    calls = []
+    real = model.recalibrate_batchnorm
+    monkeypatch.setattr(model, "recalibrate_batchnorm", lambda X, **kw: calls.append(len(X)) or real(X, **kw))
+    Solver(model, data, num_epochs=2, batch_size=8, verbose=False, bn_recalibration=24).train()
+    assert calls == [24, 24]
+    calls.clear()
+    Solver(model, data, num_epochs=1, batch_size=8, verbose=False, bn_recalibration=0).train()
+    assert calls == []
+    with pytest.raises(ValueError, match=r"Solver: bn_recalibration must be an integer >= 0, got -1"):
+        Solver(model, data, bn_recalibration=-1)

@@ -13,6 +13,7 @@ from fercnn.layers import (
     conv_forward, max_pool_backward, max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward,
     relu_forward, softmax_loss,
 )
+from fercnn.layers._checks import check_positive_int
 from fercnn.layers._elementwise_kernels import add_scaled
 from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
 
@@ -102,15 +103,19 @@ class ConvNet:
         elif features is not None:
             raise ValueError("model: features were given but this model has no HOG input (spec hog=None)")
 
-    def _forward(self, X, features, training, rng):
-        """Scores (N, K) and the record of caches that backward walks in reverse."""
+    def _forward(self, X, features, training, rng, *, dropout=True, bn_momentum=0.9):
+        """Scores (N, K) and the record of caches that backward walks in reverse.
+
+        dropout=False turns dropout off in a training-mode pass; bn_momentum is the
+        batchnorm layers' running-statistics momentum (see recalibrate_batchnorm).
+        """
         p, record = self.params, []
         out = X
         for i, b in enumerate(self.spec["conv"], 1):
             name = f"conv{i}"
             out, c = conv_forward(out, p[f"{name}.w"], self._bias(name, b["filters"]), stride=1, pad=b["kernel"] // 2)
             record.append(("conv", name, c))
-            out = self._activation(name, out, b, training, rng, record)
+            out = self._activation(name, out, b, training, rng, record, dropout, bn_momentum)
             if b["pool"]:
                 out, c = max_pool_forward(out, size=2, stride=2)
                 record.append(("pool", None, c))
@@ -123,7 +128,7 @@ class ConvNet:
             name = f"fc{i}"
             out, c = affine_forward(out, p[f"{name}.w"], self._bias(name, b["units"]))
             record.append(("affine", name, c))
-            out = self._activation(name, out, b, training, rng, record)
+            out = self._activation(name, out, b, training, rng, record, dropout, bn_momentum)
         scores, c = affine_forward(out, p["out.w"], p["out.b"])
         record.append(("affine", "out", c))
         return scores, record
@@ -133,14 +138,16 @@ class ConvNet:
         b = self.params.get(f"{name}.b")
         return np.zeros(size, self.dtype) if b is None else b
 
-    def _activation(self, name, out, block, training, rng, record):
+    def _activation(self, name, out, block, training, rng, record, dropout, bn_momentum):
         """(batchnorm) -> ReLU -> (dropout) of a block, each as one fused op."""
+        p_drop = block["dropout"] if dropout else 0.0
         if block["batchnorm"]:
             out, c = batchnorm_relu_dropout_forward(out, self.params[f"{name}.gamma"], self.params[f"{name}.beta"],
-                                                    self.bn_state[name], block["dropout"], training=training, rng=rng)
+                                                    self.bn_state[name], p_drop, training=training, rng=rng,
+                                                    momentum=bn_momentum)
             record.append(("bn_relu_dropout", name, c))
-        elif block["dropout"]:
-            out, c = relu_dropout_forward(out, block["dropout"], training=training, rng=rng)
+        elif p_drop:
+            out, c = relu_dropout_forward(out, p_drop, training=training, rng=rng)
             record.append(("relu_dropout", None, c))
         else:
             out, c = relu_forward(out)
@@ -185,6 +192,30 @@ class ConvNet:
                 g = grads[key] = np.ascontiguousarray(grads[key])  # so that the flat view below is not a copy
                 add_scaled(g.reshape(-1), w.reshape(-1), reg)  # g += reg * w, in place
         return self.dtype.type(loss), grads
+
+    def recalibrate_batchnorm(self, X, *, features=None, batch_size=128):
+        """Recompute every batchnorm layer's running statistics from X, with dropout off.
+
+        Training-mode passes collect the running statistics while dropout is on, but in
+        evaluation dropout is off, so the layers after a dropout see inputs of a smaller
+        variance than their statistics describe (the "variance shift" of dropout before
+        batchnorm). This replaces the running mean and variance by the average of the
+        batch statistics of X (typically a few thousand training images) in batches of
+        batch_size, each computed exactly as in training but without dropout. Parameters
+        are not touched. Returns the number of batches used.
+        """
+        self._check_input(X, features)
+        if not self.bn_state:
+            return 0
+        check_positive_int("recalibrate_batchnorm", "batch_size", batch_size, minimum=2)
+        starts = [s for s in range(0, X.shape[0], batch_size) if X.shape[0] - s >= 2]  # batchnorm needs 2
+        if not starts:
+            raise ValueError(f"recalibrate_batchnorm: need at least 2 images, got {X.shape[0]}")
+        for k, s in enumerate(starts):
+            f = None if features is None else features[s:s + batch_size]
+            # momentum k / (k + 1): after batch k the running values are the mean over batches 0..k
+            self._forward(X[s:s + batch_size], f, True, None, dropout=False, bn_momentum=k / (k + 1))
+        return len(starts)
 
     def predict_proba(self, X, *, features=None, batch_size=256):
         """Class probabilities (N, K), evaluated ``batch_size`` images at a time."""
