@@ -9,6 +9,18 @@ from fercnn.layers._numpy_only import require_numpy
 _LEVELS = 1 << 16  # masks come from 16-bit uniform draws: p is applied in steps of 1/65536
 
 
+def draw_keep(op, p, rng, size):
+    """The draws behind a dropout mask: (draws: (size,) uint16, threshold, scale).
+
+    A unit is kept when its draw >= threshold = round(p * 65536) and then scaled by
+    scale = 1 / (1 - p). Shared by every op that drops units, so they draw alike.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{op}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    draws = rng.integers(0, _LEVELS, size=size, dtype=np.uint16)
+    return draws, int(round(p * _LEVELS)), 1.0 / (1.0 - p)
+
+
 def dropout_forward(x, p, *, training, rng):
     """Drop each unit with probability p and scale the kept ones by 1 / (1 - p).
 
@@ -23,12 +35,9 @@ def dropout_forward(x, p, *, training, rng):
     check_bool("dropout_forward", "training", training)
     if not training or p == 0:
         return x, None
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"dropout_forward: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
     require_numpy("dropout_forward", x)
-    draws = rng.integers(0, _LEVELS, size=x.size, dtype=np.uint16)
-    scale = 1.0 / (1.0 - p)
-    out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, int(round(p * _LEVELS)), scale)
+    out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
     return out.reshape(x.shape), (keep.reshape(x.shape), scale)
 
 
@@ -47,13 +56,9 @@ def relu_dropout_forward(x, p, *, training, rng):
     if not training or p == 0:
         out, cache = relu_forward(x)
         return out, ("relu", cache)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"relu_dropout_forward: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    draws, threshold, scale = draw_keep("relu_dropout_forward", p, rng, x.size)
     require_numpy("relu_dropout_forward", x)
-    draws = rng.integers(0, _LEVELS, size=x.size, dtype=np.uint16)
-    scale = 1.0 / (1.0 - p)
-    out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, int(round(p * _LEVELS)),
-                                             scale)
+    out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
     return out.reshape(x.shape), ("dropout", (mask.reshape(x.shape), scale))
 
 

@@ -13,7 +13,7 @@ from fercnn.layers import _bn_kernels as kernels
 from fercnn.layers._checks import check_bool, check_float_array, check_probability, check_shape
 from fercnn.layers._numpy_only import require_numpy
 from fercnn.layers.batchnorm import statistics
-from fercnn.layers.dropout import _LEVELS
+from fercnn.layers.dropout import draw_keep
 
 
 def batchnorm_relu_dropout_forward(x, gamma, beta, state, p, *, training, rng=None, momentum=0.9, eps=1e-5):
@@ -29,15 +29,11 @@ def batchnorm_relu_dropout_forward(x, gamma, beta, state, p, *, training, rng=No
         raise ValueError(f"{op}: x must be (N, D) or (N, C, H, W), got shape {tuple(x.shape)}")
     check_probability(op, "p", p)
     check_bool(op, "training", training)
-    drop = training and p > 0
-    if drop and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"{op}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    x3, mean, inv_std = statistics(op, x, gamma, beta, state, training, momentum, eps)
-    if drop:
-        draws = rng.integers(0, _LEVELS, size=x.size, dtype=np.uint16)
-        threshold, scale = int(round(p * _LEVELS)), 1.0 / (1.0 - p)
+    if training and p > 0:
+        draws, threshold, scale = draw_keep(op, p, rng, x.size)
     else:
         draws, threshold, scale = np.zeros(1, np.uint16), 0, 1.0
+    x3, mean, inv_std = statistics(op, x, gamma, beta, state, training, momentum, eps)
     out, mask = kernels.normalize_relu_dropout(x3, mean, inv_std, gamma, beta, draws, threshold, scale)
     return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape, mask, scale)
 

@@ -10,8 +10,7 @@ import numpy as np
 
 from fercnn.layers import (
     affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
-    conv_forward, max_pool_backward, max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward,
-    relu_forward, softmax_loss,
+    conv_forward, max_pool_backward, max_pool_forward, relu_dropout_backward, relu_dropout_forward, softmax_loss,
 )
 from fercnn.layers._checks import check_positive_int
 from fercnn.layers._elementwise_kernels import add_scaled
@@ -22,7 +21,6 @@ _BACKWARD = {
     "conv": (conv_backward, ("w", "b")),
     "affine": (affine_backward, ("w", "b")),
     "bn_relu_dropout": (batchnorm_relu_dropout_backward, ("gamma", "beta")),
-    "relu": (relu_backward, ()),
     "relu_dropout": (relu_dropout_backward, ()),
     "pool": (max_pool_backward, ()),
 }
@@ -146,12 +144,9 @@ class ConvNet:
                                                     self.bn_state[name], p_drop, training=training, rng=rng,
                                                     momentum=bn_momentum)
             record.append(("bn_relu_dropout", name, c))
-        elif p_drop:
+        else:  # without dropout this is relu_forward
             out, c = relu_dropout_forward(out, p_drop, training=training, rng=rng)
             record.append(("relu_dropout", None, c))
-        else:
-            out, c = relu_forward(out)
-            record.append(("relu", None, c))
         return out
 
     def loss(self, X, y=None, *, features=None, rng=None):
