@@ -2,9 +2,20 @@
 
 Uses matplotlib's object API (no pyplot), so it works without a display.
 """
+import os
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from fercnn.fileio import atomic_write
+
+
+def save_figure(fig, path, *, dpi=100):
+    """Write ``fig`` to ``path`` atomically, in the format its extension names (.png, .pdf, ...)."""
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt, dpi=dpi)
 
 
 def plot_history(history, path):
@@ -20,7 +31,7 @@ def plot_history(history, path):
     ax2.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
 
 
 def plot_confusion(cm, class_names, path, *, title="normalised confusion matrix"):
@@ -41,4 +52,4 @@ def plot_confusion(cm, class_names, path, *, title="normalised confusion matrix"
                     fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)

@@ -1,49 +1,112 @@
-"""Save and load a ConvNet as one .npz file."""
+"""Save and load a ConvNet as one .npz file (also the model part of a Solver checkpoint).
+
+The file holds a JSON ``meta`` entry (spec, reg, dtype, seed, class names, format) and one
+array per parameter (``param/<name>``) and batchnorm statistic (``bn/<layer>/<stat>``), plus
+``mean_image`` when set. It is read with ``allow_pickle=False``: loading never runs code.
+"""
 import json
 import os
+import zipfile
 
 import numpy as np
 
+from fercnn.fileio import atomic_write
 
-def save_model(model, path):
-    """path: a .npz file. Holds the spec, reg, dtype, seed, every parameter, the batchnorm
-    running statistics, and (when set) the mean image and class names."""
+FORMAT = 1
+
+
+def model_entries(model):
+    """(meta dict, {name: array}) that describe ``model`` completely."""
     meta = {"spec": model.spec, "reg": model.reg, "dtype": str(model.dtype), "seed": model.seed,
-            "class_names": model.class_names, "format": 1}
+            "class_names": model.class_names, "format": FORMAT}
     arrays = {f"param/{k}": v for k, v in model.params.items()}
     for layer, state in model.bn_state.items():
         for stat, v in state.items():
             arrays[f"bn/{layer}/{stat}"] = v
     if model.mean_image is not None:
         arrays["mean_image"] = model.mean_image
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    return meta, arrays
 
 
-def load(path):
-    """Rebuild the ConvNet saved at ``path``; it predicts exactly as the saved one."""
+def save_model(model, path):
+    """Write ``model`` to the .npz file ``path`` atomically (see fercnn.fileio)."""
+    meta, arrays = model_entries(model)
+    with atomic_write(path) as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def read_npz(path, what):
+    """{name: array} of every entry of the .npz ``path``, read in full, and its JSON meta.
+
+    A missing, truncated or corrupt file, or one that is not a fercnn file, raises one
+    ValueError naming the file and what is wrong (never numpy's advice to allow pickles).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{what}: no such file: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"{what}: {path} is a folder, not a .npz file")
+    try:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with f:
+            entries = {k: f[k] for k in f.files}  # reading every entry checks every CRC
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{what}: {path} is not a complete fercnn file ({_reason(e)})") from None
+    if "meta" not in entries:
+        raise ValueError(f"{what}: {path} is not a fercnn file (no 'meta' entry)")
+    try:
+        meta = json.loads(str(entries.pop("meta")))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what}: {path} has a corrupt 'meta' entry ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{what}: {path} has fercnn file format {got!r}; this fercnn reads format {FORMAT}")
+    return meta, entries
+
+
+def _reason(e):
+    text = str(e)
+    if "pickle" in text:  # numpy's guess for any non-.npy bytes; never the advice to give here
+        return "not an .npz archive of plain arrays"
+    if type(e) is ValueError:
+        return text
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def model_from_entries(meta, entries, path, what="load"):
+    """Rebuild the ConvNet described by ``meta`` and ``entries`` (as read_npz returns them)."""
     from fercnn.models.convnet import ConvNet
 
-    if not os.path.exists(path):
-        raise ValueError(f"load: no such model file: {path}")
-    with np.load(path, allow_pickle=False) as f:
-        if "meta" not in f.files:
-            raise ValueError(f"load: {path} is not a fercnn model (no 'meta' entry)")
-        meta = json.loads(str(f["meta"]))
+    try:
         spec = meta["spec"]
         model = ConvNet(conv=spec["conv"], fc=spec["fc"], input_shape=spec["input_shape"],
                         num_classes=spec["num_classes"], hog=spec["hog"], reg=meta["reg"],
                         dtype=np.dtype(meta["dtype"]), seed=meta["seed"])
-        for key in model.params:
-            if f"param/{key}" not in f.files:
-                raise ValueError(f"load: {path} lacks parameter {key}")
-            arr = f[f"param/{key}"]
-            if arr.shape != model.params[key].shape:
-                raise ValueError(f"load: {path}: {key} has shape {arr.shape}, spec wants {model.params[key].shape}")
-            model.params[key] = arr
-        for layer, state in model.bn_state.items():
-            for stat in state:
-                state[stat] = f[f"bn/{layer}/{stat}"]
-        model.mean_image = f["mean_image"] if "mean_image" in f.files else None
-        model.class_names = meta["class_names"]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{what}: {path} is not a fercnn model (its meta lacks {e})") from None
+    for key in model.params:
+        arr = entries.get(f"param/{key}")
+        if arr is None:
+            raise ValueError(f"{what}: {path} lacks parameter {key}")
+        if arr.shape != model.params[key].shape or arr.dtype != model.dtype:
+            raise ValueError(f"{what}: {path}: {key} is {arr.shape} {arr.dtype}, "
+                             f"the spec wants {model.params[key].shape} {model.dtype}")
+        model.params[key] = arr
+    for layer, state in model.bn_state.items():
+        for stat in state:
+            arr = entries.get(f"bn/{layer}/{stat}")
+            if arr is None or arr.shape != state[stat].shape:
+                raise ValueError(f"{what}: {path} lacks batchnorm statistic {layer}/{stat} of shape {state[stat].shape}")
+            state[stat] = arr
+    model.mean_image = entries.get("mean_image")
+    model.class_names = meta.get("class_names")
     return model
+
+
+def load(path):
+    """Rebuild the ConvNet saved at ``path`` (a model file or a Solver checkpoint); it
+    predicts exactly as the saved one. Any problem with the file is one ValueError."""
+    meta, entries = read_npz(path, "load")
+    return model_from_entries(meta, entries, path)
