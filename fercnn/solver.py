@@ -1,24 +1,36 @@
 """Solver: minibatch training of a model with one of the update rules in fercnn.optim.
 
     solver = Solver(model, data, update_rule="sgd_momentum",
-                    optim_config={"learning_rate": 1e-3}, batch_size=128, num_epochs=35)
-    solver.train()          # model now holds the parameters of the best validation epoch
+                    optim_config={"learning_rate": 1e-3}, batch_size=128, num_epochs=35,
+                    checkpoint_dir="runs/deep/checkpoints", checkpoint_every=100)
+    solver.train()              # model now holds the parameters of the best validation epoch
+    solver.train(resume=True)   # in a new process after a kill: continues from the newest checkpoint
 
 ``data`` holds X_train, y_train, X_val, y_val (X: (N, C, H, W) in the model's dtype, y:
 (N,) ints), and features_train / features_val for a hybrid (HOG) model.
+
+A resumed run ends with exactly the parameters, batchnorm statistics and histories, bit
+for bit, of the same run never interrupted: a checkpoint holds everything the run
+depends on (see fercnn.checkpoint), and writing one draws no random numbers.
 """
 import copy
-import json
+import datetime
+import hashlib
 import math
+import numbers
 import os
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from fercnn import checkpoint as ckpt
+from fercnn.fileio import write_json
 from fercnn.layers._checks import check_positive_int
+from fercnn.models.io import model_entries
 from fercnn.optim import get_rule
 from fercnn.runtime import reuse_freed_memory
+from fercnn.solver_state import restore_state, solver_state
 
 
 class Solver:
@@ -33,9 +45,13 @@ class Solver:
     augment_flip: flip a random half of every minibatch horizontally.
     num_train_samples: training accuracy per epoch is measured on this many examples
         (None: all); num_val_samples likewise for validation (default all).
-    checkpoint_dir: if given, the model and the histories are written there after every epoch.
+    checkpoint_dir: if given, the whole state of the run is written there after every
+        epoch (and every ``checkpoint_every`` iterations), with history.json; the newest
+        two checkpoints and the best epoch's are kept. ``train(resume=True)`` continues
+        from the newest complete one.
     max_seconds: stop early, after the last epoch that fits in this many seconds of training
-        (judged by the length of the epoch before); ``stopped_early`` says whether it did.
+        in this call of train() (judged by the length of the epoch before); ``stopped_early``
+        says whether it did.
     reuse_memory: call fercnn.runtime.reuse_freed_memory() before training (see there).
     bn_recalibration: before each epoch's accuracies, recompute the batchnorm running
         statistics from this many random training images with dropout off
@@ -45,8 +61,8 @@ class Solver:
 
     def __init__(self, model, data, *, update_rule="sgd_momentum", optim_config=None, lr_decay=1.0,
                  batch_size=128, num_epochs=10, augment_flip=False, seed=0, num_train_samples=1000,
-                 num_val_samples=None, eval_batch_size=256, checkpoint_dir=None, max_seconds=None,
-                 reuse_memory=True, bn_recalibration=6400, verbose=True, callback=None):
+                 num_val_samples=None, eval_batch_size=256, checkpoint_dir=None, checkpoint_every=None,
+                 max_seconds=None, reuse_memory=True, bn_recalibration=6400, verbose=True, callback=None):
         required = ("X_train", "y_train", "X_val", "y_val")
         missing = [k for k in required if k not in data]
         if missing:
@@ -59,22 +75,32 @@ class Solver:
             raise ValueError(f"Solver: need at least 2 training examples, got {len(data['y_train'])}")
         check_positive_int("Solver", "batch_size", batch_size, minimum=2)
         check_positive_int("Solver", "num_epochs", num_epochs)
-        if not 0 < float(lr_decay) <= 1:
+        if isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
             raise ValueError(f"Solver: lr_decay must be in (0, 1], got {lr_decay!r}")
         if augment_flip and model.hog_dim:
             raise ValueError("Solver: augment_flip would flip the images but not their precomputed HOG features; "
                              "use flip-doubling of the training set (fercnn.data_utils.flip_double) instead")
+        for name, value in (("num_train_samples", num_train_samples), ("num_val_samples", num_val_samples)):
+            if value is not None:
+                check_positive_int("Solver", name, value)
+        check_positive_int("Solver", "eval_batch_size", eval_batch_size)
+        if checkpoint_every is not None:
+            check_positive_int("Solver", "checkpoint_every", checkpoint_every)
+            if checkpoint_dir is None:
+                raise ValueError("Solver: checkpoint_every needs a checkpoint_dir to write to")
         self.model, self.data = model, data
         self.update_rule = get_rule(update_rule)
-        self.optim_config = dict(optim_config or {})
+        self.optim_config = {k: _plain(v) for k, v in (optim_config or {}).items()}
         self.update_rule(np.zeros(1, model.dtype), np.zeros(1, model.dtype), self.optim_config)  # validates keys
         self.lr_decay = float(lr_decay)
         self.batch_size, self.num_epochs = batch_size, num_epochs
         self.augment_flip = bool(augment_flip)
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
         self.eval_batch_size = eval_batch_size
-        self.checkpoint_dir, self.verbose, self.callback = checkpoint_dir, verbose, callback
+        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        self.checkpoint_every, self.verbose, self.callback = checkpoint_every, verbose, callback
         if max_seconds is not None and not float(max_seconds) > 0:
             raise ValueError(f"Solver: max_seconds must be positive, got {max_seconds!r}")
         self.max_seconds, self.reuse_memory, self.stopped_early = max_seconds, reuse_memory, False
@@ -85,9 +111,40 @@ class Solver:
         self.loss_history, self.train_acc_history, self.val_acc_history, self.epoch_iterations = [], [], [], []
         self.best_val_acc, self.best_epoch = -1.0, 0
         self.best_params, self.best_bn_state = None, None
+        self.order, self.next_batch = None, 0  # the epoch in progress: its permutation, the next batch
+        self.train_seconds, self.resumes, self.best_checkpoint = 0.0, [], None
+        self.resumed_from, self.already_finished = None, False
+        self._wrote_checkpoints = False
+
+    def options(self):
+        """Everything that decides the result of a run, as JSON-like data: a run may only be
+        resumed with the same options (num_epochs aside, which may grow)."""
+        meta, _ = model_entries(self.model)
+        rule = self.update_rule.__name__
+        return {"update_rule": rule, "optim_config": self.optim_config, "lr_decay": self.lr_decay,
+                "batch_size": self.batch_size, "augment_flip": self.augment_flip, "seed": _plain(self.seed),
+                "num_train_samples": self.num_train_samples, "num_val_samples": self.num_val_samples,
+                "bn_recalibration": self.bn_recalibration,
+                "model": {k: meta[k] for k in ("spec", "reg", "dtype", "seed")},
+                "data": self.data_fingerprint()}
+
+    def data_fingerprint(self):
+        """A hash of the training and validation arrays: a run resumes on the same data only."""
+        if getattr(self, "_fingerprint", None) is None:
+            h = hashlib.blake2b(digest_size=12)
+            for key in sorted(k for k in self.data if k.startswith(("X_", "y_", "features_"))
+                              and not k.endswith("_test")):
+                a = np.ascontiguousarray(self.data[key])
+                h.update(f"{key}{a.shape}{a.dtype}".encode())
+                h.update(memoryview(a).cast("B"))
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def _batches(self, N):
-        order = self.rng.permutation(N)
+        return self._split(self.rng.permutation(N))
+
+    def _split(self, order):
+        N = len(order)
         bounds = list(range(0, N, self.batch_size)) + [N]
         if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
             del bounds[-2]  # no batch of one: batchnorm needs two examples
@@ -100,7 +157,8 @@ class Solver:
             flip = self.rng.random(len(idx)) < 0.5
             X[flip] = X[flip, :, :, ::-1]
         feats = d["features_train"][idx] if "features_train" in d else None
-        loss, grads = self.model.loss(X, d["y_train"][idx], features=feats)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below, once
+            loss, grads = self.model.loss(X, d["y_train"][idx], features=feats)
         if not np.isfinite(loss):
             lr = self.configs[next(iter(self.configs))].get("learning_rate")
             raise FloatingPointError(
@@ -120,27 +178,54 @@ class Solver:
         pred = self.model.predict(X, features=features, batch_size=self.eval_batch_size)
         return float(np.mean(pred == y))
 
-    def train(self):
-        """Run num_epochs epochs; at the end the model holds the best validation parameters."""
+    def train(self, *, resume=False):
+        """Train until num_epochs epochs are done; at the end the model holds the best
+        validation parameters.
+
+        resume=True continues the run whose checkpoints are in checkpoint_dir, from the
+        newest complete one (``resumed_from`` names it). A run that had already finished
+        trains no further (``already_finished``). Without resume, a checkpoint_dir that
+        holds another run's checkpoints is refused.
+        """
         if self.reuse_memory:
             reuse_freed_memory()
-        d = self.data
+        if resume and self.resumed_from is None:
+            self.resume()
+        elif not resume and self.checkpoint_dir and ckpt.list_checkpoints(self.checkpoint_dir) and not self._wrote_checkpoints:
+            raise ValueError(f"Solver: {self.checkpoint_dir} already holds checkpoints of a run; continue it with "
+                             "train(resume=True) (--resume), or write to another folder")
+        self.already_finished = self.epoch >= self.num_epochs
+        if self.already_finished and self.verbose:
+            tqdm.write(f"the run had already finished {self.epoch} of {self.num_epochs} epochs; nothing to train")
         start = time.perf_counter()
-        for _ in range(self.num_epochs):
+        self._seconds_before = self.train_seconds
+        N = len(self.data["X_train"])
+        while self.epoch < self.num_epochs:
             epoch_start = time.perf_counter()
-            batches = self._batches(len(d["X_train"]))
-            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.num_epochs}", disable=not self.verbose,
+            if self.order is None:
+                self.order, self.next_batch = self.rng.permutation(N), 0
+            batches = self._split(self.order)
+            desc = f"epoch {self.epoch + 1}/{self.num_epochs}"
+            if self.next_batch:
+                desc += f" (resumed at batch {self.next_batch + 1})"
+            bar = tqdm(total=len(batches), initial=self.next_batch, desc=desc, disable=not self.verbose,
                        leave=False, unit="batch")
-            for idx in bar:
-                loss = self._step(idx)
+            while self.next_batch < len(batches):
+                loss = self._step(batches[self.next_batch])
+                self.next_batch += 1
+                bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}")
+                if (self.checkpoint_every and len(self.loss_history) % self.checkpoint_every == 0
+                        and self.next_batch < len(batches)):
+                    self._save(start)
             bar.close()
+            self.order, self.next_batch = None, 0
             self.epoch += 1
             self.epoch_iterations.append(len(self.loss_history))
             for c in self.configs.values():
                 if "learning_rate" in c:
                     c["learning_rate"] *= self.lr_decay
-            self._end_of_epoch()
+            self._end_of_epoch(start)
             now = time.perf_counter()
             if (self.max_seconds is not None and self.epoch < self.num_epochs
                     and now - start + (now - epoch_start) > self.max_seconds):
@@ -148,12 +233,14 @@ class Solver:
                 if self.verbose:
                     tqdm.write(f"stopping after epoch {self.epoch}: another epoch would pass max_seconds={self.max_seconds}")
                 break
-        # copies: training on (train() again) must not change the kept best
-        self.model.params = dict(self.best_params)  # the update rules replace arrays, never write into them
-        self.model.bn_state = copy.deepcopy(self.best_bn_state)  # running statistics are updated in place
+        self.train_seconds = self._seconds_before + time.perf_counter() - start
+        if self.best_params is not None:
+            # copies: training on (train() again) must not change the kept best
+            self.model.params = dict(self.best_params)  # the update rules replace arrays, never write into them
+            self.model.bn_state = copy.deepcopy(self.best_bn_state)  # running statistics are updated in place
         return self
 
-    def _end_of_epoch(self):
+    def _end_of_epoch(self, start):
         d = self.data
         if self.bn_recalibration and self.model.bn_state:
             n = min(self.bn_recalibration, len(d["X_train"]))
@@ -170,24 +257,61 @@ class Solver:
             self.best_val_acc, self.best_epoch = val_acc, self.epoch
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
             self.best_bn_state = copy.deepcopy(self.model.bn_state)
+            self.best_checkpoint = ckpt.checkpoint_name(self.epoch, len(self.loss_history))
         recent = self.loss_history[-max(1, math.ceil(len(d["X_train"]) / self.batch_size)):]
         if self.verbose:
             tqdm.write(f"epoch {self.epoch}/{self.num_epochs}: loss {np.mean(recent):.4f}, "
                        f"train acc {train_acc:.4f}, val acc {val_acc:.4f}")
         if self.checkpoint_dir:
-            self.save_checkpoint(self.checkpoint_dir)
+            self._save(start)
         if self.callback is not None:
             self.callback(self)
 
+    def _save(self, start):
+        self.train_seconds = self._seconds_before + time.perf_counter() - start
+        self.save_checkpoint(self.checkpoint_dir)
+
     def history(self):
-        """The histories as a JSON-serialisable dict."""
+        """The histories as a JSON-serialisable dict (resumes: one entry per resume)."""
         return {"loss": self.loss_history, "train_acc": self.train_acc_history, "val_acc": self.val_acc_history,
                 "epoch_iterations": self.epoch_iterations, "best_val_acc": self.best_val_acc,
-                "best_epoch": self.best_epoch, "epochs_run": self.epoch, "stopped_early": self.stopped_early}
+                "best_epoch": self.best_epoch, "epochs_run": self.epoch, "stopped_early": self.stopped_early,
+                "train_seconds": round(self.train_seconds, 3), "resumes": self.resumes}
 
     def save_checkpoint(self, directory):
-        """Write the current model to epoch_NNN.npz and the histories to history.json."""
-        os.makedirs(directory, exist_ok=True)
-        self.model.save(os.path.join(directory, f"epoch_{self.epoch:03d}.npz"))
-        with open(os.path.join(directory, "history.json"), "w") as f:
-            json.dump(self.history(), f)
+        """Write the whole state of the run to directory/epoch<E>_iter<I>.npz and the
+        histories to history.json (both atomically), then prune older checkpoints."""
+        epoch = self.epoch + (1 if self.order is not None else 0)
+        name = ckpt.checkpoint_name(epoch, len(self.loss_history))
+        state, arrays = solver_state(self)
+        ckpt.write_checkpoint(os.path.join(directory, name), self.model, state, arrays)
+        write_json(os.path.join(directory, "history.json"), self.history())
+        self._wrote_checkpoints = True
+        ckpt.prune_checkpoints(directory, keep=2, also_keep=[self.best_checkpoint] if self.best_checkpoint else [])
+        return name
+
+    def resume(self):
+        """Load the newest complete checkpoint in checkpoint_dir into the solver and its model
+        (train(resume=True) does this first). Returns the number of epochs the run was
+        started with; the solver's own num_epochs stays in force. Checkpoints that cannot
+        be read are reported (RuntimeWarning) and passed over; different options, or no
+        checkpoint at all, raise ValueError."""
+        if not self.checkpoint_dir:
+            raise ValueError("Solver: resume needs the checkpoint_dir of the run to continue")
+        path, meta, entries = ckpt.newest_checkpoint(self.checkpoint_dir)
+        restore_state(self, meta, entries, path)
+        self.resumed_from = os.path.basename(path)
+        self.resumes.append({"epoch": self.epoch, "iteration": len(self.loss_history), "checkpoint": self.resumed_from,
+                             "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+        self._wrote_checkpoints = True
+        if self.verbose:
+            where = f"epoch {self.epoch + 1}, batch {self.next_batch + 1}" if self.order is not None \
+                else f"the end of epoch {self.epoch}"
+            tqdm.write(f"resumed from {path}: {self.epoch} epochs and {len(self.loss_history)} iterations done, "
+                       f"continuing at {where}")
+        return meta["checkpoint"]["num_epochs"]
+
+
+def _plain(v):
+    """numpy scalars as Python ones, so that a value survives a JSON round trip unchanged."""
+    return v.item() if isinstance(v, np.generic) else v

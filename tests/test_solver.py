@@ -60,7 +60,7 @@ def test_nan_loss_stops_training(rng):
 def test_checkpoints(tmp_path, rng):
     model, data = _setup(rng)
     Solver(model, data, num_epochs=2, batch_size=16, verbose=False, checkpoint_dir=tmp_path).train()
-    assert (tmp_path / "epoch_001.npz").exists() and (tmp_path / "epoch_002.npz").exists()
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["epoch001_iter0000003.npz", "epoch002_iter0000006.npz"]
     hist = json.loads((tmp_path / "history.json").read_text())
     assert len(hist["val_acc"]) == 2 and len(hist["loss"]) == 6
 

@@ -1,0 +1,115 @@
+"""Solver checkpoints: the whole state of a training run in one .npz, found again by name.
+
+A checkpoint is a model file (fercnn.models.io: ``meta``, ``param/*``, ``bn/*``,
+``mean_image``), so ``fercnn.models.load`` reads it as a model, plus what a run needs to
+continue exactly where it stopped:
+
+    meta["checkpoint"]        JSON: options, progress, histories, random generator states,
+                              the update rules' scalars (learning rates, step counts)
+    optim/<param>/<key>       the update rules' arrays (momentum velocity, Adam's m and v)
+    order                     the permutation of the epoch in progress (mid-epoch only)
+    best/param/*, best/bn/*   the best-validation parameters and statistics (omitted when
+                              they are the current ones: meta["checkpoint"]["best_is_current"])
+
+Checkpoints are named ``epoch<E>_iter<I>.npz``: I is the number of finished iterations,
+E the epoch in progress (or just finished). They are written atomically and read with
+``allow_pickle=False``; a torn or foreign file is reported by name and passed over.
+"""
+import json
+import os
+import re
+import warnings
+
+import numpy as np
+
+from fercnn.fileio import atomic_write, remove_stale_temporaries
+from fercnn.models.io import model_entries, read_npz
+
+_NAME = re.compile(r"^epoch(\d{3,})_iter(\d{7,})\.npz$")
+
+
+def checkpoint_name(epoch, iteration):
+    """File name of the checkpoint after ``iteration`` iterations, in epoch ``epoch``."""
+    return f"epoch{epoch:03d}_iter{iteration:07d}.npz"
+
+
+def list_checkpoints(folder):
+    """Paths of the checkpoints in ``folder``, oldest (fewest iterations) first."""
+    if not os.path.isdir(folder):
+        return []
+    found = [(int(m.group(2)), name) for name in os.listdir(folder) if (m := _NAME.match(name))]
+    return [os.path.join(folder, name) for _, name in sorted(found)]
+
+
+def write_checkpoint(path, model, state, arrays):
+    """Write the model plus the solver's JSON ``state`` and ``arrays`` to ``path`` atomically."""
+    meta, entries = model_entries(model)
+    meta["checkpoint"] = state
+    clash = sorted(set(entries) & set(arrays))
+    if clash:
+        raise ValueError(f"checkpoint: solver entries {clash} clash with the model's")
+    with atomic_write(path) as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **entries, **arrays)
+
+
+def read_checkpoint(path):
+    """(meta, entries) of the checkpoint ``path``; ValueError naming the file if it is not one."""
+    meta, entries = read_npz(path, "checkpoint")
+    if not isinstance(meta.get("checkpoint"), dict):
+        raise ValueError(f"checkpoint: {path} is a model file, not a training checkpoint")
+    return meta, entries
+
+
+def newest_checkpoint(folder):
+    """(path, meta, entries) of the newest complete checkpoint in ``folder``.
+
+    A file that cannot be read (cut short, corrupt, not a checkpoint) is reported with a
+    RuntimeWarning naming it and why, and the next older one is tried. Raises ValueError
+    when there is no checkpoint at all or none is complete.
+    """
+    paths = list_checkpoints(folder)
+    if not paths:
+        raise ValueError(f"resume: no checkpoint in {folder} (a run writes epoch*_iter*.npz files there)")
+    skipped = []
+    for path in reversed(paths):
+        try:
+            meta, entries = read_checkpoint(path)
+        except ValueError as e:
+            warnings.warn(f"skipping {path}: {e}", RuntimeWarning, stacklevel=2)
+            skipped.append(os.path.basename(path))
+            continue
+        return path, meta, entries
+    raise ValueError(f"resume: none of the checkpoints in {folder} is complete: {', '.join(skipped)}")
+
+
+def prune_checkpoints(folder, keep=2, also_keep=()):
+    """Delete all but the newest ``keep`` checkpoints and those named in ``also_keep``;
+    also remove temporary files left by a killed writer. Returns the deleted names."""
+    paths = list_checkpoints(folder)
+    keep_names = {os.path.basename(p) for p in paths[-keep:]} | set(also_keep)
+    deleted = []
+    for path in paths:
+        name = os.path.basename(path)
+        if name not in keep_names:
+            os.remove(path)
+            deleted.append(name)
+    return deleted + remove_stale_temporaries(folder)
+
+
+def first_difference(saved, now, prefix=""):
+    """The first key path where two JSON-like values differ, with both values; None if equal."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        for key in sorted(set(saved) | set(now), key=str):
+            if key not in saved or key not in now:
+                return f"{prefix}{key}", saved.get(key, "(absent)"), now.get(key, "(absent)")
+            diff = first_difference(saved[key], now[key], f"{prefix}{key}.")
+            if diff:
+                return diff
+        return None
+    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
+        for i, (a, b) in enumerate(zip(saved, now)):
+            diff = first_difference(a, b, f"{prefix[:-1]}[{i}].")
+            if diff:
+                return diff
+        return None
+    return None if saved == now else (prefix.rstrip("."), saved, now)
