@@ -9,11 +9,13 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from fercnn import models
 from fercnn.data_utils import CLASS_NAMES, flip_double, load_fer2013, make_synthetic_faces, preprocess, summarize
+from fercnn.fileio import write_json, write_text
 from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.optim import RULES
 from fercnn.solver import Solver
@@ -24,28 +26,68 @@ PAPER = {"shallow": {"lr": 1e-3, "reg": 1e-6}, "deep": {"lr": 1e-2, "reg": 1e-7}
 SYNTHETIC = {"epochs": 8, "n_train": 1400, "n_val": 700, "n_test": 700}
 
 
+def number(kind, low=None, high=None, *, low_open=False, high_open=False):
+    """An argparse type: a number of ``kind`` in the interval the bounds give."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if (low is not None and (value <= low if low_open else value < low)) or \
+                (high is not None and (value >= high if high_open else value > high)):
+            lo = "" if low is None else f"{'(' if low_open else '['}{low:g}"
+            hi = "" if high is None else f"{high:g}{')' if high_open else ']'}"
+            want = f"in {lo}, {hi}" if lo and hi else (f">= {low:g}" if not low_open else f"> {low:g}") if lo \
+                else f"<= {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {want}, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad options end in one 'error:' line (and exit status 2), not a usage block."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser(preset, hog):
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=f"train_{'hybrid' if hog else preset}.py",
         description=f"Train the paper's {preset} network{' with HOG features (hybrid)' if hog else ''}. "
                     "Without --data: synthetic faces; with --data: FER2013 (csv or Kaggle image folders).")
     p.add_argument("--data", help="fer2013.csv, or the folder with train/ and test/ (default: synthetic faces)")
     p.add_argument("--out", help="output folder (default: runs/<name>)")
-    p.add_argument("--epochs", type=int, help="epochs (default: 35 on FER2013, %d on synthetic)" % SYNTHETIC["epochs"])
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=PAPER[preset]["lr"], help="learning rate (paper: %(default)g)")
-    p.add_argument("--reg", type=float, default=PAPER[preset]["reg"], help="L2 strength (paper: %(default)g)")
-    p.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch")
+    p.add_argument("--epochs", type=number(int, 1),
+                   help="epochs (default: 35 on FER2013, %d on synthetic); may be raised with --resume" % SYNTHETIC["epochs"])
+    p.add_argument("--batch-size", type=number(int, 2), default=128)
+    p.add_argument("--lr", type=number(float, 0, low_open=True), default=PAPER[preset]["lr"],
+                   help="learning rate (paper: %(default)g)")
+    p.add_argument("--reg", type=number(float, 0), default=PAPER[preset]["reg"], help="L2 strength (paper: %(default)g)")
+    p.add_argument("--lr-decay", type=number(float, 0, 1, low_open=True), default=0.95,
+                   help="learning-rate factor per epoch, in (0, 1]")
     p.add_argument("--update-rule", default="sgd_momentum", choices=sorted(RULES))
-    p.add_argument("--momentum", type=float, default=0.9, help="for sgd_momentum")
-    p.add_argument("--conv-dropout", type=float, default=0.2)
-    p.add_argument("--fc-dropout", type=float, default=0.5)
+    p.add_argument("--momentum", type=number(float, 0, 1, high_open=True), default=0.9, help="for sgd_momentum, in [0, 1)")
+    p.add_argument("--conv-dropout", type=number(float, 0, 1, high_open=True), default=0.2,
+                   help="drop probability after each conv block, in [0, 1)")
+    p.add_argument("--fc-dropout", type=number(float, 0, 1, high_open=True), default=0.5,
+                   help="drop probability after each FC block, in [0, 1)")
     p.add_argument("--no-flip-double", action="store_true", help="do not double the training set by mirror images")
     p.add_argument("--augment-flip", action="store_true", help="also flip a random half of every minibatch")
-    p.add_argument("--train-limit", type=int, help="use only the first N training images (quick runs)")
-    p.add_argument("--synthetic-train", type=int, default=SYNTHETIC["n_train"], help="synthetic training faces")
-    p.add_argument("--time-limit", type=float, help="stop after the last epoch that fits in this many minutes")
-    p.add_argument("--bn-recalibration", type=int, default=6400,
+    p.add_argument("--train-limit", type=number(int, 2), help="use only the first N training images (quick runs)")
+    p.add_argument("--synthetic-train", type=number(int, 7), default=SYNTHETIC["n_train"], help="synthetic training faces")
+    p.add_argument("--time-limit", type=number(float, 0, low_open=True),
+                   help="stop after the last epoch that fits in this many minutes (of this invocation)")
+    p.add_argument("--checkpoint-every", type=number(int, 1), metavar="N",
+                   help="also write a checkpoint every N iterations (default: at the end of every epoch only)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest complete checkpoint (same options; "
+                        "--epochs may be raised)")
+    p.add_argument("--bn-recalibration", type=number(int, 0), default=6400,
                    help="training images (dropout off) that batchnorm's statistics are recomputed from before "
                         "each evaluation; 0: keep those collected while training (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
@@ -71,12 +113,18 @@ def load_data(args):
 
 
 def cli(preset, *, hog=False):
-    """Entry point of the example scripts: bad input ends in one 'error:' line, exit status 2."""
+    """Entry point of the example scripts: bad input ends in one 'error:' line and exit
+    status 2; a diverging run in one 'error:' line and exit status 1 (its folder keeps the
+    last good checkpoint)."""
+    warnings.formatwarning = lambda message, *args, **kw: f"warning: {message}\n"
     try:
         main(preset, sys.argv[1:], hog=hog)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except FloatingPointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 def main(preset, argv=None, *, hog=False):
@@ -86,7 +134,7 @@ def main(preset, argv=None, *, hog=False):
     name = ("hybrid_" if hog else "") + preset + ("_fer2013" if args.data else "_synthetic")
     out = args.out or os.path.join("runs", name)
     os.makedirs(out, exist_ok=True)
-    epochs = args.epochs or (35 if args.data else SYNTHETIC["epochs"])
+    epochs = args.epochs if args.epochs is not None else (35 if args.data else SYNTHETIC["epochs"])
     t0 = time.time()
 
     raw = load_data(args)
@@ -109,15 +157,25 @@ def main(preset, argv=None, *, hog=False):
         config["momentum"] = args.momentum
     solver = Solver(model, data, update_rule=args.update_rule, optim_config=config, lr_decay=args.lr_decay,
                     batch_size=args.batch_size, num_epochs=epochs, augment_flip=args.augment_flip, seed=args.seed,
-                    checkpoint_dir=os.path.join(out, "checkpoints"), verbose=not args.quiet,
-                    bn_recalibration=args.bn_recalibration,
+                    checkpoint_dir=os.path.join(out, "checkpoints"), checkpoint_every=args.checkpoint_every,
+                    verbose=not args.quiet, bn_recalibration=args.bn_recalibration,
                     max_seconds=None if args.time_limit is None else 60 * args.time_limit)
+    if args.resume:
+        started_with = solver.resume()
+        if args.quiet:  # otherwise the Solver said it
+            print(f"resumed from {solver.resumed_from}: {solver.epoch} epochs and {len(solver.loss_history)} "
+                  f"iterations done")
+        if args.epochs is None:  # the run's own length, not the default
+            solver.num_epochs = epochs = started_with
     print(f"training {epochs} epochs on {len(data['y_train'])} images, batch {args.batch_size}, "
-          f"{args.update_rule} lr {args.lr:g}, reg {args.reg:g}")
-    t1 = time.time()
-    solver.train()
-    train_s = time.time() - t1
-    return report(model, solver, data, out, train_s=train_s, args=vars(args), epochs=epochs)
+          f"{args.update_rule} lr {args.lr:g}, reg {args.reg:g}; checkpoints in {solver.checkpoint_dir}")
+    solver.train(resume=args.resume)
+    results_path = os.path.join(out, "results.json")
+    if solver.already_finished and os.path.exists(results_path):
+        print(f"{out}: the run had already finished ({solver.epoch} of {epochs} epochs); its results are in {results_path}")
+        with open(results_path) as f:
+            return json.load(f)
+    return report(model, solver, data, out, train_s=solver.train_seconds, args=vars(args), epochs=epochs)
 
 
 def report(model, solver, data, out, *, train_s, args, epochs):
@@ -126,23 +184,20 @@ def report(model, solver, data, out, *, train_s, args, epochs):
 
     names = model.class_names
     results = {"args": args, "epochs": epochs, "epochs_run": solver.epoch, "stopped_early": solver.stopped_early,
-               "train_seconds": round(train_s, 1), "best_epoch": solver.best_epoch}
+               "train_seconds": round(train_s, 1), "best_epoch": solver.best_epoch, "resumes": solver.resumes}
     for split in ("val", "test"):
         pred = model.predict(data[f"X_{split}"], features=data.get(f"features_{split}"))
         cm = confusion_matrix(data[f"y_{split}"], pred, len(names))
         results[f"{split}_accuracy"] = float(np.trace(cm) / cm.sum())
         results[f"{split}_confusion"] = cm.tolist()
     model.save(os.path.join(out, "model.npz"))
-    with open(os.path.join(out, "history.json"), "w") as f:
-        json.dump(solver.history(), f)
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
+    write_json(os.path.join(out, "history.json"), solver.history())
     table = per_class_table(np.array(results["test_confusion"]), names)
-    with open(os.path.join(out, "per_class_accuracy.txt"), "w") as f:
-        f.write(table + "\n")
+    write_text(os.path.join(out, "per_class_accuracy.txt"), table + "\n")
     plot_history(solver.history(), os.path.join(out, "accuracy.png"))
     plot_confusion(np.array(results["test_confusion"]), names, os.path.join(out, "confusion.png"),
                    title="test: normalised confusion matrix")
+    write_json(os.path.join(out, "results.json"), results, indent=1)  # last: its presence marks a finished report
     print(f"{solver.epoch} of {epochs} epochs run; best epoch {solver.best_epoch}: validation accuracy {results['val_accuracy']:.4f}, "
           f"test accuracy {results['test_accuracy']:.4f} (training {train_s:.0f} s)")
     print("per-class test accuracy:\n" + table)

@@ -23,7 +23,7 @@ def _run(script, tmp_path, *args):
 def test_example_runs_end_to_end(tmp_path, script):
     out, stdout = _run(script, tmp_path)
     for name in ("model.npz", "results.json", "history.json", "per_class_accuracy.txt", "accuracy.png",
-                 "confusion.png", "checkpoints/epoch_001.npz"):
+                 "confusion.png", "checkpoints/epoch001_iter0000004.npz"):
         assert (out / name).exists(), f"{name} missing; stdout:\n{stdout}"
     results = json.loads((out / "results.json").read_text())
     assert 0 <= results["test_accuracy"] <= 1 and np.sum(results["test_confusion"]) == 28
@@ -54,10 +54,14 @@ def test_evaluate_picks_on_validation_and_reports_test(tmp_path):
     cache = ["--cache-dir", str(tmp_path / "cache")]
     out, _ = _run("train_shallow.py", tmp_path, "--data", str(csv), "--epochs", "2", *cache)
     cmd = [sys.executable, os.path.join(ROOT, "examples", "evaluate.py"), "--data", str(csv), *cache,
-           "--bn-recalibration", "40", str(out / "checkpoints" / "epoch_001.npz"), str(out / "checkpoints" / "epoch_002.npz")]
+           "--bn-recalibration", "40", *sorted(str(p) for p in (out / "checkpoints").glob("epoch*.npz"))]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("validation accuracy") == 2
+    assert done.stdout.count("validation accuracy") == 2  # the checkpoints of epochs 1 and 2
     assert "best on validation: " in done.stdout and "per-class test accuracy" in done.stdout
     bad = subprocess.run(cmd[:-2] + [str(tmp_path / "nope.npz")], capture_output=True, text=True, cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.startswith("error: load: no such model file") and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("error: load: no such file") and "Traceback" not in bad.stderr
+    (tmp_path / "cut.npz").write_bytes((out / "model.npz").read_bytes()[:5000])
+    cut = subprocess.run(cmd[:-2] + [str(tmp_path / "cut.npz")], capture_output=True, text=True, cwd=tmp_path)
+    assert cut.returncode == 2 and cut.stderr.startswith("error: load: ") and "cut.npz is not a complete fercnn file" \
+        in cut.stderr and "Traceback" not in cut.stderr
