@@ -8,9 +8,12 @@ training, PublicTest for validation, PrivateTest for test.
 import csv
 import hashlib
 import os
+import warnings
+import zipfile
 
 import numpy as np
 
+from fercnn.fileio import atomic_write
 from fercnn.synthetic import make_synthetic_faces  # noqa: F401  (re-exported: the default dataset)
 
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -35,16 +38,36 @@ def load_fer2013(path, *, cache_dir=None, use_cache=True):
     if use_cache:
         cache_dir = cache_dir or os.environ.get("FERCNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fercnn")
         cache_path = os.path.join(cache_dir, f"fer2013_{_fingerprint(source, files)}.npz")
-        if os.path.exists(cache_path):
-            with np.load(cache_path) as f:
-                data = {k: f[k] for k in f.files}
+        data = _read_cache(cache_path)
+        if data is not None:
             data["class_names"] = list(CLASS_NAMES)
             return data
     data = _read_csv(source) if kind == "csv" else _read_folders(source, files)
     if cache_path:
-        os.makedirs(os.path.dirname(cache_path), exist_ok=True)
-        np.savez_compressed(cache_path, **data)
+        with atomic_write(cache_path) as f:
+            np.savez_compressed(f, **data)
     data["class_names"] = list(CLASS_NAMES)
+    return data
+
+
+_CACHE_KEYS = {f"{a}_{split}" for a in "Xy" for split in ("train", "val", "test")}
+
+
+def _read_cache(path):
+    """The cached arrays, or None when there is no cache file. A cut-short or corrupt one
+    is reported (RuntimeWarning naming it), deleted, and None is returned: it is rebuilt."""
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+        if set(data) != _CACHE_KEYS:
+            raise ValueError(f"entries {sorted(data)}, expected {sorted(_CACHE_KEYS)}")
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, AttributeError) as e:
+        warnings.warn(f"FER2013 cache {path} is corrupt ({type(e).__name__}: {e}); rebuilding it from the data",
+                      RuntimeWarning, stacklevel=3)
+        os.remove(path)
+        return None
     return data
 
 
@@ -84,12 +107,14 @@ def _stack(parts):
 
 def _read_csv(path):
     parts = _empty_splits()
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is no header
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
             raise ValueError(f"{path}: line 1: expected the header 'emotion,pixels,Usage', got {header!r}")
         for line, row in enumerate(reader, start=2):
+            if not any(field.strip() for field in row):  # a blank line (e.g. at the end) holds no example
+                continue
             if len(row) != 3:
                 raise ValueError(f"{path}: line {line}: expected 3 fields (emotion,pixels,Usage), got {len(row)}")
             emotion, pixels, usage = row

@@ -161,3 +161,26 @@ def test_preprocess_and_flip(rng):
     np.testing.assert_allclose(out["mean_image"][0], Xd.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(out["X_val"] + out["mean_image"], X[:2, None].astype(np.float32), atol=1e-4)
     assert preprocess({"X_train": X, "y_train": y}, double_by_flip=False)["X_train"].shape == (6, 1, 48, 48)
+
+
+def test_csv_from_a_spreadsheet_loads(tmp_path):
+    """A byte-order mark before the header and blank lines at the end are the same data."""
+    path = _csv(tmp_path / "fer2013.csv")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes() + b"\n\r\n")
+    _check_loaded(load_fer2013(path, use_cache=False))
+
+
+def test_corrupt_cache_is_reported_and_rebuilt(tmp_path):
+    root = _folders(tmp_path / "fer2013")
+    cache = tmp_path / "cache"
+    first = load_fer2013(root, cache_dir=cache)
+    (name,) = os.listdir(cache)
+    path = cache / name
+    path.write_bytes(path.read_bytes()[:100])  # a load killed while writing it, before writes were atomic
+    with pytest.warns(RuntimeWarning, match=rf"FER2013 cache .*{name} is corrupt .*rebuilding it"):
+        again = load_fer2013(root, cache_dir=cache)
+    for k in first:
+        np.testing.assert_array_equal(first[k], again[k])
+    assert os.listdir(cache) == [name]  # rebuilt in place, no temporary left behind
+    third = load_fer2013(root, cache_dir=cache)  # and read back without a word
+    np.testing.assert_array_equal(third["X_train"], first["X_train"])
