@@ -9,6 +9,7 @@ setup(
     packages=find_packages(include=["fercnn", "fercnn.*"]),
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "numba>=0.58", "scikit-image>=0.21", "matplotlib>=3.7", "tqdm>=4.60",
-                      "threadpoolctl>=3.1"],
+                      "threadpoolctl>=3.1", "pillow>=9"],
     extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["fercnn = fercnn.cli:main"]},
 )

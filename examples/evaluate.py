@@ -1,65 +1,10 @@
-"""Evaluate saved models on FER2013: pick the best on validation, report test for it alone.
+"""Evaluate saved models on FER2013: the same as `fercnn evaluate` (see its --help).
 
-    python examples/evaluate.py --data path/to/fer2013 runs/deep_fer2013/checkpoints/epoch_*.npz
-    python examples/evaluate.py --data path/to/fer2013 --bn-recalibration 0 model.npz   # statistics as saved
-
-Every model is scored on the validation split (PublicTest), after its batchnorm statistics
-are recomputed from --bn-recalibration training images with dropout off (the Solver does
-the same before each evaluation; checkpoints written without it gain from it). The model
-with the best validation accuracy is then scored once on the test split (PrivateTest),
-with the per-class table. Models keep the mean image they were trained with.
+    python examples/evaluate.py --data path/to/fer2013 runs/deep_fer2013/checkpoints/epoch*.npz
 """
-import argparse
 import sys
 
-import numpy as np
-
-from fercnn import models
-from fercnn.data_utils import flip_double, load_fer2013
-from fercnn.metrics import confusion_matrix, per_class_table
-
-
-def images(model, X):
-    """uint8 (N, 48, 48) -> the model's input: float, (N, 1, 48, 48), its mean image subtracted."""
-    if model.mean_image is None:
-        raise ValueError("evaluate: the model file has no mean image; save it with model.mean_image set")
-    return X.astype(model.dtype)[:, None] - model.mean_image
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+", help="model .npz files (model.save or Solver checkpoints)")
-    p.add_argument("--data", required=True, help="fer2013.csv, or the folder with train/ and test/")
-    p.add_argument("--bn-recalibration", type=int, default=6400, help="training images; 0: no recalibration")
-    p.add_argument("--seed", type=int, default=0, help="which training images recalibrate")
-    p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
-    args = p.parse_args(argv)
-    if args.bn_recalibration < 0:
-        raise ValueError(f"evaluate: --bn-recalibration must be >= 0, got {args.bn_recalibration}")
-    raw = load_fer2013(args.data, cache_dir=args.cache_dir)
-    X_train, _ = flip_double(raw["X_train"], raw["y_train"])
-    rng = np.random.default_rng(args.seed)
-    recal = np.sort(rng.choice(len(X_train), min(args.bn_recalibration, len(X_train)), replace=False))
-    best = None
-    for path in args.models:
-        model = models.load(path)
-        if model.hog_dim:
-            raise ValueError(f"evaluate: {path} is a hybrid (HOG) model; this script scores image-only models")
-        if len(recal) and model.bn_state:
-            model.recalibrate_batchnorm(images(model, X_train[recal]))
-        acc = float(np.mean(model.predict(images(model, raw["X_val"])) == raw["y_val"]))
-        print(f"{path}: validation accuracy {acc:.4f}")
-        if best is None or acc > best[0]:
-            best = (acc, path, model)
-    acc, path, model = best
-    cm = confusion_matrix(raw["y_test"], model.predict(images(model, raw["X_test"])), len(raw["class_names"]))
-    print(f"best on validation: {path} ({acc:.4f}); test accuracy {np.trace(cm) / cm.sum():.4f}")
-    print("per-class test accuracy:\n" + per_class_table(cm, list(raw["class_names"])))
-
+from fercnn.cli import main
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    main(["evaluate", *sys.argv[1:]])

@@ -71,6 +71,26 @@ def _read_cache(path):
     return data
 
 
+def is_fer2013(path):
+    """Whether ``path`` is FER2013 in one of the forms load_fer2013 reads (a csv, a folder
+    with fer2013.csv, or train/ and test/ folders of Training_* / PublicTest_* images)
+    rather than a folder of one's own faces (fercnn.folders). A path that does not exist
+    counts as FER2013, whose loader says so."""
+    path = os.fspath(path)
+    if not os.path.exists(path) or os.path.isfile(path):
+        return True
+    for candidate in (path, os.path.join(path, "fer2013")):
+        if os.path.isfile(os.path.join(candidate, "fer2013.csv")):
+            return True
+        train = os.path.join(candidate, "train")
+        if os.path.isdir(train) and os.path.isdir(os.path.join(candidate, "test")):
+            for class_dir in sorted(os.listdir(train)):
+                if os.path.isdir(os.path.join(train, class_dir)):
+                    names = sorted(f for f in os.listdir(os.path.join(train, class_dir)) if not f.startswith("."))
+                    return bool(names) and names[0].startswith("Training_")
+    return False
+
+
 def _resolve(path):
     path = os.fspath(path)
     if not os.path.exists(path):

@@ -4,7 +4,6 @@ Without --data it trains on procedurally drawn faces (fercnn.synthetic) in a few
 with --data PATH it runs the paper's experiment on FER2013: train on Training, select the
 epoch on PublicTest (validation), report PrivateTest (test).
 """
-import argparse
 import json
 import os
 import sys
@@ -14,7 +13,10 @@ import warnings
 import numpy as np
 
 from fercnn import models
-from fercnn.data_utils import CLASS_NAMES, flip_double, load_fer2013, make_synthetic_faces, preprocess, summarize
+from fercnn.data_utils import (
+    CLASS_NAMES, flip_double, is_fer2013, load_fer2013, make_synthetic_faces, preprocess, summarize,
+)
+from fercnn.cli.options import OneLineParser, number
 from fercnn.fileio import write_json, write_text
 from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.optim import RULES
@@ -26,41 +28,21 @@ PAPER = {"shallow": {"lr": 1e-3, "reg": 1e-6}, "deep": {"lr": 1e-2, "reg": 1e-7}
 SYNTHETIC = {"epochs": 8, "n_train": 1400, "n_val": 700, "n_test": 700}
 
 
-def number(kind, low=None, high=None, *, low_open=False, high_open=False):
-    """An argparse type: a number of ``kind`` in the interval the bounds give."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                             f"got {text!r}") from None
-        if not np.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-        if (low is not None and (value <= low if low_open else value < low)) or \
-                (high is not None and (value >= high if high_open else value > high)):
-            lo = "" if low is None else f"{'(' if low_open else '['}{low:g}"
-            hi = "" if high is None else f"{high:g}{')' if high_open else ']'}"
-            want = f"in {lo}, {hi}" if lo and hi else (f">= {low:g}" if not low_open else f"> {low:g}") if lo \
-                else f"<= {high:g}"
-            raise argparse.ArgumentTypeError(f"must be {want}, got {text}")
-        return value
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Bad options end in one 'error:' line (and exit status 2), not a usage block."""
-
-    def error(self, message):
-        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
-
-
-def build_parser(preset, hog):
+def build_parser(preset, hog, prog=None):
     p = OneLineParser(
-        prog=f"train_{'hybrid' if hog else preset}.py",
+        prog=prog or f"train_{'hybrid' if hog else preset}.py",
         description=f"Train the paper's {preset} network{' with HOG features (hybrid)' if hog else ''}. "
                     "Without --data: synthetic faces; with --data: FER2013 (csv or Kaggle image folders).")
-    p.add_argument("--data", help="fer2013.csv, or the folder with train/ and test/ (default: synthetic faces)")
+    p.add_argument("--data", help="fer2013.csv, or the folder with FER2013's train/ and test/, or a folder of your "
+                                  "own faces: <class>/* or train/<class>/*, val/<class>/* [, test/<class>/*] "
+                                  "(default: synthetic faces)")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="your own faces: crop each image to its largest detected face (images without one are listed)")
+    p.add_argument("--min-face", type=number(int, 24), default=48, help="smallest face searched, pixels")
+    p.add_argument("--val-fraction", type=number(float, 0, 1, high_open=True), default=0.15,
+                   help="your own faces without train/ and val/: share of each class for validation")
+    p.add_argument("--test-fraction", type=number(float, 0, 1, high_open=True), default=0.15,
+                   help="likewise for test")
     p.add_argument("--out", help="output folder (default: runs/<name>)")
     p.add_argument("--epochs", type=number(int, 1),
                    help="epochs (default: 35 on FER2013, %d on synthetic); may be raised with --resume" % SYNTHETIC["epochs"])
@@ -99,8 +81,13 @@ def build_parser(preset, hog):
 
 
 def load_data(args):
-    if args.data:
+    if args.data and is_fer2013(args.data):
         data = load_fer2013(args.data, cache_dir=args.cache_dir)
+    elif args.data:
+        from fercnn.folders import load_image_folder
+
+        data = load_image_folder(args.data, detect=args.detect_faces, min_face=args.min_face,
+                                 val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed)
     else:
         n = args.synthetic_train
         scale = max(n, 7) / SYNTHETIC["n_train"]
@@ -127,22 +114,25 @@ def cli(preset, *, hog=False):
         sys.exit(1)
 
 
-def main(preset, argv=None, *, hog=False):
+def main(preset, argv=None, *, hog=False, prog=None):
     """Parse argv, load the data, train, evaluate and write the outputs; returns the results dict."""
-    args = build_parser(preset, hog).parse_args(argv)
+    args = build_parser(preset, hog, prog).parse_args(argv)
     preset = getattr(args, "preset", preset)
-    name = ("hybrid_" if hog else "") + preset + ("_fer2013" if args.data else "_synthetic")
-    out = args.out or os.path.join("runs", name)
-    os.makedirs(out, exist_ok=True)
+    fer = bool(args.data) and is_fer2013(args.data)
+    source = "fer2013" if fer else os.path.basename(os.path.normpath(args.data)) if args.data else "synthetic"
+    out = args.out or os.path.join("runs", ("hybrid_" if hog else "") + preset + "_" + source)
     epochs = args.epochs if args.epochs is not None else (35 if args.data else SYNTHETIC["epochs"])
     t0 = time.time()
 
     raw = load_data(args)
-    print(f"data: {'FER2013 from ' + args.data if args.data else 'synthetic faces'} ({time.time() - t0:.1f} s)")
+    os.makedirs(out, exist_ok=True)
+    what = f"FER2013 from {args.data}" if fer else f"your faces from {args.data}" if args.data else "synthetic faces"
+    print(f"data: {what} ({time.time() - t0:.1f} s)")
     print(summarize(raw))
     data = preprocess(raw, double_by_flip=not args.no_flip_double)
     dropout = {} if preset == "linear" else {"conv_dropout": args.conv_dropout, "fc_dropout": args.fc_dropout}
-    model = getattr(models, preset)(hog=hog, reg=args.reg, seed=args.seed, **dropout)
+    model = getattr(models, preset)(hog=hog, reg=args.reg, seed=args.seed, num_classes=len(raw["class_names"]),
+                                    **dropout)
     model.mean_image, model.class_names = data["mean_image"], list(raw["class_names"])
     if hog:
         from fercnn.features import hog_features_for
@@ -186,20 +176,25 @@ def report(model, solver, data, out, *, train_s, args, epochs):
     results = {"args": args, "epochs": epochs, "epochs_run": solver.epoch, "stopped_early": solver.stopped_early,
                "train_seconds": round(train_s, 1), "best_epoch": solver.best_epoch, "resumes": solver.resumes}
     for split in ("val", "test"):
+        if len(data[f"y_{split}"]) == 0:  # your own faces with train/ and val/ only
+            results[f"{split}_accuracy"], results[f"{split}_confusion"] = None, None
+            continue
         pred = model.predict(data[f"X_{split}"], features=data.get(f"features_{split}"))
         cm = confusion_matrix(data[f"y_{split}"], pred, len(names))
         results[f"{split}_accuracy"] = float(np.trace(cm) / cm.sum())
         results[f"{split}_confusion"] = cm.tolist()
+    scored = "test" if results["test_confusion"] is not None else "val"
     model.save(os.path.join(out, "model.npz"))
     write_json(os.path.join(out, "history.json"), solver.history())
-    table = per_class_table(np.array(results["test_confusion"]), names)
-    write_text(os.path.join(out, "per_class_accuracy.txt"), table + "\n")
+    table = per_class_table(np.array(results[f"{scored}_confusion"]), names)
+    write_text(os.path.join(out, "per_class_accuracy.txt"), f"{scored}\n{table}\n")
     plot_history(solver.history(), os.path.join(out, "accuracy.png"))
-    plot_confusion(np.array(results["test_confusion"]), names, os.path.join(out, "confusion.png"),
-                   title="test: normalised confusion matrix")
+    plot_confusion(np.array(results[f"{scored}_confusion"]), names, os.path.join(out, "confusion.png"),
+                   title=f"{scored}: normalised confusion matrix")
     write_json(os.path.join(out, "results.json"), results, indent=1)  # last: its presence marks a finished report
-    print(f"{solver.epoch} of {epochs} epochs run; best epoch {solver.best_epoch}: validation accuracy {results['val_accuracy']:.4f}, "
-          f"test accuracy {results['test_accuracy']:.4f} (training {train_s:.0f} s)")
-    print("per-class test accuracy:\n" + table)
+    test = "no test split" if scored == "val" else f"test accuracy {results['test_accuracy']:.4f}"
+    print(f"{solver.epoch} of {epochs} epochs run; best epoch {solver.best_epoch}: validation accuracy "
+          f"{results['val_accuracy']:.4f}, {test} (training {train_s:.0f} s)")
+    print(f"per-class {scored} accuracy:\n" + table)
     print(f"wrote {out}/: model.npz, results.json, history.json, per_class_accuracy.txt, accuracy.png, confusion.png")
     return results

@@ -1,0 +1,53 @@
+"""The ``fercnn`` command: train, evaluate, predict, summary, gradcheck.
+
+    fercnn train shallow --data path/to/fer2013
+    fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
+    fercnn COMMAND --help
+
+Every command ends bad input (options, files) in one 'error:' line and exit status 2.
+"""
+import importlib
+import sys
+import warnings
+
+# command -> (module in fercnn.cli, one-line description)
+COMMANDS = {
+    "train": ("train", "train a network: shallow, deep, hybrid or linear (FER2013, your faces, or synthetic)"),
+    "evaluate": ("evaluate", "score saved models on FER2013: the best on validation, then its test accuracy"),
+    "predict": ("predict", "find the faces in photos and print their expression probabilities"),
+    "summary": ("summary", "a network's layers, output shapes and parameter counts"),
+    "gradcheck": ("gradcheck", "check every op's backward pass against numerical gradients"),
+}
+
+
+def usage():
+    lines = ["usage: fercnn COMMAND [options]   (fercnn COMMAND --help for each)", "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Run one command; returns nothing, exits with the command's status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    warnings.formatwarning = lambda message, *args, **kw: f"warning: {message}\n"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        sys.exit(0 if argv else 2)
+    if argv[0] == "--version":
+        from fercnn import __version__
+        print(f"fercnn {__version__}")
+        return
+    if argv[0] not in COMMANDS:
+        print(f"error: fercnn: unknown command {argv[0]!r}; commands are {', '.join(COMMANDS)} (see --help)",
+              file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(f"fercnn.cli.{COMMANDS[argv[0]][0]}")
+    try:
+        status = module.main(argv[1:], prog=f"fercnn {argv[0]}")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except FloatingPointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(status or 0)

@@ -1,0 +1,3 @@
+from fercnn.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""fercnn predict PHOTO...: find the faces in photos and print their expression probabilities.
+
+Faces are found with scikit-image's LBP frontal-face cascade, cropped with a small
+margin, made grayscale, resized to 48x48 and given to the model. The default output is
+a table per photo; --json prints one entry per photo, in input order:
+
+    [{"image": "photo.jpg", "faces": [{"box": [x, y, width, height],
+      "emotions": {"angry": p, ..., "neutral": p}, "top": "happy"}]}]
+
+Boxes are in pixels of the original photo. A photo that cannot be read gets an 'error:'
+line on stderr (and, with --json, an "error" field beside an empty face list); the other
+photos are still predicted, and the exit status is 1.
+"""
+import os
+import sys
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fercnn import models
+from fercnn.cli.options import OneLineParser, number
+from fercnn.faces import read_image
+from fercnn.predict import class_names_of, face_record, find_faces, predict_faces
+
+PROGRESS_FROM = 20  # photos: a progress bar on stderr from this many
+
+
+def build_parser(prog):
+    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, ...)")
+    p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--out", metavar="DIR", help="write each photo with its boxes and labels drawn, as DIR/<name>.png")
+    p.add_argument("--no-detect", action="store_true", help="take each image as one face crop (e.g. FER2013's own)")
+    p.add_argument("--min-face", type=number(int, 24), default=48, metavar="PIXELS",
+                   help="smallest face searched (default %(default)s)")
+    p.add_argument("--batch-size", type=number(int, 1), default=256, help="faces per model call")
+    return p
+
+
+def main(argv, prog="fercnn predict"):
+    args = build_parser(prog).parse_args(argv)
+    if not args.model:
+        raise ValueError(f"{prog}: give --model PATH (e.g. runs/deep_fer2013/model.npz from "
+                         "'fercnn train deep --data path/to/fer2013'); no pretrained model ships with fercnn yet")
+    model = models.load(args.model)
+    names = class_names_of(model)
+    entries, boxes, crops, failed = [], [], [], 0
+    photos = tqdm(args.photos, desc="faces", unit="photo", file=sys.stderr, leave=False,
+                  disable=len(args.photos) < PROGRESS_FROM)
+    for path in photos:
+        try:
+            b, c = find_faces(read_image(path), detect=not args.no_detect, min_face=args.min_face)
+        except ValueError as e:
+            failed += 1
+            message = str(e) if str(e).startswith(path) else f"{path}: {e}"
+            tqdm.write(f"error: {message}", file=sys.stderr)
+            entries.append({"image": path, "faces": [], "error": message})
+            boxes.append([])
+            continue
+        if not b:
+            tqdm.write(f"note: no face found in {path}", file=sys.stderr)
+        entries.append({"image": path, "faces": []})
+        boxes.append(b)
+        crops.append(c)
+    photos.close()
+    probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8),
+                          batch_size=args.batch_size)
+    k = 0
+    for entry, b in zip(entries, boxes):
+        entry["faces"] = [face_record(box, p, names) for box, p in zip(b, probs[k:k + len(b)])]
+        k += len(b)
+    if args.json:
+        import json
+        print(json.dumps(entries, indent=1))
+    else:
+        print("\n\n".join(table(entry, names) for entry in entries if "error" not in entry))
+    if args.out:
+        used = set()
+        for entry in entries:
+            if "error" not in entry:
+                used.add(draw(entry, args.out, used))
+    return 1 if failed else 0
+
+
+def table(entry, names):
+    """One photo's faces as text: box, top emotion, every probability."""
+    n = len(entry["faces"])
+    lines = [f"{entry['image']}: {n} face{'' if n == 1 else 's'}"]
+    if n:
+        width = max(8, *(len(name) for name in names))
+        lines.append(f"  {'box (x, y, w, h)':<22}{'top':<{width + 2}}" + "".join(f"{name:>{width + 1}}" for name in names))
+        for face in entry["faces"]:
+            box = ", ".join(map(str, face["box"]))
+            lines.append(f"  {box:<22}{face['top']:<{width + 2}}" +
+                         "".join(f"{face['emotions'][name]:>{width + 1}.3f}" for name in names))
+    return "\n".join(lines)
+
+
+def draw(entry, out_dir, used=()):
+    """The photo with each face's box and top emotion drawn, written to out_dir/<name>.png
+    (<name>_2.png, ... when a path in ``used`` has that name already). Returns the path."""
+    from PIL import Image, ImageDraw
+
+    from fercnn.fileio import atomic_write
+
+    with Image.open(entry["image"]) as im:
+        im = im.convert("RGB")
+    pen = ImageDraw.Draw(im)
+    thick = max(2, round(min(im.size) / 200))
+    for face in entry["faces"]:
+        x, y, w, h = face["box"]
+        label = f"{face['top']} {face['emotions'][face['top']]:.2f}"
+        pen.rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 40, 40), width=thick)
+        tx, ty = x, max(0, y - 12 - thick)
+        pen.rectangle(pen.textbbox((tx, ty), label), fill=(255, 40, 40))
+        pen.text((tx, ty), label, fill=(255, 255, 255))
+    stem = os.path.splitext(os.path.basename(entry["image"]))[0]
+    path, n = os.path.join(out_dir, f"{stem}.png"), 1
+    while path in used:
+        n += 1
+        path = os.path.join(out_dir, f"{stem}_{n}.png")
+    with atomic_write(path) as f:
+        im.save(f, format="PNG")
+    return path

@@ -1,0 +1,23 @@
+"""fercnn summary {shallow,deep,linear,MODEL.npz}: layers, output shapes, parameter counts."""
+import os
+
+from fercnn import models
+from fercnn.cli.options import OneLineParser
+
+
+def main(argv, prog="fercnn summary"):
+    p = OneLineParser(prog=prog, description=__doc__.split(": ", 1)[1])
+    p.add_argument("network", help="shallow, deep, linear, or a saved model / checkpoint (.npz)")
+    p.add_argument("--hog", action="store_true", help="the hybrid: HOG features join the conv output")
+    args = p.parse_args(argv)
+    if args.network in ("shallow", "deep", "linear"):
+        model = getattr(models, args.network)(hog=args.hog)
+        print(f"{args.network}{' + HOG (hybrid)' if args.hog else ''}")
+    elif args.network.endswith(".npz") or os.path.exists(args.network):
+        model = models.load(args.network)
+        names = ", ".join(model.class_names) if model.class_names else "not stored"
+        print(f"{args.network}: classes {names}")
+    else:
+        raise ValueError(f"{prog}: {args.network!r} is neither shallow, deep, linear nor a model file")
+    print(model.summary())
+    return 0
