@@ -154,7 +154,7 @@ def test_console_command_is_installed(photos):
     exe = os.path.join(os.path.dirname(sys.executable), "fercnn")
     done = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "predict" in done.stdout and "gradcheck" in done.stdout
-    for command in ("train", "evaluate", "predict", "summary", "gradcheck"):
+    for command in ("train", "evaluate", "predict", "summary", "gradcheck", "visualize"):
         done = subprocess.run([exe, command, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and done.stdout.startswith(f"usage: fercnn {command}"), (command, done.stderr)
     done = subprocess.run([exe, "fly"], capture_output=True, text=True)

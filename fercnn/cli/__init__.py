@@ -1,4 +1,4 @@
-"""The ``fercnn`` command: train, evaluate, predict, summary, gradcheck.
+"""The ``fercnn`` command: train, evaluate, predict, summary, gradcheck, visualize.
 
     fercnn train shallow --data path/to/fer2013
     fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": ("predict", "find the faces in photos and print their expression probabilities"),
     "summary": ("summary", "a network's layers, output shapes and parameter counts"),
     "gradcheck": ("gradcheck", "check every op's backward pass against numerical gradients"),
+    "visualize": ("visualize", "a model's filters, and activations and saliency for faces, as PNGs"),
 }
 
 

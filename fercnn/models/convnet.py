@@ -101,11 +101,12 @@ class ConvNet:
         elif features is not None:
             raise ValueError("model: features were given but this model has no HOG input (spec hog=None)")
 
-    def _forward(self, X, features, training, rng, *, dropout=True, bn_momentum=0.9):
+    def _forward(self, X, features, training, rng, *, dropout=True, bn_momentum=0.9, taps=None):
         """Scores (N, K) and the record of caches that backward walks in reverse.
 
         dropout=False turns dropout off in a training-mode pass; bn_momentum is the
-        batchnorm layers' running-statistics momentum (see recalibrate_batchnorm).
+        batchnorm layers' running-statistics momentum (see recalibrate_batchnorm); taps,
+        a list, receives each conv block's activation.
         """
         p, record = self.params, []
         out = X
@@ -114,6 +115,8 @@ class ConvNet:
             out, c = conv_forward(out, p[f"{name}.w"], self._bias(name, b["filters"]), stride=1, pad=b["kernel"] // 2)
             record.append(("conv", name, c))
             out = self._activation(name, out, b, training, rng, record, dropout, bn_momentum)
+            if taps is not None:
+                taps.append(out)
             if b["pool"]:
                 out, c = max_pool_forward(out, size=2, stride=2)
                 record.append(("pool", None, c))
@@ -162,6 +165,21 @@ class ConvNet:
             return self._forward(X, features, False, None)[0]
         scores, record = self._forward(X, features, True, self.dropout_rng if rng is None else rng)
         loss, dout = softmax_loss(scores, y)
+        grads, _ = self._backward(record, dout)
+        reg = self.dtype.type(self.reg)
+        for key, w in self.params.items():
+            if key.endswith(".w"):
+                loss = loss + reg / 2 * np.vdot(w, w)
+                g = grads[key] = np.ascontiguousarray(grads[key])  # so that the flat view below is not a copy
+                add_scaled(g.reshape(-1), w.reshape(-1), reg)  # g += reg * w, in place
+        return self.dtype.type(loss), grads
+
+    def _backward(self, record, dout, *, input_grad=False):
+        """Walk the forward record in reverse: (grads keyed like params, dX or None).
+
+        The first conv layer skips its dx unless input_grad (nothing below it needs it in
+        training; saliency maps do). A flatten takes the conv part of a hybrid's gradient.
+        """
         grads = {}
         for depth, (kind, name, cache) in reversed(list(enumerate(record))):
             if kind == "flatten":
@@ -169,7 +187,7 @@ class ConvNet:
                 dout = np.ascontiguousarray(dout[:, :conv_dim]).reshape(cache)
                 continue
             backward, names = _BACKWARD[kind]
-            if depth == 0 and kind == "conv":  # no layer below the first conv needs its dx
+            if depth == 0 and kind == "conv" and not input_grad:
                 result = backward(dout, cache, need_dx=False)
             else:
                 result = backward(dout, cache)
@@ -180,13 +198,24 @@ class ConvNet:
                         grads[f"{name}.{pname}"] = g
             else:
                 dout = result
-        reg = self.dtype.type(self.reg)
-        for key, w in self.params.items():
-            if key.endswith(".w"):
-                loss = loss + reg / 2 * np.vdot(w, w)
-                g = grads[key] = np.ascontiguousarray(grads[key])  # so that the flat view below is not a copy
-                add_scaled(g.reshape(-1), w.reshape(-1), reg)  # g += reg * w, in place
-        return self.dtype.type(loss), grads
+        return grads, dout if input_grad else None
+
+    def input_gradient(self, X, dscores, *, features=None):
+        """d(sum(scores * dscores)) / dX in evaluation mode (running batchnorm statistics, no
+        dropout): X (N, C, H, W), dscores (N, K) -> (N, C, H, W). Parameters are unchanged."""
+        self._check_input(X, features)
+        scores, record = self._forward(X, features, False, None)
+        if dscores.shape != scores.shape:
+            raise ValueError(f"input_gradient: dscores must have shape {scores.shape}, got {dscores.shape}")
+        return self._backward(record, np.ascontiguousarray(dscores, dtype=self.dtype), input_grad=True)[1]
+
+    def conv_activations(self, X, *, features=None):
+        """The output of every conv block's ReLU (before pooling) in evaluation mode:
+        a list of (N, F, H, W) arrays, one per conv block."""
+        self._check_input(X, features)
+        taps = []
+        self._forward(X, features, False, None, taps=taps)
+        return taps
 
     def recalibrate_batchnorm(self, X, *, features=None, batch_size=128):
         """Recompute every batchnorm layer's running statistics from X, with dropout off.
