@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from fercnn.layers import (
+from fercnn.fast import (
     affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
     conv_forward, dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward,
     relu_dropout_backward, relu_dropout_forward, relu_forward, softmax_loss, spatial_batchnorm_backward,

@@ -1,5 +1,8 @@
 """Every op's backward pass against centred differences, as a table (``fercnn gradcheck``).
 
+The readable ops of fercnn.layers are checked, and the two fused ops that exist only in
+fercnn.fast (the other fast ops are held equal to the readable ones by the tests).
+
 Each case runs the op's forward on small float64 inputs, its backward with a random
 upstream gradient, and compares each returned gradient with the numerical gradient of
 sum(forward(inputs) * dout). Inputs stay away from kinks (ReLU at 0) and ties (equal
@@ -7,12 +10,14 @@ pool maxima), where a numerical gradient is not the derivative.
 """
 import numpy as np
 
+from fercnn.fast import (
+    batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, relu_dropout_backward, relu_dropout_forward,
+)
 from fercnn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from fercnn.layers import (
-    affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, batchnorm_relu_dropout_backward,
-    batchnorm_relu_dropout_forward, conv_backward, conv_forward, dropout_backward, dropout_forward,
-    max_pool_backward, max_pool_forward, relu_backward, relu_dropout_backward, relu_dropout_forward, relu_forward,
-    softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward, svm_loss,
+    affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, conv_backward, conv_forward,
+    dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward, relu_forward, softmax_loss,
+    spatial_batchnorm_backward, spatial_batchnorm_forward, svm_loss,
 )
 
 TOLERANCE = 1e-7

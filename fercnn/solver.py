@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from fercnn import checkpoint as ckpt
 from fercnn.fileio import write_json
-from fercnn.layers._checks import check_positive_int
+from fercnn.checks import check_positive_int
 from fercnn.models.io import model_entries
 from fercnn.optim import get_rule
 from fercnn.runtime import reuse_freed_memory

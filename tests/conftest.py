@@ -30,3 +30,12 @@ def spread_values(rng, shape, *, gap=0.01):
     n = int(np.prod(shape))
     vals = (np.arange(n) - n / 2 + 0.5) * gap
     return rng.permutation(vals).reshape(shape)
+
+
+@pytest.fixture(params=["layers", "fast"])
+def ops(request):
+    """The readable ops (fercnn.layers) and the fast ones (fercnn.fast): tests that take this
+    fixture hold both to the same contract."""
+    import fercnn.fast
+    import fercnn.layers
+    return {"layers": fercnn.layers, "fast": fercnn.fast}[request.param]

@@ -6,7 +6,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from fercnn.gradient_check import rel_error
-from fercnn.layers import _workers, conv_backward, conv_forward
+from fercnn.fast import _workers, conv_backward, conv_forward
 from fercnn.layers.reference import conv_backward_naive, conv_forward_naive
 
 

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import assert_grad_close, numeric_grads, spread_values
-from fercnn.layers import (
-    dropout_backward, dropout_forward, relu_backward, relu_dropout_backward, relu_dropout_forward, relu_forward,
-)
+from fercnn.fast import relu_dropout_backward, relu_dropout_forward
+from fercnn.layers import dropout_backward, dropout_forward, relu_backward, relu_forward
 
 
 def test_identity_in_eval(rng):

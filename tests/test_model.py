@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fercnn.gradient_check import eval_numerical_gradient, rel_error
-from fercnn.layers import conv_forward
+from fercnn.layers import conv_forward  # the readable op: the expected values
 from fercnn.models import ConvNet, deep, load, shallow
 
 SHALLOW_LIKE = dict(

@@ -4,9 +4,9 @@ import sys
 
 def test_import_prints_and_compiles_nothing():
     code = (
-        "import fercnn, fercnn.layers, fercnn.gradient_check\n"
-        "import fercnn.models, fercnn.solver, fercnn.data_utils, fercnn.experiment\n"
-        "from fercnn.layers import _conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels\n"
+        "import fercnn, fercnn.layers, fercnn.fast, fercnn.gradient_check, fercnn.cli, fercnn.predict\n"
+        "import fercnn.models, fercnn.solver, fercnn.data_utils, fercnn.experiment, fercnn.visualize\n"
+        "from fercnn.fast import _conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels\n"
         "from numba.core.registry import CPUDispatcher\n"
         "mods = [_conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels]\n"
         "kernels = [k for m in mods for k in vars(m).values() if isinstance(k, CPUDispatcher)]\n"
@@ -28,3 +28,14 @@ def test_reuse_freed_memory_reports_whether_it_applied():
     assert applied is reuse_freed_memory()  # idempotent
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert applied is True
+
+
+def test_the_readable_layers_need_no_numba():
+    """fercnn.layers is plain NumPy: importing it (and running an op) loads no Numba."""
+    code = ("import sys, numpy as np\n"
+            "import fercnn.layers as L\n"
+            "L.conv_forward(np.ones((1, 1, 4, 4)), np.ones((2, 1, 3, 3)), np.zeros(2), pad=1)\n"
+            "print('numba' in sys.modules, 'threadpoolctl' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False False"

@@ -1,16 +1,17 @@
-"""Hand-written layers: every op is a ``*_forward`` returning ``(out, cache)`` and a
-``*_backward`` taking ``(dout, cache)``. Losses return ``(loss, dscores)``."""
+"""The readable layers: every op as plain, vectorised NumPy, forward beside backward.
+
+Each op is a ``*_forward`` returning ``(out, cache)`` and a ``*_backward`` taking
+``(dout, cache)``; losses return ``(loss, dscores)``. Read ``reference.py`` (loops) first,
+then these. Training runs the same ops from ``fercnn.fast`` (Numba kernels, threads,
+fused ops), which compute the same numbers (tests/test_fast_ops.py).
+"""
 from fercnn.layers.activations import relu_backward, relu_forward
 from fercnn.layers.affine import affine_backward, affine_forward
 from fercnn.layers.batchnorm import (
-    batchnorm_backward,
-    batchnorm_forward,
-    spatial_batchnorm_backward,
-    spatial_batchnorm_forward,
+    batchnorm_backward, batchnorm_forward, spatial_batchnorm_backward, spatial_batchnorm_forward,
 )
 from fercnn.layers.conv import conv_backward, conv_forward
-from fercnn.layers.fused import batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward
-from fercnn.layers.dropout import dropout_backward, dropout_forward, relu_dropout_backward, relu_dropout_forward
+from fercnn.layers.dropout import dropout_backward, dropout_forward
 from fercnn.layers.losses import softmax_loss, svm_loss
 from fercnn.layers.pooling import max_pool_backward, max_pool_forward
 
@@ -22,7 +23,5 @@ __all__ = [
     "batchnorm_forward", "batchnorm_backward",
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
     "dropout_forward", "dropout_backward",
-    "relu_dropout_forward", "relu_dropout_backward",
-    "batchnorm_relu_dropout_forward", "batchnorm_relu_dropout_backward",
     "softmax_loss", "svm_loss",
 ]

@@ -1,69 +1,96 @@
-"""Batch normalisation (Ioffe & Szegedy, 2015) for (N, D) and (N, C, H, W) inputs.
+"""Batch normalisation (Ioffe & Szegedy, 2015), and its spatial form for conv layers.
 
-Both public forms share one implementation (the kernels in _bn_kernels.py, which see x as
-(N, C, L)): statistics are taken over every axis but the feature axis, i.e. over N for
-(N, D) and over N, H, W for (N, C, H, W) ("spatial" batchnorm), so spatial BN equals BN on
-the (N*H*W, C) reshape without the transpose.
+Forward, per feature: x_hat = (x - mean) / sqrt(var + eps), out = gamma * x_hat + beta.
+Training uses the batch's mean and (biased) variance and updates the running averages in
+``state``; evaluation uses the running averages, so a single image gets the same answer
+in any batch.
+
+Spatial batchnorm normalises each channel of (N, C, H, W) over N, H and W together: it is
+batchnorm on the (N*H*W, C) matrix of the channel values, which is how it is written here.
 """
 import numbers
 
 import numpy as np
 
-from fercnn.layers import _bn_kernels as kernels
-from fercnn.layers._checks import check_bool, check_float_array, check_same_dtype, check_shape
-from fercnn.layers._numpy_only import require_numpy
-
-
-_NO_MASK = np.zeros((0, 0, 0), np.uint8)  # backward's mask argument when there is no dropout/ReLU to fold in
+from fercnn.checks import check_bool, check_float_array, check_same_dtype, check_shape
 
 
 def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5):
-    """Normalise each of D features by batch (training) or running (eval) statistics.
+    """x: (N, D), gamma: (D,), beta: (D,) -> out: (N, D).
 
-    x: (N, D), gamma: (D,), beta: (D,) -> out: (N, D), out = gamma * x_hat + beta with
-    x_hat = (x - mean) / sqrt(var + eps).
     state: dict holding running_mean / running_var (D,); created as 0 / 1 on first use,
-    updated in place while training as running = momentum * running + (1 - momentum) * batch
-    (var is the biased batch variance), read when not training.
+    updated in place while training as running = momentum * running + (1 - momentum) * batch,
+    read when not training. cache holds what backward needs: x_hat, gamma, 1 / std.
     """
     check_float_array("batchnorm_forward", "x", x, ndim=2)
     return _forward("batchnorm_forward", x, gamma, beta, state, training, momentum, eps)
 
 
+def _forward(op, x, gamma, beta, state, training, momentum, eps):
+    _check(op, x, gamma, beta, state, training, momentum, eps)
+    dt = x.dtype.type
+    if "running_mean" not in state:
+        state["running_mean"] = np.zeros(x.shape[1], dtype=x.dtype)
+        state["running_var"] = np.ones(x.shape[1], dtype=x.dtype)
+    if training:
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        state["running_mean"] *= dt(momentum)
+        state["running_mean"] += dt(1 - momentum) * mean
+        state["running_var"] *= dt(momentum)
+        state["running_var"] += dt(1 - momentum) * var
+    else:
+        mean, var = state["running_mean"], state["running_var"]
+    inv_std = dt(1) / np.sqrt(var + dt(eps))
+    x_hat = (x - mean) * inv_std
+    return gamma * x_hat + beta, (x_hat, gamma, inv_std, training)
+
+
 def batchnorm_backward(dout, cache):
-    """dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,)."""
-    return _backward("batchnorm_backward", dout, cache)
+    """dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,).
+
+    dbeta = sum of dout and dgamma = sum of dout * x_hat, over the batch.
+    In evaluation the statistics are constants and out is elementwise affine in x:
+    dx = gamma / std * dout. In training the mean and variance depend on every x in the
+    batch, which gives dx three terms: the direct path through x_hat, the path through the
+    mean (remove the batch average of dout) and the path through the variance (remove the
+    part of dout along x_hat). With m examples:
+        dx = gamma / std * (dout - dbeta / m - x_hat * dgamma / m)
+    """
+    x_hat, gamma, inv_std, training = cache
+    check_float_array("batchnorm_backward", "dout", dout, ndim=2)
+    check_shape("batchnorm_backward", "dout", dout, x_hat.shape)
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    if not training:
+        return gamma * inv_std * dout, dgamma, dbeta
+    m = dout.dtype.type(dout.shape[0])
+    dx = gamma * inv_std * (dout - dbeta / m - x_hat * (dgamma / m))
+    return dx, dgamma, dbeta
 
 
 def spatial_batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5):
-    """Batchnorm with per-channel statistics over N, H and W.
+    """x: (N, C, H, W), gamma: (C,), beta: (C,) -> out: (N, C, H, W), statistics per channel.
 
-    x: (N, C, H, W), gamma: (C,), beta: (C,) -> out: (N, C, H, W). state as in
-    batchnorm_forward, with running statistics of shape (C,).
+    Moves channels last, (N, C, H, W) -> (N*H*W, C), and calls batchnorm_forward.
     """
     check_float_array("spatial_batchnorm_forward", "x", x, ndim=4)
-    return _forward("spatial_batchnorm_forward", x, gamma, beta, state, training, momentum, eps)
+    N, C, H, W = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = _forward("spatial_batchnorm_forward", rows, gamma, beta, state, training, momentum, eps)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), (cache, x.shape)
 
 
 def spatial_batchnorm_backward(dout, cache):
     """dout: (N, C, H, W) -> dx: (N, C, H, W), dgamma: (C,), dbeta: (C,)."""
-    return _backward("spatial_batchnorm_backward", dout, cache)
+    inner, shape = cache
+    check_float_array("spatial_batchnorm_backward", "dout", dout, ndim=4)
+    check_shape("spatial_batchnorm_backward", "dout", dout, shape)
+    N, C, H, W = shape
+    drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), inner)
+    return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
 
 
-def _forward(op, x, gamma, beta, state, training, momentum, eps):
-    x3, mean, inv_std = statistics(op, x, gamma, beta, state, training, momentum, eps)
-    out = kernels.normalize(x3, mean, inv_std, gamma, beta)
-    # the cache keeps x itself (not a copy) and a copy of the statistics used, since the
-    # running ones change in place
-    return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape)
-
-
-def statistics(op, x, gamma, beta, state, training, momentum, eps):
-    """Check batchnorm's arguments; return x as (N, C, L), the mean and 1 / std to use.
-
-    Training: the batch's statistics, and the running ones in ``state`` are updated.
-    Eval: the running statistics. Shared by batchnorm and the fused op in fused.py.
-    """
+def _check(op, x, gamma, beta, state, training, momentum, eps):
     C = x.shape[1]
     check_float_array(op, "gamma", gamma, ndim=1)
     check_float_array(op, "beta", beta, ndim=1)
@@ -77,40 +104,5 @@ def statistics(op, x, gamma, beta, state, training, momentum, eps):
         raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum!r}")
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps <= 0:
         raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
-    m = x.size // C
-    if training and m < 2:
-        raise ValueError(f"{op}: training needs at least 2 values per feature to form statistics, got {m}")
-
-    require_numpy(op, x, gamma, beta)
-    dt = x.dtype.type
-    if "running_mean" not in state:
-        state["running_mean"] = np.zeros(C, dtype=x.dtype)
-        state["running_var"] = np.ones(C, dtype=x.dtype)
-    x3 = np.ascontiguousarray(x).reshape(x.shape[0], C, -1)  # (N, C, L): L = H * W, or 1 for (N, D)
-    if training:
-        mean, var = kernels.batch_stats(x3)
-        rm, rv = state["running_mean"], state["running_var"]
-        rm *= dt(momentum)
-        rm += dt(1 - momentum) * mean
-        rv *= dt(momentum)
-        rv += dt(1 - momentum) * var
-    else:
-        mean, var = state["running_mean"], state["running_var"]
-    inv_std = (dt(1) / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-    return x3, mean, inv_std
-
-
-def _backward(op, dout, cache):
-    x3, mean, inv_std, gamma, training, shape = cache
-    check_float_array(op, "dout", dout)
-    check_shape(op, "dout", dout, shape)
-    require_numpy(op, dout)
-    # dbeta = sum(dout), dgamma = sum(dout * x_hat) over every axis but the feature axis.
-    # In eval mode out is an elementwise affine map of x: dx = gamma / std * dout.
-    # In training mean and var depend on every x in the batch, so dx has three terms:
-    # the direct path through x_hat, the path through the mean (removes the average of
-    # dout) and the path through the variance (removes dout's projection on x_hat).
-    # With m values per feature: dx = gamma/std * (dout - dbeta/m - x_hat * dgamma/m).
-    dout3 = np.ascontiguousarray(dout).reshape(x3.shape)
-    dx, dgamma, dbeta = kernels.backward(dout3, x3, mean, inv_std, gamma, training, _NO_MASK, 1.0)
-    return dx.reshape(shape), dgamma, dbeta
+    if training and x.shape[0] < 2:
+        raise ValueError(f"{op}: training needs at least 2 values per feature to form statistics, got {x.shape[0]}")

@@ -1,22 +1,53 @@
-"""2-D convolution (cross-correlation, as in every DL library) via im2col.
+"""2-D convolution (cross-correlation, as in every DL library) as one matrix product.
 
-The idea in three lines: copy every receptive field of x into one column of a matrix
-(im2col), then one matrix product with the filters, reshaped to (F, K), computes every
-output value at once. Backward is the same product's gradients, and col2im adds each
-column's gradient back to the pixels it came from. The loop version that computes the
-same thing one output at a time is ``fercnn.layers.reference.conv_forward_naive``.
+Read ``reference.py`` first: there each output value is a dot product of one window of
+the input with one filter. Here every window is copied into one column of a matrix
+(im2col), so that all those dot products become one matrix product with the filters
+reshaped to rows. Backward is that product's two gradients, and col2im adds each column's
+gradient back to the pixels it was copied from.
 
-For speed the batch is cut into blocks of a few images (fercnn/layers/_workers.py): each
-worker thread builds one block's columns and multiplies them, so the column matrix never
-exists for the whole batch at once, and backward rebuilds the columns block by block
-instead of keeping them from the forward pass.
+This is the readable version: it builds the column matrix for the whole batch. Training
+runs fercnn.fast.conv_forward, which computes the same numbers in blocks of a few images on
+worker threads, with Numba copy kernels (tests/test_fast_ops.py holds the two equal).
 """
 import numpy as np
 
-from fercnn.layers import _conv_kernels as kernels
-from fercnn.layers._checks import check_float_array, check_same_dtype, check_shape, check_window_output_size
-from fercnn.layers._numpy_only import require_numpy
-from fercnn.layers._workers import map_blocks
+from fercnn.checks import check_float_array, check_same_dtype, check_shape, check_window_output_size
+
+
+def im2col(x, HH, WW, stride, pad):
+    """x: (N, C, H, W) -> cols: (C*HH*WW, N*H_out*W_out).
+
+    Row (c, i, j) holds pixel (i, j) of every window, channel c; column (n, oh, ow) is the
+    window of output position (oh, ow) of image n. One strided slice of the padded input
+    fills a whole row block at once: for kernel offset (i, j), the windows' pixels are
+    x_pad[:, :, i::stride, j::stride] (H_out x W_out of them).
+    """
+    N, C, H, W = x.shape
+    H_out, W_out = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            window_pixels = x_pad[:, :, i:i + stride * H_out:stride, j:j + stride * W_out:stride]
+            cols[:, i, j] = window_pixels.transpose(1, 0, 2, 3)  # (C, N, H_out, W_out)
+    return cols.reshape(C * HH * WW, N * H_out * W_out)
+
+
+def col2im(dcols, x_shape, HH, WW, stride, pad):
+    """The adjoint of im2col: dcols (C*HH*WW, N*H_out*W_out) -> dx (N, C, H, W).
+
+    Each column entry came from one pixel, so its gradient is added back to that pixel;
+    a pixel in several windows collects the sum of their gradients.
+    """
+    N, C, H, W = x_shape
+    H_out, W_out = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    d = dcols.reshape(C, HH, WW, N, H_out, W_out)
+    dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            dx_pad[:, :, i:i + stride * H_out:stride, j:j + stride * W_out:stride] += d[:, i, j].transpose(1, 0, 2, 3)
+    return dx_pad[:, :, pad:pad + H, pad:pad + W]
 
 
 def conv_forward(x, w, b, *, stride=1, pad=0):
@@ -25,7 +56,7 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     x: (N, C, H, W), w: (F, C, HH, WW), b: (F,) -> out: (N, F, H_out, W_out) with
     H_out = (H + 2 * pad - HH) // stride + 1, W_out = (W + 2 * pad - WW) // stride + 1
     (the division must be exact). Zero padding of ``pad`` pixels on every side.
-    cache holds x, w and the geometry.
+    out = w2 @ cols + b, with w2 = w reshaped to (F, C*HH*WW).
     """
     op = "conv_forward"
     check_float_array(op, "x", x, ndim=4)
@@ -38,77 +69,32 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
         raise ValueError(f"{op}: x has {C} channels but the filters w expect {Cw}")
     check_shape(op, "b", b, (F,))
     H_out, W_out = check_window_output_size(op, H, W, HH, WW, stride, pad)
-    require_numpy(op, x)
-
-    x = np.ascontiguousarray(x)
-    w2 = np.ascontiguousarray(w).reshape(F, -1)
-    b = np.ascontiguousarray(b)
-    P = H_out * W_out
-    out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
-    out3 = out.reshape(N, F, P)
-
-    def work(blocks):  # the first block of a worker's share is its largest
-        cols = np.empty((w2.shape[1], (blocks[0][1] - blocks[0][0]) * P), dtype=x.dtype)
-        prod = np.empty((F, cols.shape[1]), dtype=x.dtype)
-        for n0, n1 in blocks:
-            width = (n1 - n0) * P
-            kernels.im2col_block(x, n0, n1, HH, WW, stride, pad, H_out, W_out, cols)
-            if n1 - n0 == 1:  # one image: the product is already its (F, P) output
-                np.matmul(w2, cols[:, :width], out=out3[n0])
-                out3[n0] += b[:, None]
-            else:
-                np.matmul(w2, cols[:, :width], out=prod[:, :width])
-                kernels.block_to_nchw(prod, b, n0, n1, out3)
-
-    map_blocks(work, N, P)
-    return out, (x, w, stride, pad, H_out, W_out)
+    cols = im2col(x, HH, WW, stride, pad)
+    out = w.reshape(F, -1) @ cols + b[:, None]  # (F, N*H_out*W_out)
+    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out), (x.shape, cols, w, stride, pad)
 
 
 def conv_backward(dout, cache, *, need_dx=True):
     """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,).
 
-    With out = w2 @ cols (w2 = w reshaped to (F, K)): dw2 = dout2 @ cols.T,
-    dcols = w2.T @ dout2, and dx = col2im(dcols); db sums dout over N, H_out, W_out.
-    The columns are rebuilt here block by block rather than kept from the forward pass
-    (that would be K * N * P values: 340 MB for the shallow network's second layer).
-    need_dx=False skips dcols and col2im and returns dx=None: the first layer of a
-    network has no layer below that needs it.
+    With out2 = w2 @ cols (out2 = dout's layout (F, N*H_out*W_out)):
+    dw2 = dout2 @ cols.T, dcols = w2.T @ dout2, dx = col2im(dcols), db = sum of dout
+    over N, H_out, W_out. need_dx=False returns dx=None (a first layer needs no dx).
     """
-    x, w, stride, pad, H_out, W_out = cache
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
+    x_shape, cols, w, stride, pad = cache
+    F, C, HH, WW = w.shape
+    N = x_shape[0]
     check_float_array("conv_backward", "dout", dout, ndim=4)
-    check_shape("conv_backward", "dout", dout, (N, F, H_out, W_out))
+    check_shape("conv_backward", "dout", dout, (N, F) + _out_size(x_shape, HH, WW, stride, pad))
     check_same_dtype("conv_backward", dout=dout, w=w)
-    require_numpy("conv_backward", dout)
-    dout3 = np.ascontiguousarray(dout).reshape(N, F, H_out * W_out)
-    w2 = np.ascontiguousarray(w).reshape(F, -1)
-    P = H_out * W_out
-    dx = np.empty_like(x) if need_dx else None
-
-    def work(blocks):  # the first block of a worker's share is its largest
-        width0 = (blocks[0][1] - blocks[0][0]) * P
-        cols = np.empty((w2.shape[1], width0), dtype=x.dtype)
-        dfnp = np.empty((F, width0), dtype=x.dtype)
-        dcols = np.empty_like(cols) if need_dx else None
-        dw2 = np.zeros_like(w2)
-        db = np.zeros(F, dtype=np.float64)
-        for n0, n1 in blocks:
-            width = (n1 - n0) * P
-            kernels.im2col_block(x, n0, n1, HH, WW, stride, pad, H_out, W_out, cols)
-            if n1 - n0 == 1:  # one image: its (F, P) gradient is already the block layout
-                d = dout3[n0]
-                db += d.sum(axis=1, dtype=np.float64)
-            else:
-                kernels.nchw_to_block(dout3, n0, n1, dfnp, db)
-                d = dfnp[:, :width]
-            dw2 += d @ cols[:, :width].T
-            if need_dx:
-                np.matmul(w2.T, d, out=dcols[:, :width])
-                kernels.col2im_block(dcols, n0, n1, HH, WW, stride, pad, H_out, W_out, dx)
-        return dw2, db
-
-    parts = map_blocks(work, N, P)
-    dw = sum(p[0] for p in parts).reshape(w.shape)
-    db = sum(p[1] for p in parts).astype(x.dtype)
+    dout2 = dout.transpose(1, 0, 2, 3).reshape(F, -1)
+    dw = (dout2 @ cols.T).reshape(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    dx = col2im(w.reshape(F, -1).T @ dout2, x_shape, HH, WW, stride, pad) if need_dx else None
     return dx, dw, db
+
+
+def _out_size(x_shape, HH, WW, stride, pad):
+    _, _, H, W = x_shape
+    return (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1

@@ -8,12 +8,12 @@ chain of its own.
 """
 import numpy as np
 
-from fercnn.layers import (
-    affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
-    conv_forward, max_pool_backward, max_pool_forward, relu_dropout_backward, relu_dropout_forward, softmax_loss,
+from fercnn.checks import check_positive_int
+from fercnn.fast import (
+    add_scaled, affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward,
+    conv_backward, conv_forward, max_pool_backward, max_pool_forward, relu_dropout_backward, relu_dropout_forward,
+    softmax_loss,
 )
-from fercnn.layers._checks import check_positive_int
-from fercnn.layers._elementwise_kernels import add_scaled
 from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
 
 # kind -> (backward function, names of the parameters its gradients belong to)

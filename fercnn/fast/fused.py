@@ -4,15 +4,15 @@ The three ops one after another write two intermediate arrays of x's size and re
 back; on a CPU whose cores wait on memory, those passes cost more than the arithmetic.
 This op reads x once and writes the output and a one-byte mask once; its backward folds
 the mask into batchnorm's backward. It computes the same numbers as the three separate
-ops with the same rng (tests/test_fused.py checks this), so the separate ops stay the
-ones to read for how each works.
+ops with the same rng (tests/test_fast_ops.py checks this against the readable ops of
+fercnn.layers, which are the ones to read for how each step works).
 """
 import numpy as np
 
-from fercnn.layers import _bn_kernels as kernels
-from fercnn.layers._checks import check_bool, check_float_array, check_probability, check_shape
-from fercnn.layers._numpy_only import require_numpy
-from fercnn.layers.batchnorm import statistics
+from fercnn.checks import check_bool, check_float_array, check_probability, check_shape
+from fercnn.fast import _bn_kernels as kernels
+from fercnn.fast._numpy_only import require_numpy
+from fercnn.fast.batchnorm import statistics
 from fercnn.layers.dropout import draw_keep
 
 

@@ -1,0 +1,66 @@
+"""Inverted dropout, alone and fused with the ReLU before it (Numba kernels; readable: fercnn.layers.dropout)."""
+import numpy as np
+
+from fercnn.checks import check_bool, check_float_array, check_probability, check_shape
+from fercnn.fast import _elementwise_kernels as kernels
+from fercnn.fast._numpy_only import require_numpy
+from fercnn.fast.activations import relu_backward, relu_forward
+from fercnn.layers.dropout import draw_keep
+
+
+def dropout_forward(x, p, *, training, rng):
+    """Drop each unit with probability p and scale the kept ones by 1 / (1 - p).
+
+    x: any shape -> out: same shape. Because kept units are scaled at training time
+    ("inverted" dropout), E[out] = x and evaluation is the identity.
+    rng: numpy.random.Generator; each unit gets a uniform 16-bit draw u and is kept when
+    u >= round(p * 65536), so p is honoured to 1/65536. The cache holds the keep mask
+    (uint8) and the scale, so backward passes exactly the units forward kept.
+    """
+    check_float_array("dropout_forward", "x", x)
+    check_probability("dropout_forward", "p", p)
+    check_bool("dropout_forward", "training", training)
+    if not training or p == 0:
+        return x, None
+    draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
+    require_numpy("dropout_forward", x)
+    out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
+    return out.reshape(x.shape), (keep.reshape(x.shape), scale)
+
+
+def relu_dropout_forward(x, p, *, training, rng):
+    """ReLU followed by inverted dropout, in one pass over memory instead of two.
+
+    x: any shape -> out: same shape, out = max(x, 0) * keep / (1 - p). The same numbers as
+    relu_forward then dropout_forward with the same rng (it makes the same draws). The
+    gradient of the pair is dout / (1 - p) where the unit was kept and x > 0, else 0, so
+    the cache is one uint8 mask of those units and backward is dropout_backward's.
+    Without dropout (p == 0 or not training) this is relu_forward.
+    """
+    check_float_array("relu_dropout_forward", "x", x)
+    check_probability("relu_dropout_forward", "p", p)
+    check_bool("relu_dropout_forward", "training", training)
+    if not training or p == 0:
+        out, cache = relu_forward(x)
+        return out, ("relu", cache)
+    draws, threshold, scale = draw_keep("relu_dropout_forward", p, rng, x.size)
+    require_numpy("relu_dropout_forward", x)
+    out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
+    return out.reshape(x.shape), ("dropout", (mask.reshape(x.shape), scale))
+
+
+def relu_dropout_backward(dout, cache):
+    """dout: shape of x -> dx: same shape (see relu_dropout_forward)."""
+    kind, inner = cache
+    return relu_backward(dout, inner) if kind == "relu" else dropout_backward(dout, inner)
+
+
+def dropout_backward(dout, cache):
+    """dout: shape of x -> dx = dout * scale where kept, else 0 (identity when nothing was dropped)."""
+    check_float_array("dropout_backward", "dout", dout)
+    if cache is None:
+        return dout
+    keep, scale = cache
+    check_shape("dropout_backward", "dout", dout, keep.shape)
+    require_numpy("dropout_backward", dout)
+    return kernels.dropout_backward(np.ascontiguousarray(dout).reshape(-1), keep.reshape(-1), scale).reshape(dout.shape)
