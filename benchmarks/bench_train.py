@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py                  # everything (about 10 minutes on 2 cores)
     python benchmarks/bench_train.py --quick          # fewer steps, no scaling tables
+    python benchmarks/bench_train.py --against main~3 # fercnn at a commit beside fercnn now
 
 Every measurement runs in a fresh process (so peak memory is that network's alone), and
 fercnn and PyTorch alternate (A B A B) so that drift of the machine hits both. A step is
@@ -125,8 +126,32 @@ def compare(nets, rounds, steps, threads, torch_ok):
     return rows
 
 
+def against(ref, nets, rounds, steps, threads):
+    """fercnn at git commit ``ref`` beside fercnn as checked out, A B A B, in fresh processes:
+    is a change free of a slowdown? The old code runs from a temporary git worktree."""
+    root = os.path.dirname(HERE)
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = os.path.join(tmp, "ref")
+        subprocess.run(["git", "-C", root, "worktree", "add", "--detach", tree, ref], check=True,
+                       capture_output=True, text=True)
+        try:
+            print(f"fercnn at {ref} (A) against fercnn now (B); batch 128, {threads} threads, "
+                  f"{rounds} processes x {steps} steps each, alternating")
+            for net in nets:
+                times = {"A": [], "B": []}
+                for _ in range(rounds):
+                    for side, env in (("A", {"PYTHONPATH": tree}), ("B", {})):
+                        times[side] += run_worker("fercnn", net, 128, steps, threads, env)["times"]
+                a, b = statistics.median(times["A"]), statistics.median(times["B"])
+                print(f"  {net:<8} A {a:.3f} s   B {b:.3f} s   B speed / A speed = {a / b:.3f}x")
+        finally:
+            subprocess.run(["git", "-C", root, "worktree", "remove", "--force", tree], capture_output=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--against", metavar="GIT_REF",
+                   help="only compare fercnn at this commit with fercnn now (a change's effect on speed)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3, help="alternating fercnn/torch processes per network")
     p.add_argument("--steps", type=int, default=3, help="timed steps per process (after one warm-up)")
@@ -135,6 +160,10 @@ def main():
     args = p.parse_args()
     if args.quick:
         args.rounds, args.steps = 1, 2
+    if args.against:
+        print(f"machine: {machine()}")
+        against(args.against, ["shallow", "deep"], args.rounds, args.steps, args.threads)
+        return
     torch_ok = have_torch()
     results = {"threads": args.threads, "machine": machine()}
     print(f"machine: {results['machine']}; threads: {args.threads}; torch: {'yes' if torch_ok else 'not installed'}")

@@ -9,6 +9,8 @@ the result is far below float32 resolution.
 import numpy as np
 from numba import njit, prange
 
+from fercnn.fast._rules import kept, normalized, relu_passes, standardized
+
 
 @njit(parallel=True, cache=True, fastmath=True)
 def batch_stats(x):
@@ -46,7 +48,7 @@ def normalize(x, mean, inv_std, gamma, beta):
         mu, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
         for n in range(N):
             for i in range(L):
-                out[n, c, i] = g * ((x[n, c, i] - mu) * s) + b
+                out[n, c, i] = normalized(x[n, c, i], mu, s, g, b)
     return out
 
 
@@ -68,8 +70,8 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, draws, threshold, scal
         mu, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
         for n in range(N):
             for i in range(L):
-                v = g * ((x[n, c, i] - mu) * s) + b
-                k = (threshold == 0 or draws[(n * C + c) * L + i] >= threshold) and not (v <= zero)
+                v = normalized(x[n, c, i], mu, s, g, b)
+                k = (threshold == 0 or kept(draws[(n * C + c) * L + i], threshold)) and relu_passes(v)
                 mask[n, c, i] = k
                 out[n, c, i] = v * s_drop if k else zero
     return out, mask
@@ -101,7 +103,7 @@ def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
             for i in range(L):
                 d = dout[n, c, i] * (s_drop * mask[n, c, i]) if masked else dout[n, c, i]
                 sb += d
-                sg += d * ((x[n, c, i] - mu) * s)
+                sg += d * standardized(x[n, c, i], mu, s)
         dbeta[c] = sb
         dgamma[c] = sg
         scale_c = gamma[c] * s
@@ -110,5 +112,5 @@ def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
         for n in range(N):
             for i in range(L):
                 d = dout[n, c, i] * (s_drop * mask[n, c, i]) if masked else dout[n, c, i]
-                dx[n, c, i] = scale_c * (d - mb - ((x[n, c, i] - mu) * s) * mg)
+                dx[n, c, i] = scale_c * (d - mb - standardized(x[n, c, i], mu, s) * mg)
     return dx, dgamma, dbeta

@@ -7,6 +7,8 @@ dtype: one pass over memory instead of numpy's temporaries, and branch-free bodi
 import numpy as np
 from numba import njit, prange
 
+from fercnn.fast._rules import kept, relu_passes
+
 
 @njit(parallel=True, cache=True)
 def relu_forward(x):
@@ -14,7 +16,7 @@ def relu_forward(x):
     out = np.empty_like(x)
     zero = x.dtype.type(0)
     for i in prange(x.size):
-        out[i] = zero if x[i] <= zero else x[i]  # NaN passes through, as in np.maximum
+        out[i] = x[i] if relu_passes(x[i]) else zero
     return out
 
 
@@ -35,7 +37,7 @@ def dropout_forward(x, draws, threshold, scale):
     keep = np.empty(x.size, dtype=np.uint8)
     s = x.dtype.type(scale)
     for i in prange(x.size):
-        k = draws[i] >= threshold
+        k = kept(draws[i], threshold)
         keep[i] = k
         out[i] = x[i] * (s * k)
     return out, keep
@@ -50,7 +52,7 @@ def relu_dropout_forward(x, draws, threshold, scale):
     s = x.dtype.type(scale)
     zero = x.dtype.type(0)
     for i in prange(x.size):
-        k = (draws[i] >= threshold) and not (x[i] <= zero)  # NaN counts as kept, and stays NaN
+        k = kept(draws[i], threshold) and relu_passes(x[i])  # NaN counts as kept, and stays NaN
         keep[i] = k
         out[i] = x[i] * s if k else zero
     return out, keep
