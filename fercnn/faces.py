@@ -58,11 +58,17 @@ def to_gray(image):
     return a
 
 
-def detect_faces(gray, *, min_face=48, scale_factor=1.2, min_neighbors=8):
+def detect_faces(gray, *, min_face=48, scale_factor=1.15, min_neighbors=9):
     """Boxes (x, y, width, height) of the frontal faces in a grayscale (H, W) image, largest first.
 
-    min_face: the smallest face side searched, in pixels. min_neighbors: how many
-    overlapping detections a face needs (more: fewer false faces, more missed ones).
+    min_face: the smallest face side searched, in pixels. scale_factor: the step between
+    the window sizes tried. min_neighbors: how many overlapping detections a face needs
+    (more: fewer false faces, more missed ones). The defaults were chosen on
+    scikit-image's sample photos: with them the astronaut's face is found exactly once at
+    every size from 256 to 800 pixels, saved as PNG or as JPEG, and no face is found in
+    thirteen photos without one; 8 to 10 neighbours all do that at this scale step, and 9
+    is the middle. A box whose centre lies inside a larger box is the same face found at
+    another scale, and is dropped.
     """
     global _detector
     if isinstance(min_face, bool) or not isinstance(min_face, (int, np.integer)) or min_face < 24:
@@ -79,7 +85,17 @@ def detect_faces(gray, *, min_face=48, scale_factor=1.2, min_neighbors=8):
                                          step_ratio=1, min_size=(min_face, min_face), max_size=(H, W),
                                          min_neighbor_number=min_neighbors)
     boxes = [(int(d["c"]), int(d["r"]), int(d["width"]), int(d["height"])) for d in found]
-    return sorted(boxes, key=lambda b: -b[2] * b[3])
+    return merge_nested(boxes)
+
+
+def merge_nested(boxes):
+    """Boxes largest first, without those whose centre lies inside a larger kept box."""
+    kept = []
+    for x, y, w, h in sorted(boxes, key=lambda b: -b[2] * b[3]):
+        cx, cy = x + w / 2, y + h / 2
+        if not any(kx <= cx <= kx + kw and ky <= cy <= ky + kh for kx, ky, kw, kh in kept):
+            kept.append((x, y, w, h))
+    return kept
 
 
 def crop_face(gray, box, *, margin=MARGIN, side=SIDE):

@@ -39,11 +39,25 @@ def photos(tmp_path_factory):
     return d
 
 
-def test_one_face_in_the_astronaut_and_none_in_a_blank_image():
-    boxes = detect_faces(to_gray(skdata.astronaut()))
-    assert len(boxes) == 1
+@pytest.mark.parametrize("side,fmt", [(320, "PNG"), (480, "JPEG"), (512, "JPEG"), (640, "PNG"), (800, "JPEG")])
+def test_one_face_in_the_astronaut_at_any_size(side, fmt):
+    import io
+    buffer = io.BytesIO()
+    Image.fromarray(skdata.astronaut()).resize((side, side)).save(buffer, format=fmt)
+    photo = np.asarray(Image.open(buffer))
+    boxes = detect_faces(to_gray(photo))
+    assert len(boxes) == 1, boxes
     x, y, w, h = boxes[0]
-    assert x < FACE_CENTRE[0] < x + w and y < FACE_CENTRE[1] < y + h and 60 <= w <= 140 and w == h
+    cx, cy = (v * side / 512 for v in FACE_CENTRE)
+    assert x < cx < x + w and y < cy < y + h and 60 <= w * 512 / side <= 140 and w == h
+
+
+def test_nested_boxes_are_one_face():
+    from fercnn.faces import merge_nested
+    assert merge_nested([(30, 30, 40, 40), (0, 0, 100, 100), (200, 0, 50, 50)]) == [(0, 0, 100, 100), (200, 0, 50, 50)]
+
+
+def test_no_face_in_a_blank_image():
     assert detect_faces(np.full((480, 640), 128.0)) == []
     assert detect_faces(np.zeros((30, 30))) == []  # smaller than the smallest face searched
     with pytest.raises(ValueError, match=r"min_face must be an integer >= 24 pixels .*got 10"):
