@@ -12,10 +12,20 @@
 A resumed run ends with exactly the parameters, batchnorm statistics and histories, bit
 for bit, of the same run never interrupted: a checkpoint holds everything the run
 depends on (see fercnn.checkpoint), and writing one draws no random numbers.
+
+What the Solver needs of a model (fercnn.models.ConvNet has all of it):
+
+    model.params                      dict of name -> array; the Solver replaces the arrays
+    model.loss(X, y, features=None)   -> (loss, grads keyed like params), a training step
+    model.predict(X, features=None, batch_size=...) -> (N,) labels, in evaluation mode
+    model.dtype, model.hog_dim        the arrays' dtype; HOG features expected (0: none)
+    model.bn_state                    dict of layer -> {"running_mean", "running_var"} ({} if none)
+    model.recalibrate_batchnorm(X, features=None, batch_size=...)   used when bn_state is not empty
+    model.dropout_rng                 the numpy Generator of its dropout masks (saved in checkpoints)
+    model.spec, reg, seed, mean_image, class_names   written to checkpoints (fercnn.models.io)
 """
 import copy
 import datetime
-import hashlib
 import math
 import numbers
 import os
@@ -27,10 +37,9 @@ from tqdm.auto import tqdm
 from fercnn import checkpoint as ckpt
 from fercnn.fileio import write_json
 from fercnn.checks import check_positive_int
-from fercnn.models.io import model_entries
 from fercnn.optim import get_rule
 from fercnn.runtime import reuse_freed_memory
-from fercnn.solver_state import restore_state, solver_state
+from fercnn.solver_state import data_fingerprint, restore_state, run_options, solver_state
 
 
 class Solver:
@@ -95,7 +104,7 @@ class Solver:
         self.lr_decay = float(lr_decay)
         self.batch_size, self.num_epochs = batch_size, num_epochs
         self.augment_flip = bool(augment_flip)
-        self.seed = seed
+        self.seed = _plain(seed)
         self.rng = np.random.default_rng(seed)
         self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
         self.eval_batch_size = eval_batch_size
@@ -114,31 +123,14 @@ class Solver:
         self.order, self.next_batch = None, 0  # the epoch in progress: its permutation, the next batch
         self.train_seconds, self.resumes, self.best_checkpoint = 0.0, [], None
         self.resumed_from, self.already_finished = None, False
-        self._wrote_checkpoints = False
+        self._wrote_checkpoints, self._fingerprint = False, None
 
     def options(self):
         """Everything that decides the result of a run, as JSON-like data: a run may only be
         resumed with the same options (num_epochs aside, which may grow)."""
-        meta, _ = model_entries(self.model)
-        rule = self.update_rule.__name__
-        return {"update_rule": rule, "optim_config": self.optim_config, "lr_decay": self.lr_decay,
-                "batch_size": self.batch_size, "augment_flip": self.augment_flip, "seed": _plain(self.seed),
-                "num_train_samples": self.num_train_samples, "num_val_samples": self.num_val_samples,
-                "bn_recalibration": self.bn_recalibration,
-                "model": {k: meta[k] for k in ("spec", "reg", "dtype", "seed")},
-                "data": self.data_fingerprint()}
-
-    def data_fingerprint(self):
-        """A hash of the training and validation arrays: a run resumes on the same data only."""
-        if getattr(self, "_fingerprint", None) is None:
-            h = hashlib.blake2b(digest_size=12)
-            for key in sorted(k for k in self.data if k.startswith(("X_", "y_", "features_"))
-                              and not k.endswith("_test")):
-                a = np.ascontiguousarray(self.data[key])
-                h.update(f"{key}{a.shape}{a.dtype}".encode())
-                h.update(memoryview(a).cast("B"))
-            self._fingerprint = h.hexdigest()
-        return self._fingerprint
+        if self._fingerprint is None:
+            self._fingerprint = data_fingerprint(self.data)
+        return run_options(self, self._fingerprint)
 
     def _batches(self, N):
         return self._split(self.rng.permutation(N))

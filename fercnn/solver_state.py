@@ -5,14 +5,36 @@ bit for bit (the loss history, learning rates, random generator states). Arrays 
 the .npz beside it.
 """
 import copy
+import hashlib
 import json
 
 import numpy as np
 
 from fercnn import checkpoint as ckpt
-from fercnn.models.io import model_from_entries
+from fercnn.models.io import model_entries
+from fercnn.models.loading import model_from_entries
 
 STATE_VERSION = 1
+
+
+def run_options(solver, fingerprint):
+    """The options that decide a run's result (see Solver.options)."""
+    meta, _ = model_entries(solver.model)
+    return {"update_rule": solver.update_rule.__name__, "optim_config": solver.optim_config,
+            "lr_decay": solver.lr_decay, "batch_size": solver.batch_size, "augment_flip": solver.augment_flip,
+            "seed": solver.seed, "num_train_samples": solver.num_train_samples,
+            "num_val_samples": solver.num_val_samples, "bn_recalibration": solver.bn_recalibration,
+            "model": {k: meta[k] for k in ("spec", "reg", "dtype", "seed")}, "data": fingerprint}
+
+
+def data_fingerprint(data):
+    """A hash of the training and validation arrays (and features): a run resumes on the same data only."""
+    h = hashlib.blake2b(digest_size=12)
+    for key in sorted(k for k in data if k.startswith(("X_", "y_", "features_")) and not k.endswith("_test")):
+        a = np.ascontiguousarray(data[key])
+        h.update(f"{key}{a.shape}{a.dtype}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
 
 
 def solver_state(solver):

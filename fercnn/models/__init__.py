@@ -1,6 +1,6 @@
 """Networks of the paper's family, built from specs: ConvNet, the shallow/deep presets, load."""
 from fercnn.models.convnet import ConvNet
-from fercnn.models.io import load
+from fercnn.models.loading import load
 from fercnn.models.presets import deep, deep_spec, linear, linear_spec, shallow, shallow_spec
 
 __all__ = ["ConvNet", "shallow", "deep", "linear", "shallow_spec", "deep_spec", "linear_spec", "load"]

@@ -14,6 +14,7 @@ from fercnn.fast import (
     conv_backward, conv_forward, max_pool_backward, max_pool_forward, relu_dropout_backward, relu_dropout_forward,
     softmax_loss,
 )
+from fercnn.models.io import save_model
 from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
 
 # kind -> (backward function, names of the parameters its gradients belong to)
@@ -268,5 +269,4 @@ class ConvNet:
 
     def save(self, path):
         """Write spec, params, BN running statistics, mean image and class names to one .npz."""
-        from fercnn.models.io import save_model
         save_model(self, path)

@@ -15,10 +15,10 @@ Convolutions use stride 1 and "same" padding (odd kernels); pools are 2x2, strid
 or affine layer followed by batchnorm has no bias (batchnorm's beta takes its place).
 """
 from fercnn.checks import check_positive_int, check_probability
+from fercnn.features import HOG_DEFAULTS, hog_length
 
 CONV_DEFAULTS = {"filters": None, "kernel": 3, "batchnorm": False, "dropout": 0.0, "pool": False}
 FC_DEFAULTS = {"units": None, "batchnorm": False, "dropout": 0.0}
-HOG_DEFAULTS = {"orientations": 9, "pixels_per_cell": 8, "cells_per_block": 2}
 
 
 def _fill(kind, index, block, defaults):
@@ -74,12 +74,7 @@ def hog_dim(spec):
     if spec["hog"] is None:
         return 0
     _, H, W = spec["input_shape"]
-    h = spec["hog"]
-    cells_h, cells_w = H // h["pixels_per_cell"], W // h["pixels_per_cell"]
-    blocks_h, blocks_w = cells_h - h["cells_per_block"] + 1, cells_w - h["cells_per_block"] + 1
-    if blocks_h < 1 or blocks_w < 1:
-        raise ValueError(f"hog: {H}x{W} images are too small for {h}")
-    return blocks_h * blocks_w * h["cells_per_block"] ** 2 * h["orientations"]
+    return hog_length(H, W, **spec["hog"])
 
 
 def layer_shapes(spec):
