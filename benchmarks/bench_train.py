@@ -53,7 +53,7 @@ def worker(lib, net, batch, steps, threads):
         from torch_nets import build
 
         torch.set_num_threads(threads)
-        model = build(json.loads(os.environ["FERCNN_BENCH_SPEC"]))  # no fercnn import: torch's memory alone
+        model = build(json.loads(os.environ["FERCNN_BENCH_LAYERS"]))  # no fercnn import: torch's memory alone
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
         tX, ty = torch.from_numpy(X), torch.from_numpy(y)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -75,11 +75,13 @@ def worker(lib, net, batch, steps, threads):
 
 def run_worker(lib, net, batch, steps, threads, env_extra=None):
     from fercnn import models
+    from fercnn.models.blocks import build_layers
     from fercnn.models.spec import normalize_spec
 
     spec = normalize_spec(input_shape=(1, 48, 48), num_classes=7, **getattr(models, f"{net}_spec")())
+    layers = [layer.describe() for layer in build_layers(spec)]
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_SPEC=json.dumps(spec),
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_LAYERS=json.dumps(layers),
                **(env_extra or {}))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, net, str(batch), str(steps), str(threads)]
     t = time.perf_counter()

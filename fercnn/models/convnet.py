@@ -1,30 +1,17 @@
-"""ConvNet: the paper's network family, composed from the layer functions.
+"""ConvNet: the paper's network family, as a list of layer objects built from a spec.
 
     [Conv-(SBN)-ReLU-(Dropout)-(Max-pool)] x M - [Affine-(BN)-ReLU-(Dropout)] x N - Affine-Softmax
 
-The forward pass records one (kind, layer name, cache) entry per op; the backward pass
-walks that record in reverse and calls each op's backward. No layer has a hand-written
-chain of its own.
+fercnn.models.blocks builds the list once; initialisation, the forward pass (which keeps
+each layer's cache), the backward pass (the list in reverse) and summary() walk it.
 """
 import numpy as np
 
 from fercnn.checks import check_positive_int
-from fercnn.fast import (
-    add_scaled, affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward,
-    conv_backward, conv_forward, max_pool_backward, max_pool_forward, relu_dropout_backward, relu_dropout_forward,
-    softmax_loss,
-)
+from fercnn.fast import add_scaled, softmax_loss
+from fercnn.models.blocks import Pass, build_layers, layer_rows
 from fercnn.models.io import save_model
-from fercnn.models.spec import hog_dim, layer_shapes, normalize_spec
-
-# kind -> (backward function, names of the parameters its gradients belong to)
-_BACKWARD = {
-    "conv": (conv_backward, ("w", "b")),
-    "affine": (affine_backward, ("w", "b")),
-    "bn_relu_dropout": (batchnorm_relu_dropout_backward, ("gamma", "beta")),
-    "relu_dropout": (relu_dropout_backward, ()),
-    "pool": (max_pool_backward, ()),
-}
+from fercnn.models.spec import hog_dim, normalize_spec
 
 
 class ConvNet:
@@ -55,31 +42,12 @@ class ConvNet:
         def he(shape, fan_in):
             return (init_rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(self.dtype)
 
-        C = self.spec["input_shape"][0]
-        for i, b in enumerate(self.spec["conv"], 1):
-            F, k = b["filters"], b["kernel"]
-            self.params[f"conv{i}.w"] = he((F, C, k, k), C * k * k)
-            if b["batchnorm"]:
-                self._add_bn(f"conv{i}", F)
-            else:
-                self.params[f"conv{i}.b"] = np.zeros(F, self.dtype)
-            C = F
-        D = next(shape[0] for _, kind, shape, _ in layer_shapes(self.spec) if kind.startswith("flatten"))
-        for i, b in enumerate(self.spec["fc"], 1):
-            self.params[f"fc{i}.w"] = he((D, b["units"]), D)
-            if b["batchnorm"]:
-                self._add_bn(f"fc{i}", b["units"])
-            else:
-                self.params[f"fc{i}.b"] = np.zeros(b["units"], self.dtype)
-            D = b["units"]
-        K = self.spec["num_classes"]
-        self.params["out.w"] = he((D, K), D)
-        self.params["out.b"] = np.zeros(K, self.dtype)
-
-    def _add_bn(self, name, size):
-        self.params[f"{name}.gamma"] = np.ones(size, self.dtype)
-        self.params[f"{name}.beta"] = np.zeros(size, self.dtype)
-        self.bn_state[name] = {"running_mean": np.zeros(size, self.dtype), "running_var": np.ones(size, self.dtype)}
+        self.layers = build_layers(self.spec)
+        for layer in self.layers:  # in order: the weights draw from init_rng one after another
+            self.params.update(layer.init_params(he, self.dtype))
+            state = layer.init_state(self.dtype)
+            if state is not None:
+                self.bn_state[layer.name] = state
 
     @property
     def hog_dim(self):
@@ -102,56 +70,20 @@ class ConvNet:
         elif features is not None:
             raise ValueError("model: features were given but this model has no HOG input (spec hog=None)")
 
-    def _forward(self, X, features, training, rng, *, dropout=True, bn_momentum=0.9, taps=None):
-        """Scores (N, K) and the record of caches that backward walks in reverse.
+    def _forward(self, X, features, training, rng, *, dropout=True, bn_momentum=0.9, taps=None, input_grad=False):
+        """Scores (N, K) and the per-layer caches that _backward walks in reverse.
 
         dropout=False turns dropout off in a training-mode pass; bn_momentum is the
         batchnorm layers' running-statistics momentum (see recalibrate_batchnorm); taps,
         a list, receives each conv block's activation.
         """
-        p, record = self.params, []
-        out = X
-        for i, b in enumerate(self.spec["conv"], 1):
-            name = f"conv{i}"
-            out, c = conv_forward(out, p[f"{name}.w"], self._bias(name, b["filters"]), stride=1, pad=b["kernel"] // 2)
-            record.append(("conv", name, c))
-            out = self._activation(name, out, b, training, rng, record, dropout, bn_momentum)
-            if taps is not None:
-                taps.append(out)
-            if b["pool"]:
-                out, c = max_pool_forward(out, size=2, stride=2)
-                record.append(("pool", None, c))
-        conv_shape = out.shape
-        out = out.reshape(out.shape[0], -1)
-        if features is not None:
-            out = np.concatenate([out, features], axis=1)
-        record.append(("flatten", None, conv_shape))
-        for i, b in enumerate(self.spec["fc"], 1):
-            name = f"fc{i}"
-            out, c = affine_forward(out, p[f"{name}.w"], self._bias(name, b["units"]))
-            record.append(("affine", name, c))
-            out = self._activation(name, out, b, training, rng, record, dropout, bn_momentum)
-        scores, c = affine_forward(out, p["out.w"], p["out.b"])
-        record.append(("affine", "out", c))
-        return scores, record
-
-    def _bias(self, name, size):
-        """The layer's bias, or zeros for a layer whose batchnorm makes a bias redundant."""
-        b = self.params.get(f"{name}.b")
-        return np.zeros(size, self.dtype) if b is None else b
-
-    def _activation(self, name, out, block, training, rng, record, dropout, bn_momentum):
-        """(batchnorm) -> ReLU -> (dropout) of a block, each as one fused op."""
-        p_drop = block["dropout"] if dropout else 0.0
-        if block["batchnorm"]:
-            out, c = batchnorm_relu_dropout_forward(out, self.params[f"{name}.gamma"], self.params[f"{name}.beta"],
-                                                    self.bn_state[name], p_drop, training=training, rng=rng,
-                                                    momentum=bn_momentum)
-            record.append(("bn_relu_dropout", name, c))
-        else:  # without dropout this is relu_forward
-            out, c = relu_dropout_forward(out, p_drop, training=training, rng=rng)
-            record.append(("relu_dropout", None, c))
-        return out
+        ctx = Pass(training=training, rng=rng, dropout=dropout, bn_momentum=bn_momentum, bn_state=self.bn_state,
+                   features=features, taps=taps, input_grad=input_grad)
+        caches, out = [], X
+        for layer in self.layers:
+            out, cache = layer.forward(out, self.params, ctx)
+            caches.append(cache)
+        return out, (ctx, caches)
 
     def loss(self, X, y=None, *, features=None, rng=None):
         """Without y: class scores (N, K) in eval mode (running BN statistics, no dropout).
@@ -175,40 +107,24 @@ class ConvNet:
                 add_scaled(g.reshape(-1), w.reshape(-1), reg)  # g += reg * w, in place
         return self.dtype.type(loss), grads
 
-    def _backward(self, record, dout, *, input_grad=False):
-        """Walk the forward record in reverse: (grads keyed like params, dX or None).
-
-        The first conv layer skips its dx unless input_grad (nothing below it needs it in
-        training; saliency maps do). A flatten takes the conv part of a hybrid's gradient.
-        """
+    def _backward(self, record, dout):
+        """Walk the layers in reverse: (grads keyed like params, dX, or None unless the
+        forward pass asked for the input gradient)."""
+        ctx, caches = record
         grads = {}
-        for depth, (kind, name, cache) in reversed(list(enumerate(record))):
-            if kind == "flatten":
-                conv_dim = int(np.prod(cache[1:]))
-                dout = np.ascontiguousarray(dout[:, :conv_dim]).reshape(cache)
-                continue
-            backward, names = _BACKWARD[kind]
-            if depth == 0 and kind == "conv" and not input_grad:
-                result = backward(dout, cache, need_dx=False)
-            else:
-                result = backward(dout, cache)
-            if names:
-                dout = result[0]
-                for pname, g in zip(names, result[1:]):
-                    if f"{name}.{pname}" in self.params:  # not the bias of a layer before batchnorm
-                        grads[f"{name}.{pname}"] = g
-            else:
-                dout = result
-        return grads, dout if input_grad else None
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            dout, g = layer.backward(dout, cache, self.params, ctx)
+            grads.update(g)
+        return grads, dout if ctx.input_grad else None
 
     def input_gradient(self, X, dscores, *, features=None):
         """d(sum(scores * dscores)) / dX in evaluation mode (running batchnorm statistics, no
         dropout): X (N, C, H, W), dscores (N, K) -> (N, C, H, W). Parameters are unchanged."""
         self._check_input(X, features)
-        scores, record = self._forward(X, features, False, None)
+        scores, record = self._forward(X, features, False, None, input_grad=True)
         if dscores.shape != scores.shape:
             raise ValueError(f"input_gradient: dscores must have shape {scores.shape}, got {dscores.shape}")
-        return self._backward(record, np.ascontiguousarray(dscores, dtype=self.dtype), input_grad=True)[1]
+        return self._backward(record, np.ascontiguousarray(dscores, dtype=self.dtype))[1]
 
     def conv_activations(self, X, *, features=None):
         """The output of every conv block's ReLU (before pooling) in evaluation mode:
@@ -259,7 +175,7 @@ class ConvNet:
 
     def summary(self):
         """Table of layer, output shape and parameter count, from the input shape alone."""
-        rows = layer_shapes(self.spec)
+        rows = layer_rows(self.layers, self.spec["input_shape"])
         lines = [f"{'layer':<8}{'op':<26}{'output shape':<18}{'params':>12}", "-" * 64]
         for name, kind, shape, n in rows:
             lines.append(f"{name:<8}{kind:<26}{str(shape):<18}{n:>12,}")

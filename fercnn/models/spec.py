@@ -65,8 +65,18 @@ def normalize_spec(*, input_shape, num_classes, conv, fc, hog=None):
         spec["hog"] = _fill("hog", 1, hog, HOG_DEFAULTS)
     else:
         spec["hog"] = None
-    layer_shapes(spec)  # fails early if pooling would shrink a map below 1 pixel
+    _check_pooling(spec)
     return spec
+
+
+def _check_pooling(spec):
+    """Every 2x2 pool must get an even height and width (so nothing shrinks below 1 pixel)."""
+    _, H, W = spec["input_shape"]
+    for i, b in enumerate(spec["conv"], 1):
+        if b["pool"]:
+            if H < 2 or W < 2 or H % 2 or W % 2:
+                raise ValueError(f"conv block {i}: 2x2 pooling needs even height and width, got {H}x{W}")
+            H, W = H // 2, W // 2
 
 
 def hog_dim(spec):
@@ -75,42 +85,3 @@ def hog_dim(spec):
         return 0
     _, H, W = spec["input_shape"]
     return hog_length(H, W, **spec["hog"])
-
-
-def layer_shapes(spec):
-    """[(layer name, kind, output shape without N, parameter count)], from the input shape alone."""
-    C, H, W = spec["input_shape"]
-    rows = [("input", "input", (C, H, W), 0)]
-    for i, b in enumerate(spec["conv"], 1):
-        F, k = b["filters"], b["kernel"]
-        rows.append((f"conv{i}", f"conv {k}x{k}", (F, H, W), F * C * k * k + (0 if b["batchnorm"] else F)))
-        if b["batchnorm"]:
-            rows.append((f"conv{i}", "spatial batchnorm", (F, H, W), 2 * F))
-        rows.append(("", "relu", (F, H, W), 0))
-        if b["dropout"]:
-            rows.append(("", f"dropout p={b['dropout']:g}", (F, H, W), 0))
-        if b["pool"]:
-            if H < 2 or W < 2 or H % 2 or W % 2:
-                raise ValueError(f"conv block {i}: 2x2 pooling needs even height and width, got {H}x{W}")
-            H, W = H // 2, W // 2
-            rows.append(("", "max-pool 2x2", (F, H, W), 0))
-        C = F
-    D = C * H * W
-    extra = hog_dim(spec)
-    if extra:
-        D += extra
-        rows.append(("", f"flatten + hog({extra})", (D,), 0))
-    else:
-        rows.append(("", "flatten", (D,), 0))
-    for i, b in enumerate(spec["fc"], 1):
-        M = b["units"]
-        rows.append((f"fc{i}", "affine", (M,), D * M + (0 if b["batchnorm"] else M)))
-        if b["batchnorm"]:
-            rows.append((f"fc{i}", "batchnorm", (M,), 2 * M))
-        rows.append(("", "relu", (M,), 0))
-        if b["dropout"]:
-            rows.append(("", f"dropout p={b['dropout']:g}", (M,), 0))
-        D = M
-    K = spec["num_classes"]
-    rows.append(("out", "affine + softmax", (K,), D * K + K))
-    return rows
