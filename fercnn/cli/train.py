@@ -6,7 +6,7 @@ PRESETS = {"shallow": ("shallow", False), "deep": ("deep", False), "hybrid": ("s
 
 
 def main(argv, prog="fercnn train"):
-    from fercnn.experiment import main as run
+    from fercnn.cli.experiment import main as run
 
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in PRESETS:
         p = OneLineParser(prog=prog, description="Train one of the paper's networks; "
