@@ -12,14 +12,14 @@ with the per-class table. Models keep the mean image they were trained with.
 import numpy as np
 
 from fercnn import models
-from fercnn.cli.options import OneLineParser, number
+from fercnn.cli.options import OneLineParser, describe, number
 from fercnn.data_utils import flip_double, load_fer2013
 from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.predict import model_input as images
 
 
 def main(argv=None, prog="fercnn evaluate"):
-    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("models", nargs="+", help="model .npz files (model.save or Solver checkpoints)")
     p.add_argument("--data", required=True, help="fer2013.csv, or the folder with train/ and test/")
     p.add_argument("--bn-recalibration", type=number(int, 0), default=6400, help="training images; 0: no recalibration")

@@ -33,3 +33,9 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def describe(docstring):
+    """A command's --help description from its module docstring "fercnn X: does this.": "Does this."."""
+    text = docstring.split("\n\n")[0].split(": ", 1)[1].strip()
+    return text[0].upper() + text[1:]

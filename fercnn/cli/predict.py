@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fercnn import models
-from fercnn.cli.options import OneLineParser, number
+from fercnn.cli.options import OneLineParser, describe, number
 from fercnn.faces import read_image
 from fercnn.predict import class_names_of, face_record, find_faces, predict_faces
 
@@ -26,7 +26,7 @@ PROGRESS_FROM = 20  # photos: a progress bar on stderr from this many
 
 
 def build_parser(prog):
-    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, ...)")
     p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")

@@ -2,11 +2,11 @@
 import os
 
 from fercnn import models
-from fercnn.cli.options import OneLineParser
+from fercnn.cli.options import OneLineParser, describe
 
 
 def main(argv, prog="fercnn summary"):
-    p = OneLineParser(prog=prog, description=__doc__.split(": ", 1)[1])
+    p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("network", help="shallow, deep, linear, or a saved model / checkpoint (.npz)")
     p.add_argument("--hog", action="store_true", help="the hybrid: HOG features join the conv output")
     args = p.parse_args(argv)
