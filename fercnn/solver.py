@@ -252,8 +252,10 @@ class Solver:
             self.best_checkpoint = ckpt.checkpoint_name(self.epoch, len(self.loss_history))
         recent = self.loss_history[-max(1, math.ceil(len(d["X_train"]) / self.batch_size)):]
         if self.verbose:
+            last = self.resumes[-1] if self.resumes else None
+            note = f" (resumed from {last['checkpoint']})" if last and last["epoch"] == self.epoch - 1 else ""
             tqdm.write(f"epoch {self.epoch}/{self.num_epochs}: loss {np.mean(recent):.4f}, "
-                       f"train acc {train_acc:.4f}, val acc {val_acc:.4f}")
+                       f"train acc {train_acc:.4f}, val acc {val_acc:.4f}{note}")
         if self.checkpoint_dir:
             self._save(start)
         if self.callback is not None:

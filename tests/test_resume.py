@@ -209,3 +209,18 @@ def test_a_model_file_is_not_a_checkpoint(tmp_path):
     with pytest.warns(RuntimeWarning, match=r"is a model file, not a training checkpoint"), \
             pytest.raises(ValueError, match="none of the checkpoints"):
         Solver(model, data, checkpoint_dir=tmp_path, **OPTIONS).train(resume=True)
+
+
+def test_the_epoch_line_says_where_the_run_was_resumed_from(tmp_path, capsys):
+    model, data = _setup()
+    cut = Solver(model, data, checkpoint_dir=tmp_path, **OPTIONS)
+    _interrupt_at(cut, 8)
+    with pytest.raises(Interrupted):
+        cut.train()
+    model, _ = _setup()
+    Solver(model, data, checkpoint_dir=tmp_path, **dict(OPTIONS, verbose=True)).train(resume=True)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "resumed from " in text and "continuing at epoch 2, batch 2" in text
+    assert "epoch 2/3: loss" in text and "(resumed from epoch002_iter0000006.npz)" in text
+    assert "epoch 3/3: loss" in text and text.count("(resumed from") == 1
