@@ -84,3 +84,45 @@ def check_window_output_size(op, H, W, HH, WW, stride, pad):
             )
         sizes.append(span // stride + 1)
     return tuple(sizes)
+
+
+def check_conv_args(op, x, w, b, stride, pad):
+    """Convolution's arguments: x (N, C, H, W), w (F, C, HH, WW), b (F,), one float dtype,
+    whole output sizes. Returns (H_out, W_out)."""
+    check_float_array(op, "x", x, ndim=4)
+    check_float_array(op, "w", w, ndim=4)
+    check_float_array(op, "b", b, ndim=1)
+    check_same_dtype(op, x=x, w=w, b=b)
+    C, F = x.shape[1], w.shape[0]
+    if w.shape[1] != C:
+        raise ValueError(f"{op}: x has {C} channels but the filters w expect {w.shape[1]}")
+    check_shape(op, "b", b, (F,))
+    return check_window_output_size(op, x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
+
+
+def check_dropout_args(op, x, p, training):
+    """Dropout's arguments: a float array, p in [0, 1), a real bool."""
+    check_float_array(op, "x", x)
+    check_probability(op, "p", p)
+    check_bool(op, "training", training)
+
+
+def check_batchnorm_args(op, x, gamma, beta, state, training, momentum, eps):
+    """Batchnorm's arguments for x (N, C, ...): gamma and beta (C,) of x's dtype, a state dict,
+    momentum in [0, 1], eps > 0, and at least 2 values per feature when training."""
+    C = x.shape[1]
+    check_float_array(op, "gamma", gamma, ndim=1)
+    check_float_array(op, "beta", beta, ndim=1)
+    check_shape(op, "gamma", gamma, (C,))
+    check_shape(op, "beta", beta, (C,))
+    check_same_dtype(op, x=x, gamma=gamma, beta=beta)
+    check_bool(op, "training", training)
+    if not isinstance(state, dict):
+        raise ValueError(f"{op}: state must be a dict for the running statistics, got {type(state).__name__}")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps <= 0:
+        raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
+    m = x.size // C
+    if training and m < 2:
+        raise ValueError(f"{op}: training needs at least 2 values per feature to form statistics, got {m}")

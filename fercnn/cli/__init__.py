@@ -30,7 +30,6 @@ def usage():
 def main(argv=None):
     """Run one command; returns nothing, exits with the command's status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    warnings.formatwarning = lambda message, *args, **kw: f"warning: {message}\n"
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         sys.exit(0 if argv else 2)
@@ -43,12 +42,19 @@ def main(argv=None):
               file=sys.stderr)
         sys.exit(2)
     module = importlib.import_module(f"fercnn.cli.{COMMANDS[argv[0]][0]}")
+    run(lambda: module.main(argv[1:], prog=f"fercnn {argv[0]}"))
+
+
+def run(command):
+    """Call command() and exit with its status: a ValueError (bad input) becomes one 'error:'
+    line and status 2, a FloatingPointError (a diverging run) one 'error:' line and status 1."""
+    warnings.formatwarning = lambda message, *args, **kw: f"warning: {message}\n"
     try:
-        status = module.main(argv[1:], prog=f"fercnn {argv[0]}")
+        status = command()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except FloatingPointError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
-    sys.exit(status or 0)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -100,18 +99,15 @@ def load_data(args):
 
 
 def cli(preset, *, hog=False):
-    """Entry point of the example scripts: bad input ends in one 'error:' line and exit
-    status 2; a diverging run in one 'error:' line and exit status 1 (its folder keeps the
-    last good checkpoint)."""
-    warnings.formatwarning = lambda message, *args, **kw: f"warning: {message}\n"
-    try:
+    """Entry point of the example scripts, with the fercnn command's error handling: bad
+    input ends in one 'error:' line and exit status 2; a diverging run in one 'error:' line
+    and exit status 1 (its folder keeps the last good checkpoint)."""
+    from fercnn.cli import run
+
+    def command():
         main(preset, sys.argv[1:], hog=hog)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except FloatingPointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        return 0
+    run(command)
 
 
 def main(preset, argv=None, *, hog=False, prog=None):

@@ -6,11 +6,10 @@ Both public forms share one implementation (the kernels in _bn_kernels.py, which
 (N, D) and over N, H, W for (N, C, H, W) ("spatial" batchnorm), so spatial BN equals BN on
 the (N*H*W, C) reshape without the transpose.
 """
-import numbers
 
 import numpy as np
 
-from fercnn.checks import check_bool, check_float_array, check_same_dtype, check_shape
+from fercnn.checks import check_batchnorm_args, check_float_array, check_shape
 from fercnn.fast import _bn_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 
@@ -65,22 +64,8 @@ def statistics(op, x, gamma, beta, state, training, momentum, eps):
     Training: the batch's statistics, and the running ones in ``state`` are updated.
     Eval: the running statistics. Shared by batchnorm and the fused op in fused.py.
     """
+    check_batchnorm_args(op, x, gamma, beta, state, training, momentum, eps)
     C = x.shape[1]
-    check_float_array(op, "gamma", gamma, ndim=1)
-    check_float_array(op, "beta", beta, ndim=1)
-    check_shape(op, "gamma", gamma, (C,))
-    check_shape(op, "beta", beta, (C,))
-    check_same_dtype(op, x=x, gamma=gamma, beta=beta)
-    check_bool(op, "training", training)
-    if not isinstance(state, dict):
-        raise ValueError(f"{op}: state must be a dict for the running statistics, got {type(state).__name__}")
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-        raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps <= 0:
-        raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
-    m = x.size // C
-    if training and m < 2:
-        raise ValueError(f"{op}: training needs at least 2 values per feature to form statistics, got {m}")
 
     require_numpy(op, x, gamma, beta)
     dt = x.dtype.type

@@ -13,7 +13,7 @@ instead of keeping them from the forward pass.
 """
 import numpy as np
 
-from fercnn.checks import check_float_array, check_same_dtype, check_shape, check_window_output_size
+from fercnn.checks import check_conv_args, check_float_array, check_same_dtype, check_shape
 from fercnn.fast import _conv_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 from fercnn.fast._workers import map_blocks
@@ -28,16 +28,9 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     cache holds x, w and the geometry.
     """
     op = "conv_forward"
-    check_float_array(op, "x", x, ndim=4)
-    check_float_array(op, "w", w, ndim=4)
-    check_float_array(op, "b", b, ndim=1)
-    check_same_dtype(op, x=x, w=w, b=b)
+    H_out, W_out = check_conv_args(op, x, w, b, stride, pad)
     N, C, H, W = x.shape
-    F, Cw, HH, WW = w.shape
-    if Cw != C:
-        raise ValueError(f"{op}: x has {C} channels but the filters w expect {Cw}")
-    check_shape(op, "b", b, (F,))
-    H_out, W_out = check_window_output_size(op, H, W, HH, WW, stride, pad)
+    F, _, HH, WW = w.shape
     require_numpy(op, x)
 
     x = np.ascontiguousarray(x)

@@ -1,7 +1,7 @@
 """Inverted dropout, alone and fused with the ReLU before it (Numba kernels; readable: fercnn.layers.dropout)."""
 import numpy as np
 
-from fercnn.checks import check_bool, check_float_array, check_probability, check_shape
+from fercnn.checks import check_dropout_args, check_float_array, check_shape
 from fercnn.fast import _elementwise_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 from fercnn.fast.activations import relu_backward, relu_forward
@@ -17,9 +17,7 @@ def dropout_forward(x, p, *, training, rng):
     u >= round(p * 65536), so p is honoured to 1/65536. The cache holds the keep mask
     (uint8) and the scale, so backward passes exactly the units forward kept.
     """
-    check_float_array("dropout_forward", "x", x)
-    check_probability("dropout_forward", "p", p)
-    check_bool("dropout_forward", "training", training)
+    check_dropout_args("dropout_forward", x, p, training)
     if not training or p == 0:
         return x, None
     draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
@@ -37,9 +35,7 @@ def relu_dropout_forward(x, p, *, training, rng):
     the cache is one uint8 mask of those units and backward is dropout_backward's.
     Without dropout (p == 0 or not training) this is relu_forward.
     """
-    check_float_array("relu_dropout_forward", "x", x)
-    check_probability("relu_dropout_forward", "p", p)
-    check_bool("relu_dropout_forward", "training", training)
+    check_dropout_args("relu_dropout_forward", x, p, training)
     if not training or p == 0:
         out, cache = relu_forward(x)
         return out, ("relu", cache)

@@ -8,11 +8,10 @@ in any batch.
 Spatial batchnorm normalises each channel of (N, C, H, W) over N, H and W together: it is
 batchnorm on the (N*H*W, C) matrix of the channel values, which is how it is written here.
 """
-import numbers
 
 import numpy as np
 
-from fercnn.checks import check_bool, check_float_array, check_same_dtype, check_shape
+from fercnn.checks import check_batchnorm_args, check_float_array, check_shape
 
 
 def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5):
@@ -27,7 +26,7 @@ def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5
 
 
 def _forward(op, x, gamma, beta, state, training, momentum, eps):
-    _check(op, x, gamma, beta, state, training, momentum, eps)
+    check_batchnorm_args(op, x, gamma, beta, state, training, momentum, eps)
     dt = x.dtype.type
     if "running_mean" not in state:
         state["running_mean"] = np.zeros(x.shape[1], dtype=x.dtype)
@@ -88,21 +87,3 @@ def spatial_batchnorm_backward(dout, cache):
     N, C, H, W = shape
     drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), inner)
     return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
-
-
-def _check(op, x, gamma, beta, state, training, momentum, eps):
-    C = x.shape[1]
-    check_float_array(op, "gamma", gamma, ndim=1)
-    check_float_array(op, "beta", beta, ndim=1)
-    check_shape(op, "gamma", gamma, (C,))
-    check_shape(op, "beta", beta, (C,))
-    check_same_dtype(op, x=x, gamma=gamma, beta=beta)
-    check_bool(op, "training", training)
-    if not isinstance(state, dict):
-        raise ValueError(f"{op}: state must be a dict for the running statistics, got {type(state).__name__}")
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-        raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps <= 0:
-        raise ValueError(f"{op}: eps must be a positive number, got {eps!r}")
-    if training and x.shape[0] < 2:
-        raise ValueError(f"{op}: training needs at least 2 values per feature to form statistics, got {x.shape[0]}")

@@ -12,7 +12,7 @@ worker threads, with Numba copy kernels (tests/test_fast_ops.py holds the two eq
 """
 import numpy as np
 
-from fercnn.checks import check_float_array, check_same_dtype, check_shape, check_window_output_size
+from fercnn.checks import check_conv_args, check_float_array, check_same_dtype, check_shape
 
 
 def im2col(x, HH, WW, stride, pad):
@@ -59,16 +59,9 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     out = w2 @ cols + b, with w2 = w reshaped to (F, C*HH*WW).
     """
     op = "conv_forward"
-    check_float_array(op, "x", x, ndim=4)
-    check_float_array(op, "w", w, ndim=4)
-    check_float_array(op, "b", b, ndim=1)
-    check_same_dtype(op, x=x, w=w, b=b)
+    H_out, W_out = check_conv_args(op, x, w, b, stride, pad)
     N, C, H, W = x.shape
-    F, Cw, HH, WW = w.shape
-    if Cw != C:
-        raise ValueError(f"{op}: x has {C} channels but the filters w expect {Cw}")
-    check_shape(op, "b", b, (F,))
-    H_out, W_out = check_window_output_size(op, H, W, HH, WW, stride, pad)
+    F, _, HH, WW = w.shape
     cols = im2col(x, HH, WW, stride, pad)
     out = w.reshape(F, -1) @ cols + b[:, None]  # (F, N*H_out*W_out)
     out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)

@@ -1,7 +1,7 @@
 """Inverted dropout: drop units at random in training, scale the kept ones by 1 / (1 - p)."""
 import numpy as np
 
-from fercnn.checks import check_bool, check_float_array, check_probability, check_shape
+from fercnn.checks import check_dropout_args, check_float_array, check_shape
 
 LEVELS = 1 << 16  # masks come from 16-bit uniform draws: p is applied in steps of 1/65536
 
@@ -28,9 +28,7 @@ def dropout_forward(x, p, *, training, rng):
     rng: numpy.random.Generator (see draw_keep). cache holds the keep mask and the scale,
     so backward passes exactly the units forward kept.
     """
-    check_float_array("dropout_forward", "x", x)
-    check_probability("dropout_forward", "p", p)
-    check_bool("dropout_forward", "training", training)
+    check_dropout_args("dropout_forward", x, p, training)
     if not training or p == 0:
         return x, None
     draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
