@@ -10,6 +10,7 @@ import hashlib
 import os
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def _read_cache(path):
             data = {k: f[k] for k in f.files}
         if set(data) != _CACHE_KEYS:
             raise ValueError(f"entries {sorted(data)}, expected {sorted(_CACHE_KEYS)}")
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, AttributeError) as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, AttributeError) as e:
         warnings.warn(f"FER2013 cache {path} is corrupt ({type(e).__name__}: {e}); rebuilding it from the data",
                       RuntimeWarning, stacklevel=3)
         os.remove(path)

@@ -34,7 +34,7 @@ def read_image(path):
             if im.mode in ("L", "1"):
                 return np.asarray(im.convert("L"))
             return np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as e:
         raise ValueError(f"{path}: cannot read it as an image ({type(e).__name__}: {e})") from None
 
 
@@ -51,7 +51,7 @@ def to_gray(image):
     if a.shape[0] < 1 or a.shape[1] < 1:
         raise ValueError(f"to_gray: the image is empty, shape {a.shape}")
     a = a.astype(np.float64)
-    if image.dtype.kind == "f" and a.size and a.max() <= 1.0:
+    if np.asarray(image).dtype.kind == "f" and a.size and a.max() <= 1.0:
         a = a * 255.0
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] == 1 else a[..., :3] @ np.array([0.299, 0.587, 0.114])

@@ -80,6 +80,8 @@ class Solver:
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y):
                 raise ValueError(f"Solver: X_{split} has {len(X)} examples but y_{split} has {len(y)}")
+        if len(data["y_val"]) == 0:
+            raise ValueError("Solver: the validation split is empty; the best epoch is chosen on it")
         if len(data["y_train"]) < 2:
             raise ValueError(f"Solver: need at least 2 training examples, got {len(data['y_train'])}")
         check_positive_int("Solver", "batch_size", batch_size, minimum=2)

@@ -33,7 +33,7 @@ def data_fingerprint(data):
     for key in sorted(k for k in data if k.startswith(("X_", "y_", "features_")) and not k.endswith("_test")):
         a = np.ascontiguousarray(data[key])
         h.update(f"{key}{a.shape}{a.dtype}".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.reshape(-1).view(np.uint8) if a.size else b"")
     return h.hexdigest()
 
 

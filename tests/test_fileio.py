@@ -67,3 +67,32 @@ def test_load_rejects_another_format_and_a_spec_mismatch(tmp_path):
     np.savez(tmp_path / "bad.npz", **dict(entries, **{"param/conv1.w": np.zeros((3, 1, 3, 3), np.float32)}))
     with pytest.raises(ValueError, match=r"bad.npz: conv1.w is \(3, 1, 3, 3\) float32, the spec wants \(2, 1, 3, 3\)"):
         load(tmp_path / "bad.npz")
+
+
+def test_written_files_get_the_usual_mode_and_utf8(tmp_path):
+    from fercnn.fileio import write_text
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {"a": 1})
+        write_text(tmp_path / "classes.txt", "生气\n")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "r.json").st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert (tmp_path / "classes.txt").read_bytes() == "生气\n".encode("utf-8")
+
+
+def test_command_reports_an_unwritable_output_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    model = _model()
+    model.mean_image = np.zeros((1, 8, 8), np.float32)
+    (tmp_path / "afile").write_text("x")
+    from PIL import Image
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "face.png")
+    big = ConvNet(conv=[{"filters": 2, "kernel": 3, "pool": True}], fc=[], input_shape=(1, 48, 48), num_classes=7)
+    big.mean_image = np.zeros((1, 48, 48), np.float32)
+    big.save(tmp_path / "m.npz")
+    done = subprocess.run([sys.executable, "-m", "fercnn.cli", "predict", "face.png", "--model", "m.npz", "--no-detect",
+                           "--out", "afile"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "afile" in done.stderr

@@ -224,3 +224,9 @@ def test_the_epoch_line_says_where_the_run_was_resumed_from(tmp_path, capsys):
     assert "resumed from " in text and "continuing at epoch 2, batch 2" in text
     assert "epoch 2/3: loss" in text and "(resumed from epoch002_iter0000006.npz)" in text
     assert "epoch 3/3: loss" in text and text.count("(resumed from") == 1
+
+
+def test_an_empty_validation_split_is_refused():
+    model, data = _setup()
+    with pytest.raises(ValueError, match="the validation split is empty"):
+        Solver(model, dict(data, X_val=data["X_val"][:0], y_val=data["y_val"][:0]), **OPTIONS)

@@ -8,6 +8,7 @@ array per parameter (``param/<name>``) and batchnorm statistic (``bn/<layer>/<st
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def read_npz(path, what):
             raise ValueError("a single .npy array, not an .npz archive")
         with f:
             entries = {k: f[k] for k in f.files}  # reading every entry checks every CRC
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
         raise ValueError(f"{what}: {path} is not a complete fercnn file ({_reason(e)})") from None
     if "meta" not in entries:
         raise ValueError(f"{what}: {path} is not a fercnn file (no 'meta' entry)")
