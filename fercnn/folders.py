@@ -15,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from fercnn.faces import SIDE, crop_face, detect_faces, read_image, to_gray, whole_image_face
+from fercnn.faces import SIDE, read_image
+from fercnn.predict import find_faces
 
 SPLITS = ("train", "val", "test")
 
@@ -127,11 +128,9 @@ def _split(by_class, val_fraction, test_fraction, seed, root):
 
 
 def _face(path, detect, min_face):
+    """The image's largest face (or the whole image) as uint8 (48, 48); None if no face is found."""
     try:
-        gray = to_gray(read_image(path))
+        _, crops = find_faces(read_image(path), detect=detect, min_face=min_face)
     except ValueError as e:
         raise ValueError(str(e) if str(e).startswith(path) else f"{path}: {e}") from None
-    if not detect:
-        return whole_image_face(gray)[1]
-    boxes = detect_faces(gray, min_face=min_face)
-    return crop_face(gray, boxes[0]) if boxes else None
+    return crops[0] if len(crops) else None
