@@ -5,7 +5,9 @@ A checkpoint is a model file (fercnn.models.io: ``meta``, ``param/*``, ``bn/*``,
 continue exactly where it stopped:
 
     meta["checkpoint"]        JSON: options, progress, histories, random generator states,
-                              the update rules' scalars (learning rates, step counts)
+                              the update rules' scalars (learning rates, step counts), the
+                              thread count (fercnn.runtime.thread_count; a resume with another
+                              one is warned about, since its sums round differently)
     optim/<param>/<key>       the update rules' arrays (momentum velocity, Adam's m and v)
     order                     the permutation of the epoch in progress (mid-epoch only)
     best/param/*, best/bn/*   the best-validation parameters and statistics (omitted when
@@ -15,15 +17,12 @@ Checkpoints are named ``epoch<E>_iter<I>.npz``: I is the number of finished iter
 E the epoch in progress (or just finished). They are written atomically and read with
 ``allow_pickle=False``; a torn or foreign file is reported by name and passed over.
 """
-import json
 import os
 import re
 import warnings
 
-import numpy as np
-
-from fercnn.fileio import atomic_write, remove_stale_temporaries
-from fercnn.models.io import model_entries, read_npz
+from fercnn.fileio import remove_stale_temporaries
+from fercnn.models.io import model_entries, read_npz, write_npz
 
 _NAME = re.compile(r"^epoch(\d{3,})_iter(\d{7,})\.npz$")
 
@@ -48,8 +47,7 @@ def write_checkpoint(path, model, state, arrays):
     clash = sorted(set(entries) & set(arrays))
     if clash:
         raise ValueError(f"checkpoint: solver entries {clash} clash with the model's")
-    with atomic_write(path) as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **entries, **arrays)
+    write_npz(path, meta, {**entries, **arrays})
 
 
 def read_checkpoint(path):
@@ -83,10 +81,29 @@ def newest_checkpoint(folder):
 
 
 def prune_checkpoints(folder, keep=2, also_keep=()):
-    """Delete all but the newest ``keep`` checkpoints and those named in ``also_keep``;
-    also remove temporary files left by a killed writer. Returns the deleted names."""
+    """Delete all but the newest ``keep`` complete checkpoints and those named in ``also_keep``;
+    also remove temporary files left by a killed writer. Returns the deleted names.
+
+    Only a checkpoint that reads back in full counts among the ``keep``: one newer than
+    them that cannot be read (cut short, corrupt) could never be resumed from, so it is
+    deleted too, with a RuntimeWarning naming it and why, rather than left to push a
+    complete one out.
+    """
     paths = list_checkpoints(folder)
-    keep_names = {os.path.basename(p) for p in paths[-keep:]} | set(also_keep)
+    complete, unreadable = [], []
+    for path in reversed(paths):
+        if len(complete) == keep:
+            break
+        try:
+            read_checkpoint(path)
+        except ValueError as e:
+            unreadable.append((path, e))
+            continue
+        complete.append(os.path.basename(path))
+    keep_names = set(complete) | set(also_keep)
+    for path, e in unreadable:
+        if os.path.basename(path) not in keep_names:
+            warnings.warn(f"deleting {path}: {e}", RuntimeWarning, stacklevel=2)
     deleted = []
     for path in paths:
         name = os.path.basename(path)

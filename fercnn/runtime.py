@@ -34,3 +34,13 @@ def reuse_freed_memory(*, mmap_threshold=1 << 30):
     ok = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
     _applied = ok
     return ok
+
+
+def thread_count():
+    """The threads fercnn's parallel work runs on: numba.get_num_threads(), which sets both
+    the Numba kernels' threads and the convolution's worker threads (fercnn.fast._workers).
+    Results are bit for bit the same only between runs with the same count (sums are split
+    across threads), so checkpoints record it."""
+    import numba
+
+    return numba.get_num_threads()

@@ -24,6 +24,7 @@ What the Solver needs of a model (fercnn.models.ConvNet has all of it):
     model.dropout_rng                 the numpy Generator of its dropout masks (saved in checkpoints)
     model.spec, reg, seed, mean_image, class_names   written to checkpoints (fercnn.models.io)
 """
+import contextlib
 import copy
 import datetime
 import math
@@ -126,6 +127,7 @@ class Solver:
         self.train_seconds, self.resumes, self.best_checkpoint = 0.0, [], None
         self.resumed_from, self.already_finished = None, False
         self._wrote_checkpoints, self._fingerprint = False, None
+        self._last = None  # (params, bn_state) where training stopped, while the model shows the best
 
     def options(self):
         """Everything that decides the result of a run, as JSON-like data: a run may only be
@@ -176,6 +178,9 @@ class Solver:
         """Train until num_epochs epochs are done; at the end the model holds the best
         validation parameters.
 
+        Calling train() again (after raising num_epochs, say) continues from where training
+        stopped, not from the best parameters: the last parameters and batchnorm statistics
+        are kept aside while the model shows the best ones.
         resume=True continues the run whose checkpoints are in checkpoint_dir, from the
         newest complete one (``resumed_from`` names it). A run that had already finished
         trains no further (``already_finished``). Without resume, a checkpoint_dir that
@@ -183,6 +188,7 @@ class Solver:
         """
         if self.reuse_memory:
             reuse_freed_memory()
+        self._show_last()
         if resume and self.resumed_from is None:
             self.resume()
         elif not resume and self.checkpoint_dir and ckpt.list_checkpoints(self.checkpoint_dir) and not self._wrote_checkpoints:
@@ -229,10 +235,32 @@ class Solver:
                 break
         self.train_seconds = self._seconds_before + time.perf_counter() - start
         if self.best_params is not None:
+            self._last = (self.model.params, self.model.bn_state)
             # copies: training on (train() again) must not change the kept best
             self.model.params = dict(self.best_params)  # the update rules replace arrays, never write into them
             self.model.bn_state = copy.deepcopy(self.best_bn_state)  # running statistics are updated in place
         return self
+
+    def _show_last(self):
+        """Put the parameters where training stopped back into the model (after train() it
+        shows the best ones), so that training goes on from them."""
+        if self._last is not None:
+            self.model.params, self.model.bn_state = self._last
+            self._last = None
+
+    @contextlib.contextmanager
+    def _at_last(self):
+        """For the block, the model holds the parameters where training stopped; afterwards
+        it shows again what it showed (the best ones, after train())."""
+        if self._last is None:
+            yield
+            return
+        shown = self.model.params, self.model.bn_state
+        self.model.params, self.model.bn_state = self._last
+        try:
+            yield
+        finally:
+            self.model.params, self.model.bn_state = shown
 
     def _end_of_epoch(self, start):
         d = self.data
@@ -279,8 +307,9 @@ class Solver:
         histories to history.json (both atomically), then prune older checkpoints."""
         epoch = self.epoch + (1 if self.order is not None else 0)
         name = ckpt.checkpoint_name(epoch, len(self.loss_history))
-        state, arrays = solver_state(self)
-        ckpt.write_checkpoint(os.path.join(directory, name), self.model, state, arrays)
+        with self._at_last():  # a checkpoint continues from where training stopped, not from the best
+            state, arrays = solver_state(self)
+            ckpt.write_checkpoint(os.path.join(directory, name), self.model, state, arrays)
         write_json(os.path.join(directory, "history.json"), self.history())
         self._wrote_checkpoints = True
         ckpt.prune_checkpoints(directory, keep=2, also_keep=[self.best_checkpoint] if self.best_checkpoint else [])
@@ -296,6 +325,7 @@ class Solver:
             raise ValueError("Solver: resume needs the checkpoint_dir of the run to continue")
         path, meta, entries = ckpt.newest_checkpoint(self.checkpoint_dir)
         restore_state(self, meta, entries, path)
+        self._last = None  # the model holds the checkpoint's parameters now
         self.resumed_from = os.path.basename(path)
         self.resumes.append({"epoch": self.epoch, "iteration": len(self.loss_history), "checkpoint": self.resumed_from,
                              "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})

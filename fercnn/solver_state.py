@@ -7,12 +7,14 @@ the .npz beside it.
 import copy
 import hashlib
 import json
+import warnings
 
 import numpy as np
 
 from fercnn import checkpoint as ckpt
 from fercnn.models.io import model_entries
 from fercnn.models.loading import model_from_entries
+from fercnn.runtime import thread_count
 
 STATE_VERSION = 1
 
@@ -78,6 +80,7 @@ def solver_state(solver):
         "has_best": solver.best_params is not None,
         "train_seconds": solver.train_seconds,
         "resumes": solver.resumes,
+        "threads": thread_count(),  # not an option: a resume with another count is allowed, and warned about
     }
     return state, arrays
 
@@ -131,3 +134,13 @@ def restore_state(solver, meta, entries, path):
         solver.best_params = {k: entries[f"best/param/{k}"] for k in model.params}
         solver.best_bn_state = {layer: {s: entries[f"best/bn/{layer}/{s}"] for s in stats}
                                 for layer, stats in model.bn_state.items()}
+    _warn_other_threads(state, path)
+
+
+def _warn_other_threads(state, path):
+    """A RuntimeWarning when the checkpoint was written with another thread count than this
+    process has (checkpoints written before the count was recorded have none: no warning)."""
+    saved, now = state.get("threads"), thread_count()
+    if saved is not None and saved != now:
+        warnings.warn(f"checkpoint {path} was written with {saved} threads, this process has {now}: "
+                      "the resumed run will not be bit-identical to an uninterrupted one", RuntimeWarning, stacklevel=4)

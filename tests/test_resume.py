@@ -230,3 +230,64 @@ def test_an_empty_validation_split_is_refused():
     model, data = _setup()
     with pytest.raises(ValueError, match="the validation split is empty"):
         Solver(model, dict(data, X_val=data["X_val"][:0], y_val=data["y_val"][:0]), **OPTIONS)
+
+
+def test_the_thread_count_is_recorded_and_another_one_warned_about(tmp_path, monkeypatch):
+    import warnings
+
+    import fercnn.solver_state
+    from fercnn.runtime import thread_count
+
+    model, data = _setup()
+    monkeypatch.setattr(fercnn.solver_state, "thread_count", lambda: 64)
+    Solver(model, data, checkpoint_dir=tmp_path / "other", **OPTIONS).train()
+    meta, _ = ckpt.read_checkpoint(ckpt.list_checkpoints(tmp_path / "other")[-1])
+    assert meta["checkpoint"]["threads"] == 64
+    monkeypatch.undo()
+    model, _ = _setup()
+    with pytest.warns(RuntimeWarning) as caught:
+        Solver(model, data, checkpoint_dir=tmp_path / "other", **OPTIONS).train(resume=True)  # resumed, not refused
+    messages = [str(w.message) for w in caught]
+    assert messages == [f"checkpoint {ckpt.list_checkpoints(tmp_path / 'other')[-1]} was written with 64 threads, "
+                        f"this process has {thread_count()}: the resumed run will not be bit-identical to an "
+                        "uninterrupted one"]
+    # the same count, or a checkpoint from before the count was recorded: not a word
+    model, _ = _setup()
+    Solver(model, data, checkpoint_dir=tmp_path / "same", **OPTIONS).train()
+    model, _ = _setup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Solver(model, data, checkpoint_dir=tmp_path / "same", **OPTIONS).train(resume=True)
+    real = fercnn.solver.solver_state
+
+    def without_threads(solver):
+        state, arrays = real(solver)
+        del state["threads"]
+        return state, arrays
+    monkeypatch.setattr(fercnn.solver, "solver_state", without_threads)
+    model, _ = _setup()
+    Solver(model, data, checkpoint_dir=tmp_path / "old", **OPTIONS).train()
+    monkeypatch.undo()
+    model, _ = _setup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Solver(model, data, checkpoint_dir=tmp_path / "old", **OPTIONS).train(resume=True).already_finished
+
+
+def test_an_unreadable_newest_checkpoint_does_not_count_among_the_kept_two(tmp_path):
+    model, data = _setup()
+    Solver(model, data, checkpoint_dir=tmp_path / "run", **dict(OPTIONS, num_epochs=1, checkpoint_every=None)).train()
+    (written,) = ckpt.list_checkpoints(tmp_path / "run")
+    folder = tmp_path / "pruned"
+    folder.mkdir()
+    for iteration in (4, 6, 8):
+        (folder / ckpt.checkpoint_name(1, iteration)).write_bytes(open(written, "rb").read())
+    torn = folder / ckpt.checkpoint_name(2, 10)
+    torn.write_bytes(open(written, "rb").read()[:1000])  # a copy cut short
+    with pytest.warns(RuntimeWarning, match=r"deleting .*epoch002_iter0000010.npz: checkpoint: .* is not a complete"):
+        deleted = ckpt.prune_checkpoints(folder, keep=2)
+    assert sorted(deleted) == ["epoch001_iter0000004.npz", "epoch002_iter0000010.npz"]
+    assert sorted(os.listdir(folder)) == ["epoch001_iter0000006.npz", "epoch001_iter0000008.npz"]
+    # a torn file that is the best one named to keep stays
+    torn.write_bytes(open(written, "rb").read()[:1000])
+    assert ckpt.prune_checkpoints(folder, keep=2, also_keep=[torn.name]) == []
