@@ -16,18 +16,21 @@ _detector = None
 
 
 def read_image(path):
-    """The image at ``path`` as an array: (H, W) for grayscale, (H, W, 3) or (H, W, 4) for colour.
+    """The image at ``path`` as an array: (H, W) for grayscale, (H, W, 3) or (H, W, 4) for colour,
+    upright: turned as its EXIF orientation tag says (a phone's photo is stored sideways
+    with a tag), so boxes found in it are in the pixels a viewer shows.
 
     Anything Pillow cannot decode raises one ValueError naming the file.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as original:
+            original.load()
+            im = ImageOps.exif_transpose(original)
             if im.mode in ("I;16", "I;16B", "I", "F"):  # 16-bit or float grayscale: scale its range to 0..255
                 a = np.asarray(im.convert("F"), dtype=np.float64)
                 return a * (255.0 / max(1.0, float(a.max())))

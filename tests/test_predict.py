@@ -173,3 +173,47 @@ def test_console_command_is_installed(photos):
         assert done.returncode == 0 and done.stdout.startswith(f"usage: fercnn {command}"), (command, done.stderr)
     done = subprocess.run([exe, "fly"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("error: fercnn: unknown command 'fly'")
+
+
+def _sideways_jpeg(path, mode):
+    """A 64 wide, 48 high JPEG tagged EXIF orientation 6: viewers turn it 90 degrees clockwise
+    to 48 wide, 64 high. Its left half is dark, so the turn shows in the pixels."""
+    stored = np.full((48, 64), 230, np.uint8)
+    stored[:, :32] = 20
+    im = Image.fromarray(stored) if mode == "L" else Image.fromarray(np.dstack([stored] * 3))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(path, quality=95, exif=exif)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_read_image_turns_a_photo_upright_by_its_exif_orientation(tmp_path, mode):
+    from PIL import ImageOps
+    path = _sideways_jpeg(tmp_path / "sideways.jpg", mode)
+    image = read_image(path)
+    assert image.shape[:2] == (64, 48)
+    with Image.open(path) as im:
+        upright = np.asarray(ImageOps.exif_transpose(im))
+    np.testing.assert_array_equal(image, upright)
+    gray = to_gray(image)
+    assert gray[:32].mean() < 60 < 200 < gray[32:].mean()  # the dark half is now the top
+
+
+def test_predict_out_draws_on_the_upright_photo_it_read_once(tmp_path, capsys, monkeypatch):
+    import PIL.Image
+
+    from fercnn.cli.predict import main
+    _sideways_jpeg(tmp_path / "sideways.jpg", "RGB")
+    _model().save(tmp_path / "model.npz")
+    opened, real_open = [], PIL.Image.open
+    monkeypatch.setattr(PIL.Image, "open", lambda fp, *a, **kw: opened.append(str(fp)) or real_open(fp, *a, **kw))
+    status = main([str(tmp_path / "sideways.jpg"), "--model", str(tmp_path / "model.npz"), "--no-detect", "--json",
+                   "--out", str(tmp_path / "drawn")])
+    assert status == 0
+    assert opened == [str(tmp_path / "sideways.jpg")]  # decoded once, for both the faces and the drawing
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["faces"][0]["box"] == [0, 0, 48, 64]
+    with real_open(tmp_path / "drawn" / "sideways.png") as im:
+        assert im.size == (48, 64)  # the box covers the drawn photo exactly
+        assert im.getpixel((47, 63))[0] > 200 and im.getpixel((47, 63))[1] < 100  # its red edge, bottom right

@@ -7,15 +7,17 @@ Every model is scored on the validation split (PublicTest), after its batchnorm 
 are recomputed from --bn-recalibration training images with dropout off (the Solver does
 the same before each evaluation; checkpoints written without it gain from it). The model
 with the best validation accuracy is then scored once on the test split (PrivateTest),
-with the per-class table. Models keep the mean image they were trained with.
+with the per-class table. Models keep the mean image they were trained with. A model of
+other classes than FER2013's seven (trained on your own faces, say) is refused before
+anything is scored.
 """
 import numpy as np
 
 from fercnn import models
 from fercnn.cli.options import OneLineParser, describe, number
-from fercnn.data_utils import flip_double, load_fer2013
+from fercnn.data_utils import CLASS_NAMES, flip_double, load_fer2013
 from fercnn.metrics import confusion_matrix, per_class_table
-from fercnn.predict import model_input as images
+from fercnn.predict import class_names_of, model_input as images
 
 
 def main(argv=None, prog="fercnn evaluate"):
@@ -26,6 +28,8 @@ def main(argv=None, prog="fercnn evaluate"):
     p.add_argument("--seed", type=number(int, 0), default=0, help="which training images recalibrate")
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
     args = p.parse_args(argv)
+    for path in args.models:  # all of them before any work (each is loaded again below, one at a time)
+        check_scorable(models.load(path), path)
     raw = load_fer2013(args.data, cache_dir=args.cache_dir)
     X_train, _ = flip_double(raw["X_train"], raw["y_train"])
     rng = np.random.default_rng(args.seed)
@@ -33,8 +37,6 @@ def main(argv=None, prog="fercnn evaluate"):
     best = None
     for path in args.models:
         model = models.load(path)
-        if model.hog_dim:
-            raise ValueError(f"evaluate: {path} is a hybrid (HOG) model; this command scores image-only models")
         if len(recal) and model.bn_state:
             model.recalibrate_batchnorm(images(model, X_train[recal]))
         acc = float(np.mean(model.predict(images(model, raw["X_val"])) == raw["y_val"]))
@@ -46,3 +48,14 @@ def main(argv=None, prog="fercnn evaluate"):
     print(f"best on validation: {path} ({acc:.4f}); test accuracy {np.trace(cm) / cm.sum():.4f}")
     print("per-class test accuracy:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0
+
+
+def check_scorable(model, path):
+    """Refuse a model this command cannot score on FER2013: a hybrid (HOG) one, or one whose
+    classes are not FER2013's seven in its order (its scores would be read as other classes)."""
+    if model.hog_dim:
+        raise ValueError(f"evaluate: {path} is a hybrid (HOG) model; this command scores image-only models")
+    got, want = class_names_of(model), list(CLASS_NAMES)
+    if got != want:
+        raise ValueError(f"evaluate: {path} is not a FER2013 model: expected {len(want)} classes {want}, "
+                         f"got {len(got)} classes {got}")

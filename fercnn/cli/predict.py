@@ -45,42 +45,46 @@ def main(argv, prog="fercnn predict"):
                          "'fercnn train deep --data path/to/fer2013'); no pretrained model ships with fercnn yet")
     model = models.load(args.model)
     names = class_names_of(model)
-    entries, boxes, crops, failed = [], [], [], 0
+    entries, pending, failed, used = [], [], 0, set()
     photos = tqdm(args.photos, desc="faces", unit="photo", file=sys.stderr, leave=False,
                   disable=len(args.photos) < PROGRESS_FROM)
     for path in photos:
         try:
-            b, c = find_faces(read_image(path), detect=not args.no_detect, min_face=args.min_face)
+            image = read_image(path)
+            b, c = find_faces(image, detect=not args.no_detect, min_face=args.min_face)
         except ValueError as e:
             failed += 1
             message = str(e) if str(e).startswith(path) else f"{path}: {e}"
             tqdm.write(f"error: {message}", file=sys.stderr)
             entries.append({"image": path, "faces": [], "error": message})
-            boxes.append([])
             continue
         if not b:
             tqdm.write(f"note: no face found in {path}", file=sys.stderr)
         entries.append({"image": path, "faces": []})
-        boxes.append(b)
-        crops.append(c)
+        pending.append((entries[-1], b, c))
+        if args.out:  # drawn on the image just read: one decode, and the boxes' own (upright) pixels
+            label_faces(model, pending, names, args.batch_size)
+            pending = []
+            used.add(draw(entries[-1], image, args.out, used))
     photos.close()
-    probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8),
-                          batch_size=args.batch_size)
-    k = 0
-    for entry, b in zip(entries, boxes):
-        entry["faces"] = [face_record(box, p, names) for box, p in zip(b, probs[k:k + len(b)])]
-        k += len(b)
+    label_faces(model, pending, names, args.batch_size)
     if args.json:
         import json
         print(json.dumps(entries, indent=1))
     else:
         print("\n\n".join(table(entry, names) for entry in entries if "error" not in entry))
-    if args.out:
-        used = set()
-        for entry in entries:
-            if "error" not in entry:
-                used.add(draw(entry, args.out, used))
     return 1 if failed else 0
+
+
+def label_faces(model, pending, names, batch_size):
+    """Fill in the faces of each (entry, boxes, crops) in ``pending``, all crops in one model call."""
+    crops = [c for _, _, c in pending]
+    probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8),
+                          batch_size=batch_size)
+    k = 0
+    for entry, boxes, _ in pending:
+        entry["faces"] = [face_record(box, p, names) for box, p in zip(boxes, probs[k:k + len(boxes)])]
+        k += len(boxes)
 
 
 def table(entry, names):
@@ -97,15 +101,18 @@ def table(entry, names):
     return "\n".join(lines)
 
 
-def draw(entry, out_dir, used=()):
-    """The photo with each face's box and top emotion drawn, written to out_dir/<name>.png
-    (<name>_2.png, ... when a path in ``used`` has that name already). Returns the path."""
+def draw(entry, image, out_dir, used=()):
+    """``image`` (the photo as read_image returned it) with each face's box and top emotion
+    drawn, written to out_dir/<name>.png (<name>_2.png, ... when a path in ``used`` has that
+    name already). Returns the path."""
     from PIL import Image, ImageDraw
 
     from fercnn.fileio import atomic_write
 
-    with Image.open(entry["image"]) as im:
-        im = im.convert("RGB")
+    a = np.asarray(image)
+    if a.dtype != np.uint8:  # 16-bit or float grayscale, scaled to 0..255 by read_image
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    im = Image.fromarray(a).convert("RGB")
     pen = ImageDraw.Draw(im)
     thick = max(2, round(min(im.size) / 200))
     for face in entry["faces"]:
