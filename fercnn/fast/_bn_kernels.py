@@ -4,15 +4,19 @@ They see x as (N, C, L): L = H * W for spatial batchnorm, L = 1 for (N, D) input
 set of kernels serves both. The outer loop runs over channels with ``prange``; sums are
 accumulated in float64 and results stored in the input's dtype. fastmath lets the
 compiler reorder (and so vectorise) the sums; with float64 accumulators the effect on
-the result is far below float32 resolution.
+the result is far below float32 resolution. It is every fastmath flag but "nnan" and
+"ninf": with those the compiler may assume there is no NaN or inf, and a NaN could come
+out as a number (see the NaN rule in _rules.py).
 """
 import numpy as np
 from numba import njit, prange
 
-from fercnn.fast._rules import kept, normalized, relu_passes, standardized
+from fercnn.fast._rules import kept, masked, normalized, relu_passes, standardized
+
+FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}  # fastmath=True less nnan and ninf
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def batch_stats(x):
     """x: (N, C, L) -> mean, biased var: (C,) each, two passes for accuracy."""
     N, C, L = x.shape
@@ -58,8 +62,8 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, draws, threshold, scal
     the uint8 mask (N, C, L) of the units the gradient passes through.
 
     Unit i (flat index over (N, C, L)) is dropped when threshold > 0 and draws[i] < threshold;
-    kept units that are positive (or NaN) come out times scale. The arithmetic is that of
-    normalize, relu_forward and dropout_forward, so the numbers are the same.
+    kept units that are positive (or NaN) come out times scale, dropped ones times 0. The
+    arithmetic is that of normalize, relu_forward and dropout_forward, so the numbers are the same.
     """
     N, C, L = x.shape
     out = np.empty_like(x)
@@ -71,13 +75,14 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, draws, threshold, scal
         for n in range(N):
             for i in range(L):
                 v = normalized(x[n, c, i], mu, s, g, b)
-                k = (threshold == 0 or kept(draws[(n * C + c) * L + i], threshold)) and relu_passes(v)
-                mask[n, c, i] = k
-                out[n, c, i] = v * s_drop if k else zero
+                k = threshold == 0 or kept(draws[(n * C + c) * L + i], threshold)
+                passes = relu_passes(v)
+                mask[n, c, i] = k and passes
+                out[n, c, i] = masked(v if passes else zero, k, s_drop)
     return out, mask
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
     """dout, x: (N, C, L) -> dx: (N, C, L), dgamma, dbeta: (C,).
 
@@ -92,7 +97,7 @@ def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
     dx = np.empty_like(dout)
     dgamma = np.empty(C, dtype=dout.dtype)
     dbeta = np.empty(C, dtype=dout.dtype)
-    masked = mask.size > 0
+    with_mask = mask.size > 0
     s_drop = dout.dtype.type(scale)
     m = N * L
     for c in prange(C):
@@ -101,7 +106,7 @@ def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
         sg = 0.0
         for n in range(N):
             for i in range(L):
-                d = dout[n, c, i] * (s_drop * mask[n, c, i]) if masked else dout[n, c, i]
+                d = masked(dout[n, c, i], mask[n, c, i], s_drop) if with_mask else dout[n, c, i]
                 sb += d
                 sg += d * standardized(x[n, c, i], mu, s)
         dbeta[c] = sb
@@ -111,6 +116,6 @@ def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
         mg = sg / m if training else 0.0
         for n in range(N):
             for i in range(L):
-                d = dout[n, c, i] * (s_drop * mask[n, c, i]) if masked else dout[n, c, i]
+                d = masked(dout[n, c, i], mask[n, c, i], s_drop) if with_mask else dout[n, c, i]
                 dx[n, c, i] = scale_c * (d - mb - standardized(x[n, c, i], mu, s) * mg)
     return dx, dgamma, dbeta

@@ -7,7 +7,7 @@ dtype: one pass over memory instead of numpy's temporaries, and branch-free bodi
 import numpy as np
 from numba import njit, prange
 
-from fercnn.fast._rules import kept, relu_passes
+from fercnn.fast._rules import kept, masked, relu_passes
 
 
 @njit(parallel=True, cache=True)
@@ -22,11 +22,11 @@ def relu_forward(x):
 
 @njit(parallel=True, cache=True)
 def relu_backward(dout, out):
-    """dx = dout where out > 0, else 0 (flat arrays of equal size)."""
+    """dx = dout where out > 0 or NaN, else 0 (flat arrays of equal size)."""
     dx = np.empty_like(dout)
-    zero = dout.dtype.type(0)
+    one = dout.dtype.type(1)
     for i in prange(dout.size):
-        dx[i] = dout[i] if out[i] > zero else zero
+        dx[i] = masked(dout[i], relu_passes(out[i]), one)
     return dx
 
 
@@ -39,22 +39,24 @@ def dropout_forward(x, draws, threshold, scale):
     for i in prange(x.size):
         k = kept(draws[i], threshold)
         keep[i] = k
-        out[i] = x[i] * (s * k)
+        out[i] = masked(x[i], k, s)
     return out, keep
 
 
 @njit(parallel=True, cache=True)
 def relu_dropout_forward(x, draws, threshold, scale):
     """ReLU then dropout in one pass: out[i] = max(x[i], 0) * scale where draws[i] >= threshold,
-    else 0; the uint8 mask is 1 where the gradient passes (kept and x[i] > 0, or NaN)."""
+    else 0 (times 0: NaN stays NaN); the uint8 mask is 1 where the gradient passes (kept, and
+    x[i] > 0 or NaN)."""
     out = np.empty_like(x)
     keep = np.empty(x.size, dtype=np.uint8)
     s = x.dtype.type(scale)
     zero = x.dtype.type(0)
     for i in prange(x.size):
-        k = kept(draws[i], threshold) and relu_passes(x[i])  # NaN counts as kept, and stays NaN
-        keep[i] = k
-        out[i] = x[i] * s if k else zero
+        k = kept(draws[i], threshold)
+        passes = relu_passes(x[i])
+        keep[i] = k and passes
+        out[i] = masked(x[i] if passes else zero, k, s)
     return out, keep
 
 
@@ -64,7 +66,7 @@ def dropout_backward(dout, keep, scale):
     dx = np.empty_like(dout)
     s = dout.dtype.type(scale)
     for i in prange(dout.size):
-        dx[i] = dout[i] * (s * keep[i])
+        dx[i] = masked(dout[i], keep[i], s)
     return dx
 
 

@@ -22,7 +22,7 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """dout: shape of x -> dx: same shape; the gradient passes where x > 0, else 0."""
+    """dout: shape of x -> dx: same shape; the gradient passes where x > 0 (or NaN), else 0."""
     out = cache
     check_float_array("relu_backward", "dout", dout)
     check_shape("relu_backward", "dout", dout, out.shape)

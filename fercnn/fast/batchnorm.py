@@ -58,16 +58,20 @@ def _forward(op, x, gamma, beta, state, training, momentum, eps):
     return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape)
 
 
+def check_statistics_args(op, x, gamma, beta, state, training, momentum, eps):
+    """The checks statistics() makes, for a caller that must make them before its own work."""
+    check_batchnorm_args(op, x, gamma, beta, state, training, momentum, eps)
+    require_numpy(op, x, gamma, beta)
+
+
 def statistics(op, x, gamma, beta, state, training, momentum, eps):
     """Check batchnorm's arguments; return x as (N, C, L), the mean and 1 / std to use.
 
     Training: the batch's statistics, and the running ones in ``state`` are updated.
     Eval: the running statistics. Shared by batchnorm and the fused op in fused.py.
     """
-    check_batchnorm_args(op, x, gamma, beta, state, training, momentum, eps)
+    check_statistics_args(op, x, gamma, beta, state, training, momentum, eps)
     C = x.shape[1]
-
-    require_numpy(op, x, gamma, beta)
     dt = x.dtype.type
     if "running_mean" not in state:
         state["running_mean"] = np.zeros(C, dtype=x.dtype)

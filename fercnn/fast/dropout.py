@@ -20,8 +20,8 @@ def dropout_forward(x, p, *, training, rng):
     check_dropout_args("dropout_forward", x, p, training)
     if not training or p == 0:
         return x, None
+    require_numpy("dropout_forward", x)  # every check before the draws: a refused call leaves rng as it was
     draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
-    require_numpy("dropout_forward", x)
     out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
     return out.reshape(x.shape), (keep.reshape(x.shape), scale)
 
@@ -39,8 +39,8 @@ def relu_dropout_forward(x, p, *, training, rng):
     if not training or p == 0:
         out, cache = relu_forward(x)
         return out, ("relu", cache)
+    require_numpy("relu_dropout_forward", x)  # every check before the draws: a refused call leaves rng as it was
     draws, threshold, scale = draw_keep("relu_dropout_forward", p, rng, x.size)
-    require_numpy("relu_dropout_forward", x)
     out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
     return out.reshape(x.shape), ("dropout", (mask.reshape(x.shape), scale))
 

@@ -12,7 +12,7 @@ import numpy as np
 from fercnn.checks import check_bool, check_float_array, check_probability, check_shape
 from fercnn.fast import _bn_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
-from fercnn.fast.batchnorm import statistics
+from fercnn.fast.batchnorm import check_statistics_args, statistics
 from fercnn.layers.dropout import draw_keep
 
 
@@ -29,6 +29,9 @@ def batchnorm_relu_dropout_forward(x, gamma, beta, state, p, *, training, rng=No
         raise ValueError(f"{op}: x must be (N, D) or (N, C, H, W), got shape {tuple(x.shape)}")
     check_probability(op, "p", p)
     check_bool(op, "training", training)
+    # every check before the draws (a refused call leaves rng as it was), and the draws, which
+    # check rng, before the running statistics change
+    check_statistics_args(op, x, gamma, beta, state, training, momentum, eps)
     if training and p > 0:
         draws, threshold, scale = draw_keep(op, p, rng, x.size)
     else:

@@ -33,4 +33,5 @@ def max_pool_backward(dout, cache):
     (N, C, H, W), argmax = cache
     check_float_array("max_pool_backward", "dout", dout, ndim=4)
     check_shape("max_pool_backward", "dout", dout, argmax.shape)
+    require_numpy("max_pool_backward", dout)
     return kernels.max_pool_backward(np.ascontiguousarray(dout), argmax, H, W)
