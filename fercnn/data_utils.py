@@ -9,12 +9,10 @@ import csv
 import hashlib
 import os
 import warnings
-import zipfile
-import zlib
 
 import numpy as np
 
-from fercnn.fileio import atomic_write
+from fercnn.fileio import atomic_write, read_arrays
 from fercnn.synthetic import make_synthetic_faces  # noqa: F401  (re-exported: the default dataset)
 
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -60,12 +58,11 @@ def _read_cache(path):
     if not os.path.exists(path):
         return None
     try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
+        data = read_arrays(path)
         if set(data) != _CACHE_KEYS:
             raise ValueError(f"entries {sorted(data)}, expected {sorted(_CACHE_KEYS)}")
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, AttributeError) as e:
-        warnings.warn(f"FER2013 cache {path} is corrupt ({type(e).__name__}: {e}); rebuilding it from the data",
+    except ValueError as e:
+        warnings.warn(f"FER2013 cache {path} is corrupt ({e}); rebuilding it from the data",
                       RuntimeWarning, stacklevel=3)
         os.remove(path)
         return None
@@ -80,30 +77,45 @@ def is_fer2013(path):
     path = os.fspath(path)
     if not os.path.exists(path) or os.path.isfile(path):
         return True
-    for candidate in (path, os.path.join(path, "fer2013")):
-        if os.path.isfile(os.path.join(candidate, "fer2013.csv")):
-            return True
-        train = os.path.join(candidate, "train")
-        if os.path.isdir(train) and os.path.isdir(os.path.join(candidate, "test")):
-            for class_dir in sorted(os.listdir(train)):
-                if os.path.isdir(os.path.join(train, class_dir)):
-                    names = sorted(f for f in os.listdir(os.path.join(train, class_dir)) if not f.startswith("."))
-                    return bool(names) and names[0].startswith("Training_")
+    found = _find(path)
+    if found is None:
+        return False
+    source, kind = found
+    if kind == "csv":
+        return True
+    train = os.path.join(source, "train")
+    if not (os.path.isdir(train) and os.path.isdir(os.path.join(source, "test"))):
+        return False  # e.g. your own train/ and val/ folders
+    for class_dir in sorted(os.listdir(train)):
+        if os.path.isdir(os.path.join(train, class_dir)):
+            names = sorted(f for f in os.listdir(os.path.join(train, class_dir)) if not f.startswith("."))
+            return bool(names) and names[0].startswith("Training_")
     return False
 
 
 def _resolve(path):
+    """(source, kind) of the FER2013 at ``path``: (csv file, "csv") or (folder with train/ and
+    test/, "folders"); ValueError naming the path when it holds neither."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"load_fer2013: path does not exist: {path}")
     if os.path.isfile(path):
         return path, "csv"
-    for candidate in (path, os.path.join(path, "fer2013")):
+    found = _find(path)
+    if found is None:
+        raise ValueError(f"load_fer2013: {path} holds neither fer2013.csv nor train/ and test/ image folders")
+    return found
+
+
+def _find(folder):
+    """Where FER2013 would be in ``folder`` or its fer2013/ subfolder: (the folder with train/
+    or test/, "folders"), or (its fer2013.csv, "csv"); None if neither is there."""
+    for candidate in (folder, os.path.join(folder, "fer2013")):
         if os.path.isdir(os.path.join(candidate, "train")) or os.path.isdir(os.path.join(candidate, "test")):
             return candidate, "folders"
         if os.path.isfile(os.path.join(candidate, "fer2013.csv")):
             return os.path.join(candidate, "fer2013.csv"), "csv"
-    raise ValueError(f"load_fer2013: {path} holds neither fer2013.csv nor train/ and test/ image folders")
+    return None
 
 
 def _fingerprint(source, files):
@@ -118,11 +130,16 @@ def _empty_splits():
     return {split: ([], []) for split in ("train", "val", "test")}
 
 
+def stack_split(images, labels):
+    """One split's lists of uint8 (48, 48) images and int labels as arrays: X uint8
+    (N, 48, 48) (no images: (0, 48, 48)) and y int64 (N,)."""
+    return (np.stack(images) if images else np.zeros((0, SIDE, SIDE), np.uint8)), np.array(labels, dtype=np.int64)
+
+
 def _stack(parts):
     data = {}
     for split, (images, labels) in parts.items():
-        data[f"X_{split}"] = np.stack(images) if images else np.zeros((0, SIDE, SIDE), np.uint8)
-        data[f"y_{split}"] = np.array(labels, dtype=np.int64)
+        data[f"X_{split}"], data[f"y_{split}"] = stack_split(images, labels)
     return data
 
 

@@ -1,14 +1,20 @@
-"""Files written so that a kill at any instant leaves the old file or the new one, never a torn one.
+"""Files written so that a kill at any instant leaves the old file or the new one, never a torn one,
+and .npz files read back whole, so that a damaged one is found out when it is read.
 
 Every file fercnn writes (models, checkpoints, histories, results, the FER2013 cache,
 plots) goes through ``atomic_write``: the bytes go to a temporary file in the same folder,
 are flushed and fsync'ed, and only then is the temporary file renamed over the target with
-``os.replace``, which is atomic on POSIX and Windows file systems.
+``os.replace``, which is atomic on POSIX and Windows file systems. Every .npz file fercnn
+reads (models, checkpoints, the FER2013 cache) goes through ``read_arrays``.
 """
 import contextlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
+
+import numpy as np
 
 TMP_MARK = ".tmp-"  # temporary files are named ".<target name>.tmp-<random>"
 
@@ -83,3 +89,30 @@ def remove_stale_temporaries(folder):
                 os.remove(os.path.join(folder, name))
                 removed.append(name)
     return removed
+
+
+def read_arrays(path):
+    """{name: array} of every entry of the .npz ``path``, read in full (which checks every
+    CRC), with ``allow_pickle=False``: reading never runs code.
+
+    A truncated or corrupt file, or one that is not an .npz archive of plain arrays, raises
+    one ValueError saying what is wrong (never numpy's advice to allow pickles); the
+    caller names the file.
+    """
+    try:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with f:
+            return {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, AttributeError) as e:
+        raise ValueError(_reason(e)) from None
+
+
+def _reason(e):
+    text = str(e)
+    if "pickle" in text:  # numpy's guess for any non-.npy bytes; never the advice to give here
+        return "not an .npz archive of plain arrays"
+    if type(e) is ValueError:
+        return text
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__

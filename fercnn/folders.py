@@ -15,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from fercnn.faces import SIDE, read_image
+from fercnn.data_utils import stack_split
+from fercnn.faces import read_image
 from fercnn.predict import find_faces
 
 SPLITS = ("train", "val", "test")
@@ -71,8 +72,7 @@ def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, tes
                     continue
                 images.append(face)
                 labels.append(k)
-        data[f"X_{split}"] = np.stack(images) if images else np.zeros((0, SIDE, SIDE), np.uint8)
-        data[f"y_{split}"] = np.array(labels, dtype=np.int64)
+        data[f"X_{split}"], data[f"y_{split}"] = stack_split(images, labels)
     if no_face:
         shown = ", ".join(no_face[:10]) + (f" and {len(no_face) - 10} more" if len(no_face) > 10 else "")
         warnings.warn(f"no face found in {len(no_face)} image(s), left out: {shown}", RuntimeWarning, stacklevel=2)

@@ -96,3 +96,22 @@ def test_command_reports_an_unwritable_output_in_one_line(tmp_path):
                            "--out", "afile"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "afile" in done.stderr
+
+
+def test_models_checkpoints_and_the_fer2013_cache_share_one_writer_and_one_reader(tmp_path):
+    from fercnn.data_utils import _read_cache
+    from fercnn.fileio import read_arrays
+    from fercnn.models.io import read_npz, write_npz
+    write_npz(tmp_path / "m.npz", {"format": 1, "note": "hi"}, {"a/b": np.arange(3)})
+    meta, entries = read_npz(tmp_path / "m.npz", "test")
+    assert meta == {"format": 1, "note": "hi"} and list(entries) == ["a/b"]
+    np.testing.assert_array_equal(read_arrays(tmp_path / "m.npz")["a/b"], np.arange(3))
+    data = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"^BadZipFile: "):
+        read_arrays(tmp_path / "cut.npz")
+    with pytest.raises(ValueError, match=r"cut.npz is not a complete fercnn file \(BadZipFile: "):
+        load(tmp_path / "cut.npz")
+    with pytest.warns(RuntimeWarning, match=r"FER2013 cache .*cut.npz is corrupt \(BadZipFile: .*\); rebuilding"):
+        assert _read_cache(str(tmp_path / "cut.npz")) is None
+    assert not (tmp_path / "cut.npz").exists()

@@ -133,3 +133,21 @@ def test_train_on_your_faces_and_predict_with_their_names(tmp_path):
     (face,) = json.loads(pred.stdout)[0]["faces"]
     assert list(face["emotions"]) == sorted(CLASSES) and face["top"] in CLASSES
     assert face["box"] == [0, 0, 96, 96]
+
+
+def test_which_folders_are_fer2013(tmp_path):
+    fer = tmp_path / "kaggle"
+    for top, prefix in (("train", "Training"), ("test", "PublicTest")):
+        (fer / top / "happy").mkdir(parents=True)
+        Image.fromarray(np.zeros((48, 48), np.uint8)).save(fer / top / "happy" / f"{prefix}_1.jpg")
+    (tmp_path / "csv" / "fer2013").mkdir(parents=True)
+    (tmp_path / "csv" / "fer2013" / "fer2013.csv").write_text("emotion,pixels,Usage\n")
+    mine = _faces(tmp_path / "mine" / "train", per_class=2)
+    _faces(tmp_path / "mine" / "val", per_class=2)
+    _faces(tmp_path / "mine" / "test", per_class=2)
+    assert is_fer2013(fer) and is_fer2013(tmp_path / "csv") and is_fer2013(tmp_path / "csv" / "fer2013" / "fer2013.csv")
+    assert is_fer2013(tmp_path / "nowhere")  # load_fer2013 says what is wrong with it
+    (tmp_path / "empty").mkdir()
+    assert not is_fer2013(mine.parent) and not is_fer2013(mine) and not is_fer2013(tmp_path / "empty")
+    (mine.parent / "test").rename(tmp_path / "elsewhere")
+    assert not is_fer2013(mine.parent)  # train/ and val/ only

@@ -7,12 +7,10 @@ array per parameter (``param/<name>``) and batchnorm statistic (``bn/<layer>/<st
 """
 import json
 import os
-import zipfile
-import zlib
 
 import numpy as np
 
-from fercnn.fileio import atomic_write
+from fercnn.fileio import atomic_write, read_arrays
 
 FORMAT = 1
 
@@ -32,7 +30,12 @@ def model_entries(model):
 
 def save_model(model, path):
     """Write ``model`` to the .npz file ``path`` atomically (see fercnn.fileio)."""
-    meta, arrays = model_entries(model)
+    write_npz(path, *model_entries(model))
+
+
+def write_npz(path, meta, arrays):
+    """Write the JSON-able ``meta`` and ``arrays`` to the .npz file ``path`` atomically: the
+    writer of model files and (with more entries) of Solver checkpoints."""
     with atomic_write(path) as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
 
@@ -49,13 +52,9 @@ def read_npz(path, what):
     if os.path.isdir(path):
         raise ValueError(f"{what}: {path} is a folder, not a .npz file")
     try:
-        f = np.load(path, allow_pickle=False)
-        if not isinstance(f, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with f:
-            entries = {k: f[k] for k in f.files}  # reading every entry checks every CRC
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
-        raise ValueError(f"{what}: {path} is not a complete fercnn file ({_reason(e)})") from None
+        entries = read_arrays(path)
+    except ValueError as e:
+        raise ValueError(f"{what}: {path} is not a complete fercnn file ({e})") from None
     if "meta" not in entries:
         raise ValueError(f"{what}: {path} is not a fercnn file (no 'meta' entry)")
     try:
@@ -66,12 +65,3 @@ def read_npz(path, what):
         got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"{what}: {path} has fercnn file format {got!r}; this fercnn reads format {FORMAT}")
     return meta, entries
-
-
-def _reason(e):
-    text = str(e)
-    if "pickle" in text:  # numpy's guess for any non-.npy bytes; never the advice to give here
-        return "not an .npz archive of plain arrays"
-    if type(e) is ValueError:
-        return text
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
