@@ -6,6 +6,10 @@ reference loops beside the fast conv and pool on small shapes.
     python benchmarks/bench_layers.py --quick    # batch 16, one repeat
 
 Timings are medians of alternating runs (fercnn, torch, fercnn, torch, ...) in one process.
+Each conv row names the method fercnn chose for that layer (fercnn/fast/conv_method.py) and
+also times the im2col path on the same layer; GFLOP/s are effective: the multiply-adds of
+direct convolution (forward, dx and dw) over the time, so a Winograd layer can pass the
+matmul ceiling. The last lines check the conv target of issue #10 (>= 1.0x PyTorch).
 """
 import argparse
 import statistics
@@ -19,6 +23,7 @@ from fercnn.fast import (
     relu_dropout_backward, relu_dropout_forward, relu_forward, softmax_loss, spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from fercnn.fast import conv_method
 from fercnn.layers.reference import (
     conv_backward_naive, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
 )
@@ -101,18 +106,30 @@ def main():
     print(f"\n{'layer (forward + backward)':<34}{'fercnn ms':>9}{'torch ms':>9}{'speedup':>9}"
           f"{'GFLOP/s':>9}{'torch':>9}   ({'speedup = torch time / fercnn time'})")
 
+    conv_rows = []
     for name, C, H, Fo, k in CONVS:
         x = rng.standard_normal((N, C, H, H)).astype(np.float32)
         w = (rng.standard_normal((Fo, C, k, k)) * 0.1).astype(np.float32)
         b = np.zeros(Fo, np.float32)
         dout = rng.standard_normal((N, Fo, H, H)).astype(np.float32)
+        method = conv_method.choose(C, k, k, H, H, 1)
 
         def ours():
             _, cache = conv_forward(x, w, b, pad=k // 2)
             conv_backward(dout, cache)
+
+        def im2col():
+            with conv_method.forced("im2col"):
+                ours()
         theirs = torch_pair(torch, lambda x, w, b: F.conv2d(x, w, b, padding=k // 2), [x, w, b]) if torch else None
-        gflop = 3 * 2 * N * Fo * C * k * k * H * H / 1e9  # forward, dx and dw products
-        fmt(f"{name} {C}->{Fo} {k}x{k} @{H}", *alternate(ours, theirs, args.repeat), gflop)
+        gflop = 3 * 2 * N * Fo * C * k * k * H * H / 1e9  # direct convolution: forward, dx and dw products
+        t_ours, t_theirs = alternate(ours, theirs, args.repeat)
+        fmt(f"{name} {C}->{Fo} {k}x{k} @{H}", t_ours, t_theirs, gflop)
+        if method != "im2col":
+            t_im2col = alternate(im2col, None, args.repeat)[0]
+            print(f"  {method} (Winograd); im2col on this layer: {1e3 * t_im2col:.1f} ms, "
+                  f"{gflop / t_im2col:.0f} GFLOP/s ({t_im2col / t_ours:.2f}x slower than {method})")
+        conv_rows.append((name, t_ours, t_theirs))
 
     x = rng.standard_normal((N, 64, 48, 48)).astype(np.float32)
     dpool = rng.standard_normal((N, 64, 24, 24)).astype(np.float32)
@@ -173,6 +190,12 @@ def main():
     scores = rng.standard_normal((N, 7)).astype(np.float32)
     labels = rng.integers(0, 7, N)
     fmt("softmax loss (N,7)", *alternate(lambda: softmax_loss(scores, labels), None, args.repeat))
+
+    if torch:
+        worst = min(conv_rows, key=lambda row: row[2] / row[1])
+        met = all(theirs / ours >= 1.0 for _, ours, theirs in conv_rows)
+        print(f"\ntarget (#10): every conv layer fwd+bwd >= 1.0x PyTorch: {'met' if met else 'MISSED'} "
+              f"(lowest {worst[2] / worst[1]:.2f}x, {worst[0]})")
 
     print("\nfast layers against the reference loops (fercnn.layers.reference), small shapes, float64:")
     xs = rng.standard_normal((4, 3, 16, 16))

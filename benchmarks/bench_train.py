@@ -195,6 +195,9 @@ def main():
         print(f"  {r['net']}: 35 x {steps_per_epoch} steps x {r['fercnn']['step_s']:.3f} s = {hours:.1f} h")
     print()
 
+    if torch_ok:
+        print_targets(rows)
+
     results["cold_start"] = cold_start(args.threads)
     cs = results["cold_start"]
     print(f"start to first finished shallow training step: no Numba cache {cs['cold_s']:.1f} s, "
@@ -207,8 +210,27 @@ def main():
         print("fercnn shallow, threads: " + ", ".join(
             f"{t}: {128 / statistics.median(v):.1f} img/s" for t, v in results["thread_scaling"].items()))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+        from fercnn.fileio import write_json  # here, not at the top: the torch workers run this file too
+
+        write_json(args.json, results, indent=1)
+
+
+# Issue #10's targets: (what, value, passes?)
+def print_targets(rows):
+    by = {r["net"]: r for r in rows}
+
+    def speed(net):
+        return by[net]["fercnn"]["images_per_s"] / by[net]["torch"]["images_per_s"]
+    memory = by["shallow"]["fercnn"]["peak_mb"] / by["shallow"]["torch"]["peak_mb"]
+    checks = [("shallow training step >= 2.0x PyTorch", f"{speed('shallow'):.2f}x", speed("shallow") >= 2.0),
+              ("deep training step >= 1.8x PyTorch", f"{speed('deep'):.2f}x", speed("deep") >= 1.8),
+              ("peak RSS, shallow step <= 1.0x PyTorch", f"{memory:.2f}x", memory <= 1.0),
+              ("projected 35-epoch deep run < 3 h", f"{by['deep']['projected_35_epochs_h']:.1f} h",
+               by["deep"]["projected_35_epochs_h"] < 3.0)]
+    print("targets (#10):")
+    for what, value, ok in checks:
+        print(f"  {what:<42}{value:>8}   {'met' if ok else 'MISSED'}")
+    print()
 
 
 def scaling(threads):

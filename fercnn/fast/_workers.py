@@ -29,13 +29,13 @@ _pool_size = 0
 _controller = None
 
 
-def plan_blocks(n_images, positions_per_image, n_workers):
+def plan_blocks(n_images, positions_per_image, n_workers, min_columns=MIN_BLOCK_COLUMNS):
     """Split images 0..n_images-1 into blocks of consecutive images: a list of (n0, n1).
 
-    A block has ceil(MIN_BLOCK_COLUMNS / positions_per_image) images, but never so many
+    A block has ceil(min_columns / positions_per_image) images, but never so many
     that some worker would be left without a block.
     """
-    size = max(1, math.ceil(MIN_BLOCK_COLUMNS / max(1, positions_per_image)))
+    size = max(1, math.ceil(min_columns / max(1, positions_per_image)))
     size = min(size, max(1, math.ceil(n_images / max(1, n_workers))))
     return [(n0, min(n_images, n0 + size)) for n0 in range(0, n_images, size)]
 
@@ -49,7 +49,7 @@ def _blas_controller():
     return _controller
 
 
-def map_blocks(work, n_images, positions_per_image):
+def map_blocks(work, n_images, positions_per_image, *, min_columns=MIN_BLOCK_COLUMNS):
     """Call work(blocks) once per worker thread, each with its share of the blocks.
 
     work: a function of a list of (n0, n1) blocks that returns anything; the results come
@@ -58,7 +58,7 @@ def map_blocks(work, n_images, positions_per_image):
     """
     global _pool, _pool_size
     n_workers = numba.get_num_threads()
-    blocks = plan_blocks(n_images, positions_per_image, n_workers)
+    blocks = plan_blocks(n_images, positions_per_image, n_workers, min_columns)
     shares = [blocks[t::n_workers] for t in range(min(n_workers, len(blocks)))]
     if len(shares) <= 1:
         return [work(blocks)]
