@@ -25,13 +25,6 @@ def numeric_grads(forward, inputs, dout):
     return grads
 
 
-def spread_values(rng, shape, *, gap=0.01):
-    """Values with pairwise gaps of at least ``gap`` (no pooling ties, no kinks at 0)."""
-    n = int(np.prod(shape))
-    vals = (np.arange(n) - n / 2 + 0.5) * gap
-    return rng.permutation(vals).reshape(shape)
-
-
 @pytest.fixture(params=["layers", "fast"])
 def ops(request):
     """The readable ops (fercnn.layers) and the fast ones (fercnn.fast): tests that take this

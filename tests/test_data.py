@@ -1,4 +1,8 @@
-"""FER2013 in both forms (small files written here), bad data, preprocessing, summary."""
+"""FER2013 in both forms (small files written here), bad data, preprocessing, summary.
+
+Most files here hold images of one constant value (enough for labels and errors); the
+pattern tests give every pixel of every image its own value, so that a loader that
+transposes, flips or shuffles pixels, or mixes up images, splits or classes, fails."""
 import os
 
 import numpy as np
@@ -184,3 +188,65 @@ def test_corrupt_cache_is_reported_and_rebuilt(tmp_path):
     assert os.listdir(cache) == [name]  # rebuilt in place, no temporary left behind
     third = load_fer2013(root, cache_dir=cache)  # and read back without a word
     np.testing.assert_array_equal(third["X_train"], first["X_train"])
+
+
+def _pattern(i):
+    """Image i of the pattern tests: pixel (r, c) = (5 r + 3 c + 17 i) mod 256. Neither
+    symmetric nor transpose-symmetric, and no two images alike."""
+    r, c = np.mgrid[:48, :48]
+    return ((5 * r + 3 * c + 17 * i) % 256).astype(np.uint8)
+
+
+PATTERN_ROWS = [(e, u) for e, u, _ in ROWS] + [(3, "Training"), (6, "PrivateTest")]
+
+
+def _pattern_csv(path):
+    lines = ["emotion,pixels,Usage"] + [f"{e},{' '.join(map(str, _pattern(i).reshape(-1)))},{u}"
+                                        for i, (e, u) in enumerate(PATTERN_ROWS)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _pattern_folders(root):
+    for i, (e, usage) in enumerate(PATTERN_ROWS):
+        d = root / ("train" if usage == "Training" else "test") / CLASS_NAMES[e]
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_pattern(i)).save(d / f"{usage}_{1000 + i}.png")  # lossless, unlike the real .jpg
+    return root
+
+
+@pytest.mark.parametrize("form", ["csv", "folders"])
+def test_pattern_images_load_pixel_for_pixel_with_their_labels_and_splits(tmp_path, form):
+    path = _pattern_csv(tmp_path / "fer2013.csv") if form == "csv" else _pattern_folders(tmp_path / "fer2013")
+    data = load_fer2013(path, use_cache=False)
+    for split, usage in (("train", "Training"), ("val", "PublicTest"), ("test", "PrivateTest")):
+        want = [(e, _pattern(i)) for i, (e, u) in enumerate(PATTERN_ROWS) if u == usage]
+        got = list(zip(data[f"y_{split}"], data[f"X_{split}"]))
+        assert len(got) == len(want), split
+        if form == "folders":  # read class folder by class folder: the same pairs, in another order
+            key = lambda pair: pair[1].tobytes()  # noqa: E731
+            want, got = sorted(want, key=key), sorted(got, key=key)
+        for k, ((want_label, want_image), (label, image)) in enumerate(zip(want, got)):
+            assert label == want_label, f"{split} image {k}: label {label}, expected {want_label}"
+            np.testing.assert_array_equal(image, want_image, err_msg=f"{split} image {k}")
+
+
+def test_flip_double_mirrors_left_to_right():
+    X = np.array([[[1, 2, 3], [4, 5, 6]]], np.uint8)  # one 2x3 image
+    Xd, yd = flip_double(X, np.array([5]))
+    np.testing.assert_array_equal(Xd, [[[1, 2, 3], [4, 5, 6]], [[3, 2, 1], [6, 5, 4]]])
+    np.testing.assert_array_equal(yd, [5, 5])
+
+
+def test_mean_image_is_the_per_pixel_mean_of_the_training_set():
+    X = np.stack([_pattern(i) for i in range(3)])
+    y = np.array([0, 1, 2])
+    want = (X[0].astype(np.float64) + X[1] + X[2]) / 3
+    out = preprocess({"X_train": X, "y_train": y, "X_val": X[1:], "y_val": y[1:]}, double_by_flip=False)
+    np.testing.assert_allclose(out["mean_image"][0], want, rtol=1e-6)
+    for n in range(3):
+        np.testing.assert_allclose(out["X_train"][n, 0], X[n] - want, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(out["X_val"][0, 0], X[1] - want, rtol=1e-6, atol=1e-4)
+    doubled = preprocess({"X_train": X, "y_train": y}, double_by_flip=True)["mean_image"][0]
+    np.testing.assert_allclose(doubled, (want + want[:, ::-1]) / 2, rtol=1e-6)
+    assert not np.allclose(want, want[:, ::-1])  # the pattern is not symmetric: the flip is seen

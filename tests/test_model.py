@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
+from fercnn import layers
 from fercnn.gradient_check import eval_numerical_gradient, rel_error
 from fercnn.layers import conv_forward  # the readable op: the expected values
-from fercnn.models import ConvNet, deep, load, shallow
+from fercnn.models import ConvNet, blocks, deep, load, shallow
 
 SHALLOW_LIKE = dict(
     conv=[{"filters": 3, "kernel": 3, "batchnorm": True, "dropout": 0.3},
@@ -19,14 +20,64 @@ DEEP_LIKE = dict(
 )
 
 
-def _grad_check(model, X, y, features=None):
-    seed = 11
+def _kink_and_tie_margins(model, X, y, features, seed, monkeypatch):
+    """The smallest |value| that meets a ReLU, and the smallest gap between the largest and
+    second largest value of a pooling window whose maximum passes (> 0), in one training pass.
+
+    A centred difference with h = 1e-5 moves these values by far less than 1e-3; below that,
+    the numerical gradient would straddle a kink or a tie and not be the derivative.
+    """
+    pre_relu, gaps = [], []
+
+    def relu_dropout_forward(x, p, **kw):
+        pre_relu.append(np.abs(x).min())
+        return relu_dropout(x, p, **kw)
+
+    def batchnorm_relu_dropout_forward(x, gamma, beta, state, p, *, training, rng, momentum):
+        bn = layers.spatial_batchnorm_forward if x.ndim == 4 else layers.batchnorm_forward
+        h, _ = bn(x, gamma, beta, {k: v.copy() for k, v in state.items()}, training=training)
+        pre_relu.append(np.abs(h).min())
+        return bn_relu_dropout(x, gamma, beta, state, p, training=training, rng=rng, momentum=momentum)
+
+    def max_pool_forward(x, *, size, stride):
+        N, C, H, W = x.shape
+        windows = np.sort(x.reshape(N, C, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4), axis=1)
+        passing = windows[:, -1] > 0
+        gaps.append((windows[passing, -1] - windows[passing, -2]).min(initial=np.inf))
+        return pool(x, size=size, stride=stride)
+
+    relu_dropout, bn_relu_dropout, pool = (blocks.relu_dropout_forward, blocks.batchnorm_relu_dropout_forward,
+                                           blocks.max_pool_forward)
+    with monkeypatch.context() as m:
+        m.setattr(blocks, "relu_dropout_forward", relu_dropout_forward)
+        m.setattr(blocks, "batchnorm_relu_dropout_forward", batchnorm_relu_dropout_forward)
+        m.setattr(blocks, "max_pool_forward", max_pool_forward)
+        model.loss(X, y, features=features, rng=np.random.default_rng(seed))
+    assert pre_relu, "no ReLU was seen"
+    return min(pre_relu), min(gaps, default=np.inf)
+
+
+def _inputs_off_kinks_and_ties(model, make_inputs, monkeypatch):
+    """(X, y, features, dropout seed): the first of seeds 0, 1, ... whose training pass has
+    no ReLU input within 1e-3 of 0 and no pooling tie within 1e-3 (see _kink_and_tie_margins),
+    so that the check below cannot pass or fail by the luck of the draw."""
+    for seed in range(100):
+        X, y, features = make_inputs(np.random.default_rng(seed))
+        margins = _kink_and_tie_margins(model, X, y, features, seed, monkeypatch)
+        if min(margins) > 1e-3:
+            return X, y, features, seed
+    raise AssertionError("no inputs off kinks and ties in 100 draws")
+
+
+def _grad_check(model, make_inputs, monkeypatch):
+    X, y, features, seed = _inputs_off_kinks_and_ties(model, make_inputs, monkeypatch)
     loss, grads = model.loss(X, y, features=features, rng=np.random.default_rng(seed))
     assert set(grads) == set(model.params)
     for name, p in model.params.items():
         def f(_):
             return model.loss(X, y, features=features, rng=np.random.default_rng(seed))[0]
         num = eval_numerical_gradient(f, p)
+        assert np.any(num != 0), f"{name}: numerical gradient all zeros"
         # rtol 1e-6 per entry; atol 1e-10 is the noise floor of centred differences on a loss
         # of order 1 in float64 (eps * |loss| / h ~ 2e-11), which tiny entries cannot beat
         np.testing.assert_allclose(grads[name], num, rtol=1e-6, atol=1e-10,
@@ -34,22 +85,22 @@ def _grad_check(model, X, y, features=None):
 
 
 @pytest.mark.parametrize("spec", [SHALLOW_LIKE, DEEP_LIKE], ids=["shallow-like", "deep-like"])
-def test_whole_model_gradient(spec):
-    rng = np.random.default_rng(0)
+def test_whole_model_gradient(spec, monkeypatch):
     model = ConvNet(**spec, reg=0.05, dtype=np.float64, seed=3)
-    X = rng.standard_normal((6,) + tuple(spec["input_shape"]))
-    y = rng.integers(0, spec["num_classes"], 6)
-    _grad_check(model, X, y)
+
+    def make_inputs(rng):
+        return rng.standard_normal((6,) + tuple(spec["input_shape"])), rng.integers(0, spec["num_classes"], 6), None
+    _grad_check(model, make_inputs, monkeypatch)
 
 
-def test_hybrid_gradient():
-    rng = np.random.default_rng(1)
-    spec = dict(SHALLOW_LIKE, input_shape=(1, 16, 16), hog={"pixels_per_cell": 8, "cells_per_block": 1})
+def test_hybrid_gradient(monkeypatch):
+    spec = dict(SHALLOW_LIKE, input_shape=(1, 8, 8), hog={"pixels_per_cell": 4, "cells_per_block": 1})
     model = ConvNet(**spec, reg=0.01, dtype=np.float64, seed=2)
     assert model.hog_dim == 2 * 2 * 9
-    X = rng.standard_normal((5, 1, 16, 16))
-    feats = rng.random((5, model.hog_dim))
-    _grad_check(model, X, rng.integers(0, 5, 5), features=feats)
+
+    def make_inputs(rng):
+        return rng.standard_normal((5, 1, 8, 8)), rng.integers(0, 5, 5), rng.random((5, model.hog_dim))
+    _grad_check(model, make_inputs, monkeypatch)
 
 
 def test_overfits_fifty_examples():
@@ -82,6 +133,9 @@ def test_save_load_round_trip(tmp_path, rng):
     X = rng.standard_normal((9, 1, 8, 8)).astype(np.float32)
     for _ in range(3):  # move the running statistics away from 0 / 1
         model.loss(X, rng.integers(0, 4, 9))
+    for stats in model.bn_state.values():  # and make each one its own
+        stats["running_mean"] += rng.standard_normal(stats["running_mean"].shape).astype(np.float32)
+        stats["running_var"] *= rng.uniform(0.5, 2, stats["running_var"].shape).astype(np.float32)
     for k in model.params:
         model.params[k] = model.params[k] + rng.standard_normal(model.params[k].shape).astype(np.float32) * 0.1
     model.mean_image = rng.random((1, 8, 8)).astype(np.float32)
@@ -89,6 +143,13 @@ def test_save_load_round_trip(tmp_path, rng):
     model.save(tmp_path / "m.npz")
     loaded = load(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert sorted(loaded.bn_state) == sorted(model.bn_state) == ["conv1", "conv2", "fc1", "fc2"]
+    for layer, stats in model.bn_state.items():
+        for stat, v in stats.items():
+            np.testing.assert_array_equal(loaded.bn_state[layer][stat], v, err_msg=f"{layer} {stat}")
+    fresh = ConvNet(**DEEP_LIKE, seed=4)  # what a load that dropped the statistics would give
+    fresh.params = loaded.params
+    assert not np.allclose(fresh.predict_proba(X), model.predict_proba(X), atol=1e-3)
     np.testing.assert_array_equal(loaded.mean_image, model.mean_image)
     assert loaded.class_names == model.class_names and loaded.spec == model.spec and loaded.reg == model.reg
 

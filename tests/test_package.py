@@ -13,6 +13,8 @@ def test_import_prints_and_compiles_nothing():
         "assert len(kernels) >= 12, kernels\n"
         "compiled = [k.py_func.__name__ for k in kernels if k.signatures]\n"
         "assert not compiled, compiled\n"
+        "import sys\n"
+        "assert 'torch' not in sys.modules, 'fercnn imported torch'  # the tests' cross-check only\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -126,3 +126,52 @@ def test_bn_recalibration_before_each_evaluation(rng, monkeypatch):
     assert calls == []
     with pytest.raises(ValueError, match=r"Solver: bn_recalibration must be an integer >= 0, got -1"):
         Solver(model, data, bn_recalibration=-1)
+
+
+def test_best_epoch_is_the_one_with_the_best_validation_accuracy(tmp_path, rng):
+    """Validation accuracies known and different: the best is epoch 2, neither first nor last;
+    the model ends with epoch 2's parameters and statistics, and its checkpoint is kept."""
+    val_acc = {1: 0.6, 2: 0.9, 3: 0.5, 4: 0.4, 5: 0.7}
+    model, data = _setup(rng)
+    ends = []
+    solver = Solver(model, data, num_epochs=5, batch_size=8, verbose=False, checkpoint_dir=tmp_path,
+                    callback=lambda s: ends.append(({k: v.copy() for k, v in s.model.params.items()},
+                                                    {k: {stat: a.copy() for stat, a in v.items()}
+                                                     for k, v in s.model.bn_state.items()})))
+    solver.check_accuracy = lambda X, y, **kw: val_acc[solver.epoch] if X is data["X_val"] else 0.5
+    solver.train()
+    assert solver.val_acc_history == [0.6, 0.9, 0.5, 0.4, 0.7]
+    assert solver.best_epoch == 2 and solver.best_val_acc == 0.9
+    params, bn_state = ends[1]
+    assert not all(np.array_equal(params[k], ends[-1][0][k]) for k in params), "epochs 2 and 5 end alike"
+    for k in params:
+        np.testing.assert_array_equal(model.params[k], params[k], err_msg=k)
+    for layer, stats in bn_state.items():
+        for stat, v in stats.items():
+            np.testing.assert_array_equal(model.bn_state[layer][stat], v, err_msg=f"{layer} {stat}")
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [
+        "epoch002_iter0000010.npz", "epoch004_iter0000020.npz", "epoch005_iter0000025.npz"]
+
+
+def test_augment_flip_mirrors_left_to_right(rng):
+    model = ConvNet(conv=[], fc=[], input_shape=(1, 4, 5), num_classes=3, dtype=np.float64, seed=0)
+    X = np.arange(24 * 20, dtype=np.float64).reshape(24, 1, 4, 5)  # no image is its own mirror
+    y = rng.integers(0, 3, 24)
+    originals = {x.tobytes() for x in X}
+    mirrors = {x[:, :, ::-1].tobytes() for x in X}
+    seen = []  # every image a training step was given
+    loss = model.loss
+
+    def recording_loss(X, y=None, **kw):
+        if y is not None:
+            seen.extend(x.tobytes() for x in X)
+        return loss(X, y, **kw)
+
+    model.loss = recording_loss
+    Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, num_epochs=2, batch_size=8, verbose=False,
+           augment_flip=True, optim_config={"learning_rate": 1e-6}).train()
+    assert len(seen) == 48
+    assert all(x in originals or x in mirrors for x in seen), "a training image is neither itself nor its mirror"
+    flipped = sum(x in mirrors for x in seen)
+    assert 10 < flipped < 38, f"{flipped} of 48 flipped, expected about half"
+    np.testing.assert_array_equal(X, np.arange(24 * 20, dtype=np.float64).reshape(24, 1, 4, 5))  # data untouched

@@ -4,7 +4,7 @@ What makes them fast: Numba kernels (``_*_kernels.py``) that make one pass over 
 convolution in blocks of images on worker threads (``conv.py``, ``_workers.py``), and
 fused ops (``relu_dropout_*``, ``batchnorm_relu_dropout_*``) that do in one pass what two
 or three readable ops do in several. Affine layers and losses are plain NumPy already,
-so they are the readable ones. tests/test_fast_ops.py holds every op here equal to its
+so they are the readable ones. tests/test_ops.py holds every op here equal to its
 readable twin.
 """
 from fercnn.fast._elementwise_kernels import add_scaled

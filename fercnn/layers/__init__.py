@@ -3,7 +3,7 @@
 Each op is a ``*_forward`` returning ``(out, cache)`` and a ``*_backward`` taking
 ``(dout, cache)``; losses return ``(loss, dscores)``. Read ``reference.py`` (loops) first,
 then these. Training runs the same ops from ``fercnn.fast`` (Numba kernels, threads,
-fused ops), which compute the same numbers (tests/test_fast_ops.py).
+fused ops), which compute the same numbers (tests/test_ops.py).
 """
 from fercnn.layers.activations import relu_backward, relu_forward
 from fercnn.layers.affine import affine_backward, affine_forward

@@ -8,7 +8,7 @@ gradient back to the pixels it was copied from.
 
 This is the readable version: it builds the column matrix for the whole batch. Training
 runs fercnn.fast.conv_forward, which computes the same numbers in blocks of a few images on
-worker threads, with Numba copy kernels (tests/test_fast_ops.py holds the two equal).
+worker threads, with Numba copy kernels (tests/test_ops.py holds the two equal).
 """
 import numpy as np
 

@@ -10,9 +10,9 @@ def draw_keep(op, p, rng, size):
     """The random draws behind a dropout mask: (draws: (size,) uint16, threshold, scale).
 
     A unit is kept when its draw >= threshold = round(p * 65536), so it is dropped with
-    probability p (to 1/65536), and a kept unit is scaled by scale = 1 / (1 - p). Every op
-    that drops units draws through here, readable or fast, so that with the same rng
-    they drop the same units.
+    probability round(p * 65536) / 65536, within 1/131072 of p, and a kept unit is scaled by
+    scale = 1 / (1 - p). Every op that drops units draws through here, readable or fast,
+    so that with the same rng they drop the same units.
     """
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"{op}: rng must be a numpy.random.Generator, got {type(rng).__name__}")

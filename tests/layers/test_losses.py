@@ -1,3 +1,4 @@
+"""Softmax and SVM losses: cases with known answers (the registry checks gradients, dtypes, torch)."""
 import numpy as np
 
 from fercnn.layers import softmax_loss, svm_loss
@@ -7,6 +8,14 @@ def test_softmax_uniform_scores_give_log_k():
     loss, dscores = softmax_loss(np.zeros((5, 7)), np.arange(5))
     np.testing.assert_allclose(loss, np.log(7))
     np.testing.assert_allclose(dscores.sum(axis=1), 0, atol=1e-15)
+
+
+def test_softmax_hand_computed():
+    scores = np.array([[0.0, np.log(3.0)], [np.log(2.0), np.log(2.0)]])
+    loss, dscores = softmax_loss(scores, np.array([1, 0]))
+    # row 0: p = (1/4, 3/4), true class 1; row 1: p = (1/2, 1/2), true class 0
+    np.testing.assert_allclose(loss, -(np.log(0.75) + np.log(0.5)) / 2, rtol=1e-14)
+    np.testing.assert_allclose(dscores, np.array([[0.25, -0.25], [-0.5, 0.5]]) / 2, rtol=1e-14)
 
 
 def test_softmax_stable_for_huge_logits():

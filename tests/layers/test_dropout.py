@@ -1,0 +1,91 @@
+"""Inverted dropout (both faces): the exact keep rule and scale, how precisely p is honoured,
+evaluation, the mask in backward.
+
+The rule (README, "The layers"; fercnn.layers.dropout.draw_keep): each unit gets one uniform
+16-bit draw from the rng, in C order; it is kept when its draw >= round(p * 65536), and a
+kept unit is multiplied by 1 / (1 - p). tests/op_registry.py states it once more on its own
+(keep_mask), and the tests hold every op that drops units to that statement.
+"""
+import numpy as np
+import pytest
+
+from op_registry import keep_mask
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.1, 0.37, 0.5, 0.8])
+def test_keeps_what_the_rule_keeps_and_scales_by_one_over_one_minus_p(ops, p, dt):
+    shape, seed = (37, 23), int(p * 100)
+    x = (np.random.default_rng(0).standard_normal(shape) + 5).astype(dt)  # no zeros of its own
+    keep = keep_mask(seed, p, shape)
+    out, cache = ops.dropout_forward(x, p, training=True, rng=np.random.default_rng(seed))
+    np.testing.assert_array_equal(out, np.where(keep, x * dt(1 / (1 - p)), 0))
+    dout = np.random.default_rng(1).standard_normal(shape).astype(dt)
+    np.testing.assert_array_equal(ops.dropout_backward(dout, cache), np.where(keep, dout * dt(1 / (1 - p)), 0))
+
+
+class EveryDrawOnce(np.random.Generator):
+    """A Generator whose integer draws run through every value of their range once, in order,
+    then again: with 65536 units, each 16-bit draw comes up exactly once."""
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
+        return (low + np.arange(size) % (high - low)).astype(dtype)
+
+
+@pytest.mark.parametrize("p", [3 / 65536, 1 / 512, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99])
+def test_p_is_honoured_to_half_a_step_of_1_over_65536(ops, p):
+    """Over all 65536 draws, exactly round(p * 65536) are dropped: the probability of a drop
+    is within 1/131072 of p, for any p. (8-bit draws would get p = 1/512 wrong by 100%.)"""
+    x = np.ones(1 << 16)
+    out, _ = ops.dropout_forward(x, p, training=True, rng=EveryDrawOnce(np.random.PCG64(0)))
+    dropped = int(np.sum(out == 0))
+    assert dropped == round(p * 65536), f"p={p}: dropped {dropped} of 65536"
+    assert abs(dropped / 65536 - p) <= 1 / 131072
+
+
+def test_fraction_dropped_and_expectation(rng):
+    """A real Generator: within 5 standard deviations of p, and E[out] = x."""
+    import fercnn.layers as layers
+
+    n = 500 * 400
+    x = np.ones((500, 400))
+    for p in (0.25, 0.5, 0.8, 1 / 512):
+        out, _ = layers.dropout_forward(x, p, training=True, rng=rng)
+        dropped = np.mean(out == 0)
+        sigma = np.sqrt(p * (1 - p) / n)
+        assert abs(dropped - p) < 5 * sigma, f"p={p}: dropped {dropped:.5f}, {abs(dropped - p) / sigma:.1f} sigma off"
+        assert abs(out.mean() - 1.0) < 5 * sigma / (1 - p), f"p={p}: mean {out.mean():.4f}, expected 1"
+        np.testing.assert_allclose(out[out != 0], 1 / (1 - p))
+
+
+def test_identity_in_eval(ops, rng):
+    x = rng.standard_normal((10, 10))
+    state = rng.bit_generator.state
+    out, cache = ops.dropout_forward(x, 0.7, training=False, rng=rng)
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(ops.dropout_backward(np.ones_like(x), cache), np.ones_like(x))
+    assert rng.bit_generator.state == state, "evaluation drew random numbers"
+
+
+def test_backward_uses_forward_mask(ops, rng):
+    x = rng.standard_normal((50, 40)) + 10  # no zeros of its own
+    out, cache = ops.dropout_forward(x, 0.5, training=True, rng=rng)
+    dout = rng.standard_normal(x.shape)
+    dx = ops.dropout_backward(dout, cache)
+    np.testing.assert_array_equal(dx == 0, out == 0)
+    np.testing.assert_allclose(dx[out != 0], 2 * dout[out != 0])
+
+
+def test_same_seed_same_mask(ops):
+    x = np.ones((30, 30), dtype=np.float32)
+    a, _ = ops.dropout_forward(x, 0.5, training=True, rng=np.random.default_rng(3))
+    b, _ = ops.dropout_forward(x, 0.5, training=True, rng=np.random.default_rng(3))
+    c, _ = ops.dropout_forward(x, 0.5, training=True, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_p_zero_is_identity(ops, rng):
+    x = rng.standard_normal((4, 4))
+    out, _ = ops.dropout_forward(x, 0.0, training=True, rng=rng)
+    np.testing.assert_array_equal(out, x)
