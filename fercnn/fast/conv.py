@@ -31,7 +31,8 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     x: (N, C, H, W), w: (F, C, HH, WW), b: (F,) -> out: (N, F, H_out, W_out) with
     H_out = (H + 2 * pad - HH) // stride + 1, W_out = (W + 2 * pad - WW) // stride + 1
     (the division must be exact). Zero padding of ``pad`` pixels on every side.
-    cache holds x, w, the geometry and the method used (conv_method.choose).
+    cache holds x, w, the geometry, the method used (conv_method.choose) and, for
+    Winograd, the transformed filters.
     """
     op = "conv_forward"
     H_out, W_out = check_conv_args(op, x, w, b, stride, pad)
@@ -39,10 +40,10 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     method = conv_method.choose(x.shape[1], w.shape[2], w.shape[3], H_out, W_out, stride)
     x = np.ascontiguousarray(x)
     if method == "im2col":
-        out = _im2col_forward(x, w, b, stride, pad, H_out, W_out)
+        out, U = _im2col_forward(x, w, b, stride, pad, H_out, W_out), None
     else:
-        out = winograd_forward(x, w, b, pad, method)
-    return out, (x, w, stride, pad, H_out, W_out, method)
+        out, U = winograd_forward(x, w, b, pad, method)
+    return out, (x, w, stride, pad, H_out, W_out, method, U)
 
 
 def _im2col_forward(x, w, b, stride, pad, H_out, W_out):
@@ -81,7 +82,7 @@ def conv_backward(dout, cache, *, need_dx=True):
     need_dx=False skips dcols and col2im and returns dx=None: the first layer of a
     network has no layer below that needs it.
     """
-    x, w, stride, pad, H_out, W_out, method = cache
+    x, w, stride, pad, H_out, W_out, method, U = cache
     N, F = x.shape[0], w.shape[0]
     check_float_array("conv_backward", "dout", dout, ndim=4)
     check_shape("conv_backward", "dout", dout, (N, F, H_out, W_out))
@@ -89,7 +90,7 @@ def conv_backward(dout, cache, *, need_dx=True):
     require_numpy("conv_backward", dout)
     if method == "im2col":
         return _im2col_backward(dout, x, w, stride, pad, H_out, W_out, need_dx)
-    return winograd_backward(dout, x, w, pad, method, need_dx)
+    return winograd_backward(dout, x, w, pad, method, need_dx, U)
 
 
 def _im2col_backward(dout, x, w, stride, pad, H_out, W_out, need_dx):

@@ -26,6 +26,8 @@ recomputes V instead of keeping it (it is T / m^2 times the input: 2.25x for F(4
 Rounding: the transforms add values of different sizes, so float32 error grows with the
 tile; tests/fast/test_winograd.py bounds it against float64 direct convolution.
 """
+import functools
+
 import numpy as np
 
 from fercnn.fast import _winograd_kernels as kernels
@@ -55,27 +57,35 @@ def tiles(size_out, m):
     return -(-size_out // m)
 
 
-def filter_transform(w, variant):
-    """w: (F, C, r, r) -> U: (T, F, C) = (G @ w @ G.T) at each of the T = alpha^2 positions,
-    computed in float64 and rounded once to w's dtype."""
+@functools.lru_cache(maxsize=None)
+def _kron_G(variant, dtype):
+    """K = kron(G, G): (alpha^2, r^2), so that U[t] for one filter is K @ its r^2 taps."""
     m, r = VARIANTS[variant]
     _, G, _ = matrices(m, r)
+    K = np.kron(G, G).astype(dtype)
+    K.flags.writeable = False
+    return K
+
+
+def filter_transform(w, variant):
+    """w: (F, C, r, r) -> U: (T, F, C) = (G @ w[f, c] @ G.T) at each of the T = alpha^2
+    positions: one matrix product K @ (all F * C filters as r^2 columns), in w's dtype."""
     F, C = w.shape[:2]
-    U = G @ w.astype(np.float64) @ G.T  # (F, C, alpha, alpha)
-    return np.ascontiguousarray(U.transpose(2, 3, 0, 1).reshape(-1, F, C).astype(w.dtype))
+    K = _kron_G(variant, w.dtype)
+    return (K @ np.ascontiguousarray(w).reshape(F * C, -1).T).reshape(-1, F, C)
 
 
 def filter_gradient(dU, variant, F, C):
-    """The adjoint of filter_transform: dU: (T, F, C) -> dw: (F, C, r, r) = G.T @ dU @ G."""
-    m, r = VARIANTS[variant]
-    _, G, _ = matrices(m, r)
-    alpha = m + r - 1
-    dU = dU.astype(np.float64).reshape(alpha, alpha, F, C).transpose(2, 3, 0, 1)
-    return G.T @ dU @ G
+    """The adjoint of filter_transform: dU: (T, F, C) -> dw: (F, C, r, r) = G.T @ dU @ G,
+    in dU's dtype."""
+    r = VARIANTS[variant][1]
+    K = _kron_G(variant, dU.dtype)
+    return (K.T @ dU.reshape(K.shape[0], -1)).T.reshape(F, C, r, r)
 
 
 def winograd_forward(x, w, b, pad, variant):
-    """x: (N, C, H, W), w: (F, C, r, r), b: (F,), stride 1 -> out: (N, F, H_out, W_out).
+    """x: (N, C, H, W), w: (F, C, r, r), b: (F,), stride 1 -> out: (N, F, H_out, W_out), and
+    the transformed filters U: (T, F, C), which backward uses again.
 
     The arguments are checked by the caller (fercnn.fast.conv.conv_forward)."""
     m, r = VARIANTS[variant]
@@ -102,11 +112,12 @@ def winograd_forward(x, w, b, pad, variant):
             output_tiles(M, b, n0, n1, th, tw, coef, out)
 
     map_blocks(work, N, Q, min_columns=_block_columns(Q))
-    return out
+    return out, U
 
 
-def winograd_backward(dout, x, w, pad, variant, need_dx=True):
-    """dout: (N, F, H_out, W_out) -> dx (N, C, H, W) or None, dw (F, C, r, r), db (F,)."""
+def winograd_backward(dout, x, w, pad, variant, need_dx=True, U=None):
+    """dout: (N, F, H_out, W_out) -> dx (N, C, H, W) or None, dw (F, C, r, r), db (F,).
+    U: the forward pass's transformed filters (computed again if not given)."""
     m, r = VARIANTS[variant]
     input_tiles, _, dout_tiles, dinput_tiles = _KERNELS[variant]
     N, C, H, W = x.shape
@@ -114,8 +125,8 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True):
     H_out, W_out = dout.shape[2:]
     th, tw = tiles(H_out, m), tiles(W_out, m)
     coef = np.array(coefficients(m, r) or [0], dtype=x.dtype)
-    U = filter_transform(w, variant)
-    UT = np.ascontiguousarray(U.transpose(0, 2, 1))
+    U = filter_transform(w, variant) if U is None else U
+    UT = U.transpose(0, 2, 1)
     dout = np.ascontiguousarray(dout)
     dx = np.empty_like(x) if need_dx else None
     Q = th * tw
@@ -139,7 +150,7 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True):
         return dU, db
 
     parts = map_blocks(work, N, Q, min_columns=_block_columns(Q))
-    dU = sum(p[0].astype(np.float64) for p in parts)
+    dU = sum(p[0].astype(np.float64) for p in parts)  # float64: the blocks' sums lose no digits
     dw = filter_gradient(dU, variant, F, C).astype(x.dtype)
     db = sum(p[1] for p in parts).astype(x.dtype)
     return dx, dw, db

@@ -25,6 +25,7 @@ entries, no multiplications by 0 or 1): that is what ``_winograd_kernels.py`` ho
 tests/fast/test_winograd.py checks the file is what this function writes. Regenerate it
 with ``python fercnn/fast/winograd_transforms.py``.
 """
+import functools
 import os
 import re
 import tempfile
@@ -61,6 +62,7 @@ def _inverse(matrix):
     return [row[n:] for row in rows]
 
 
+@functools.lru_cache(maxsize=None)
 def exact_matrices(m, r):
     """BT (alpha, alpha), G (alpha, r), AT (m, alpha) as lists of Fractions."""
     alpha = m + r - 1
@@ -78,11 +80,16 @@ def exact_matrices(m, r):
     return BT, G, AT
 
 
+@functools.lru_cache(maxsize=None)
 def matrices(m, r):
-    """BT, G, AT as float64 arrays."""
-    return tuple(np.array(M, dtype=np.float64) for M in exact_matrices(m, r))
+    """BT, G, AT as float64 arrays (read-only: they are shared)."""
+    arrays = tuple(np.array(M, dtype=np.float64) for M in exact_matrices(m, r))
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
+@functools.lru_cache(maxsize=None)
 def coefficients(m, r):
     """The multipliers other than 0 and +-1 that BT and AT use, sorted: the kernels take
     them as an array of the data's dtype (so float32 data stays float32)."""
