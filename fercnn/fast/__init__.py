@@ -1,7 +1,9 @@
 """The fast ops that training runs: the same names and contracts as ``fercnn.layers``.
 
 What makes them fast: Numba kernels (``_*_kernels.py``) that make one pass over memory,
-convolution in blocks of images on worker threads (``conv.py``, ``_workers.py``), and
+convolution in blocks of images on worker threads (``conv.py``, ``_workers.py``), by
+Winograd's minimal filtering where the layer shape allows (``winograd.py``, chosen per
+layer in ``conv_method.py``), and
 fused ops (``relu_dropout_*``, ``batchnorm_relu_dropout_*``) that do in one pass what two
 or three readable ops do in several. Affine layers and losses are plain NumPy already,
 so they are the readable ones. tests/test_ops.py holds every op here equal to its
