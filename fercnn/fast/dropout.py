@@ -48,6 +48,8 @@ def relu_dropout_forward(x, p, *, training, rng):
 def relu_dropout_backward(dout, cache):
     """dout: shape of x -> dx: same shape (see relu_dropout_forward)."""
     kind, inner = cache
+    check_float_array("relu_dropout_backward", "dout", dout)
+    check_shape("relu_dropout_backward", "dout", dout, (inner if kind == "relu" else inner[0]).shape)
     return relu_backward(dout, inner) if kind == "relu" else dropout_backward(dout, inner)
 
 
