@@ -1,12 +1,13 @@
-"""The blocked, threaded convolution (fercnn/layers/_workers.py) computes the same numbers
-however the batch is cut into blocks and however many workers run them."""
+"""The blocked, threaded convolution (fercnn/fast/_workers.py) computes the same numbers
+however the batch is cut into blocks and however many workers run them, on the im2col path
+and on the Winograd path."""
 import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
 from fercnn.gradient_check import rel_error
-from fercnn.fast import _workers, conv_backward, conv_forward
+from fercnn.fast import _workers, conv_backward, conv_forward, conv_method, winograd
 from fercnn.layers.reference import conv_backward_naive, conv_forward_naive
 
 
@@ -29,16 +30,21 @@ def test_plan_blocks_covers_every_image_once():
         assert len(blocks) >= min(n, workers), "a worker was left without a block"
 
 
+@pytest.mark.parametrize("method", ["im2col", "f4x3"])
 @pytest.mark.parametrize("min_columns", [1, 42, 100, 10**6])  # 1 image a block, 1, ~3, all per worker
 @pytest.mark.parametrize("threads", [1, 2])
-def test_conv_same_result_for_every_blocking(conv_case, monkeypatch, min_columns, threads):
+def test_conv_same_result_for_every_blocking(conv_case, monkeypatch, method, min_columns, threads):
     x, w, b, dout, ref_out, ref_grads = conv_case
     monkeypatch.setattr(_workers, "MIN_BLOCK_COLUMNS", min_columns)
+    monkeypatch.setattr(winograd, "MIN_BLOCK_TILES", min_columns)
+    monkeypatch.setattr(winograd, "IMAGES_MULTIPLE", 1)  # so that small blocks happen at N = 9
     before = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        out, cache = conv_forward(x, w, b, stride=1, pad=1)
-        grads = conv_backward(dout, cache)
+        with conv_method.forced(method):
+            out, cache = conv_forward(x, w, b, stride=1, pad=1)
+            assert cache[6] == method
+            grads = conv_backward(dout, cache)
     finally:
         numba.set_num_threads(before)
     assert rel_error(out, ref_out) < 1e-10

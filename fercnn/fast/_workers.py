@@ -29,12 +29,15 @@ _pool_size = 0
 _controller = None
 
 
-def plan_blocks(n_images, positions_per_image, n_workers, min_columns=MIN_BLOCK_COLUMNS):
+def plan_blocks(n_images, positions_per_image, n_workers, min_columns=None):
     """Split images 0..n_images-1 into blocks of consecutive images: a list of (n0, n1).
 
-    A block has ceil(min_columns / positions_per_image) images, but never so many
-    that some worker would be left without a block.
+    A block has ceil(min_columns / positions_per_image) images (min_columns: by default
+    MIN_BLOCK_COLUMNS, read at each call), but never so many that some worker would be left
+    without a block.
     """
+    if min_columns is None:
+        min_columns = MIN_BLOCK_COLUMNS
     size = max(1, math.ceil(min_columns / max(1, positions_per_image)))
     size = min(size, max(1, math.ceil(n_images / max(1, n_workers))))
     return [(n0, min(n_images, n0 + size)) for n0 in range(0, n_images, size)]
@@ -49,7 +52,7 @@ def _blas_controller():
     return _controller
 
 
-def map_blocks(work, n_images, positions_per_image, *, min_columns=MIN_BLOCK_COLUMNS):
+def map_blocks(work, n_images, positions_per_image, *, min_columns=None):
     """Call work(blocks) once per worker thread, each with its share of the blocks.
 
     work: a function of a list of (n0, n1) blocks that returns anything; the results come

@@ -81,6 +81,8 @@ def conv_backward(dout, cache, *, need_dx=True):
     (that would be K * N * P values: 340 MB for the shallow network's second layer).
     need_dx=False skips dcols and col2im and returns dx=None: the first layer of a
     network has no layer below that needs it.
+    A layer whose forward ran Winograd (cache[6]) takes its backward through the Winograd
+    domain instead, with the transformed filters the forward pass kept (winograd.py).
     """
     x, w, stride, pad, H_out, W_out, method, U = cache
     N, F = x.shape[0], w.shape[0]

@@ -12,14 +12,16 @@ of the paper's networks) the matrix products are tiny and the transforms would d
 For tests and benchmarks the choice can be forced, for the whole process or a block of
 code:
 
-    FERCNN_CONV=im2col python ...            # auto (default), im2col, winograd, f2x3, f3x3, f4x3, f2x5
-    with fercnn.fast.conv_method.forced("im2col"): ...
+    FERCNN_CONV=im2col python ...            # auto (default, also when empty), im2col, winograd,
+                                             # f2x3, f3x3, f4x3, f2x5
+    with fercnn.fast.conv_method.forced("im2col"): ...   # this thread, this block
 
 "winograd" uses Winograd wherever it applies, whatever the channel count, with the tile
 chosen as above; a tile name forces that tile on the layers whose filter size it fits
 and im2col elsewhere. The method a layer ran is kept in its cache, so backward follows it.
 """
 import contextlib
+import contextvars
 import os
 
 from fercnn.fast.winograd_transforms import VARIANTS
@@ -28,28 +30,33 @@ MIN_WINOGRAD_CHANNELS = 8
 
 METHODS = ("auto", "im2col", "winograd", *VARIANTS)
 
-_forced = None  # None: read FERCNN_CONV
+# None: read FERCNN_CONV. A context variable, so that forced() in one thread leaves the
+# convolutions of other threads alone.
+_forced = contextvars.ContextVar("fercnn_conv_method", default=None)
 
 
 def _current():
-    method = _forced if _forced is not None else os.environ.get("FERCNN_CONV", "auto")
+    method = _forced.get()
+    if method is not None:
+        return method
+    method = os.environ.get("FERCNN_CONV", "") or "auto"
     if method not in METHODS:
-        raise ValueError(f"conv method must be one of {', '.join(METHODS)}, got {method!r}"
-                         + ("" if _forced is not None else " (from the FERCNN_CONV environment variable)"))
+        raise ValueError(f"conv_forward: conv method must be one of {', '.join(METHODS)}, got {method!r} "
+                         "(from the FERCNN_CONV environment variable)")
     return method
 
 
 @contextlib.contextmanager
 def forced(method):
-    """Run every convolution inside the block with ``method`` (one of METHODS)."""
-    global _forced
+    """Run every convolution this thread starts inside the block with ``method`` (one of
+    METHODS)."""
     if method not in METHODS:
-        raise ValueError(f"conv method must be one of {', '.join(METHODS)}, got {method!r}")
-    before, _forced = _forced, method
+        raise ValueError(f"conv_method.forced: conv method must be one of {', '.join(METHODS)}, got {method!r}")
+    token = _forced.set(method)
     try:
         yield
     finally:
-        _forced = before
+        _forced.reset(token)
 
 
 def _fewest_multiplications(r, H_out, W_out):

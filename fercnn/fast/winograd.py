@@ -150,7 +150,7 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True, U=None):
         return dU, db
 
     parts = map_blocks(work, N, Q, min_columns=_block_columns(Q))
-    dU = sum(p[0].astype(np.float64) for p in parts)  # float64: the blocks' sums lose no digits
+    dU = sum(p[0].astype(np.float64) for p in parts)  # each worker's sum is float32; their total float64
     dw = filter_gradient(dU, variant, F, C).astype(x.dtype)
     db = sum(p[1] for p in parts).astype(x.dtype)
     return dx, dw, db

@@ -7,8 +7,10 @@ reshaped to rows. Backward is that product's two gradients, and col2im adds each
 gradient back to the pixels it was copied from.
 
 This is the readable version: it builds the column matrix for the whole batch. Training
-runs fercnn.fast.conv_forward, which computes the same numbers in blocks of a few images on
-worker threads, with Numba copy kernels (tests/test_ops.py holds the two equal).
+runs fercnn.fast.conv_forward, which computes the same convolution in blocks of a few images
+on worker threads, with Numba copy kernels, and by Winograd's algorithm where the layer
+shape allows (the same numbers up to float rounding; tests/test_ops.py and
+tests/fast/test_winograd.py hold them equal).
 """
 import numpy as np
 

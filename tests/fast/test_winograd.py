@@ -46,7 +46,9 @@ def _relative(a, ref):
 
 def _case(rng, r, dtype=np.float64):
     pad = int(rng.integers(0, r))  # 0 .. r-1
-    N, C, F = int(rng.integers(1, 4)), int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    # N up to 19: with 2 workers and blocks of 8 images, several blocks per worker and a
+    # smaller last one
+    N, C, F = int(rng.choice([1, 2, 3, 17, 19])), int(rng.integers(1, 6)), int(rng.integers(1, 5))
     H, W = (int(v) for v in rng.integers(r - 2 * pad + 1, 14, size=2))
     H, W = max(H, r - 2 * pad), max(W, r - 2 * pad)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
@@ -124,7 +126,8 @@ def test_float32_error_on_the_paper_shapes(name, C, F, r, H):
         with conv_method.forced(variant):
             out, cache = conv_forward(*f32[:3], pad=r // 2)
             dx, dw, db = conv_backward(f32[3], cache)
-        errors = {"out": _relative(out, ref), "dx": _relative(dx, dx_ref), "dw": _relative(dw, dw_ref)}
+        errors = {"out": _relative(out, ref), "dx": _relative(dx, dx_ref), "dw": _relative(dw, dw_ref),
+                  "db": _relative(db, db_ref)}
         assert out.dtype == dx.dtype == dw.dtype == db.dtype == np.float32
         worst = max(errors.values())
         assert worst <= BOUND[variant], f"{name} {variant}: float32 errors {errors} exceed {BOUND[variant]}"
@@ -168,7 +171,8 @@ def test_bad_environment_variable_is_one_clear_error():
 
 
 def _train(method, steps=4):
-    """A few SGD steps of a small network whose conv layers take Winograd where auto would."""
+    """A few SGD steps of a small network, every conv layer on the given method; returns the
+    losses, the parameters and the methods the conv layers ran."""
     model = models.ConvNet(
         input_shape=(1, 16, 16), num_classes=7, dtype=np.float32, seed=0,
         conv=[{"filters": 8, "kernel": 3, "batchnorm": True}, {"filters": 16, "kernel": 3, "pool": True},
@@ -177,20 +181,44 @@ def _train(method, steps=4):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((16, 1, 16, 16)).astype(np.float32)
     y = rng.integers(0, 7, 16)
-    losses = []
-    with conv_method.forced(method):
+    losses, ran = [], []
+    spy = conv_forward_spy(ran)
+    with conv_method.forced(method), spy:
         for _ in range(steps):
             loss, grads = model.loss(X, y)
             losses.append(loss)
             for k in model.params:
                 model.params[k] -= np.float32(0.05) * grads[k]
-    return np.array(losses), model.params
+    return np.array(losses), model.params, ran
+
+
+class conv_forward_spy:
+    """Records the method of every fast conv_forward call made through the network's layers."""
+
+    def __init__(self, ran):
+        self.ran = ran
+
+    def __enter__(self):
+        import fercnn.fast.conv as fast_conv
+        import fercnn.models.blocks as blocks
+        self.blocks, self.original = blocks, blocks.conv_forward
+
+        def recording(*args, **kwargs):
+            out, cache = fast_conv.conv_forward(*args, **kwargs)
+            self.ran.append(cache[6])
+            return out, cache
+        blocks.conv_forward = recording
+
+    def __exit__(self, *exc):
+        self.blocks.conv_forward = self.original
 
 
 def test_training_on_winograd_follows_im2col():
-    loss_w, params_w = _train("winograd")
-    loss_i, params_i = _train("im2col")
+    loss_w, params_w, ran_w = _train("winograd")
+    loss_i, params_i, ran_i = _train("im2col")
+    assert ran_w[:3] == ["f4x3", "f4x3", "f2x5"], ran_w[:3]
+    assert set(ran_i) == {"im2col"}
     assert loss_w[-1] < loss_w[0], f"training did not lower the loss: {loss_w}"
-    np.testing.assert_allclose(loss_w, loss_i, rtol=1e-4, err_msg="losses of the two paths drift apart")
+    np.testing.assert_allclose(loss_w, loss_i, rtol=1e-5, err_msg="losses of the two paths drift apart")
     for k in params_i:
-        np.testing.assert_allclose(params_w[k], params_i[k], rtol=1e-3, atol=1e-4, err_msg=k)
+        np.testing.assert_allclose(params_w[k], params_i[k], rtol=1e-4, atol=1e-5, err_msg=k)
