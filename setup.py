@@ -7,6 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["fercnn", "fercnn.*"]),
+    package_data={"fercnn.models": ["weights/*.npz"]},  # the shipped trained networks (pretrained)
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "numba>=0.58", "scikit-image>=0.21", "matplotlib>=3.7", "tqdm>=4.60",
                       "threadpoolctl>=3.1", "pillow>=9"],

@@ -41,3 +41,17 @@ def test_split_sizes_and_class_counts(fer2013):
         assert got == COUNTS[name], f"{name}: got {got}, expected {COUNTS[name]}"
     assert d["X_train"].shape == (28709, 48, 48) and d["X_train"].dtype == np.uint8
     assert 100 < d["X_train"].mean() < 160  # real faces, not blank images
+
+
+@pytest.mark.fer2013
+def test_the_shipped_deep_model_scores_what_it_reports(fer2013):
+    """The accuracy reported for fercnn.models.pretrained("deep") is measured from the shipped
+    file (reproduction/ship_model.py); this measures it again, to within 0.1 point."""
+    from fercnn.models import pretrained, shipped
+    from fercnn.predict import model_input
+
+    if "deep" not in shipped.available():
+        pytest.skip("this checkout ships no deep model yet")
+    model = pretrained("deep")
+    acc = float(np.mean(model.predict(model_input(model, fer2013["X_test"])) == fer2013["y_test"]))
+    assert abs(acc - model.provenance["test_accuracy"]) <= 0.001, (acc, model.provenance["test_accuracy"])

@@ -28,7 +28,8 @@ PROGRESS_FROM = 20  # photos: a progress bar on stderr from this many
 def build_parser(prog):
     p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, ...)")
-    p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint)")
+    p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint), "
+                                   "or the name of a shipped one (default: 'deep', see fercnn.models.shipped)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--out", metavar="DIR", help="write each photo with its boxes and labels drawn, as DIR/<name>.png")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop (e.g. FER2013's own)")
@@ -38,12 +39,24 @@ def build_parser(prog):
     return p
 
 
+def model_named(name, prog):
+    """The model --model names: a shipped one by name, else a file; without --model the
+    shipped deep network, where this install has it."""
+    from fercnn.models import shipped
+
+    if name is None:
+        if not shipped.available():
+            raise ValueError(f"{prog}: this install ships no trained model; give --model PATH (e.g. "
+                             "runs/deep_fer2013/model.npz from 'fercnn train deep --data path/to/fer2013')")
+        name = shipped.available()[0]
+    if name in shipped.NAMES and not os.path.exists(name):
+        return shipped.pretrained(name)
+    return models.load(name)
+
+
 def main(argv, prog="fercnn predict"):
     args = build_parser(prog).parse_args(argv)
-    if not args.model:
-        raise ValueError(f"{prog}: give --model PATH (e.g. runs/deep_fer2013/model.npz from "
-                         "'fercnn train deep --data path/to/fer2013'); no pretrained model ships with fercnn yet")
-    model = models.load(args.model)
+    model = model_named(args.model, prog)
     names = class_names_of(model)
     entries, pending, failed, used = [], [], 0, set()
     photos = tqdm(args.photos, desc="faces", unit="photo", file=sys.stderr, leave=False,

@@ -1,6 +1,9 @@
-"""Networks of the paper's family, built from specs: ConvNet, the shallow/deep presets, load."""
+"""Networks of the paper's family, built from specs: ConvNet, the shallow/deep presets, load,
+and the networks trained on FER2013 that ship with fercnn (pretrained)."""
 from fercnn.models.convnet import ConvNet
 from fercnn.models.loading import load
+from fercnn.models.shipped import pretrained
 from fercnn.models.presets import deep, deep_spec, linear, linear_spec, shallow, shallow_spec
 
-__all__ = ["ConvNet", "shallow", "deep", "linear", "shallow_spec", "deep_spec", "linear_spec", "load"]
+__all__ = ["ConvNet", "shallow", "deep", "linear", "shallow_spec", "deep_spec", "linear_spec", "load",
+           "pretrained"]

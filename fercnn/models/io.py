@@ -1,7 +1,8 @@
 """A ConvNet's file: what it holds, writing it, reading and checking it (also the model part
 of a Solver checkpoint). Rebuilding a ConvNet from it is fercnn.models.loading.
 
-The file holds a JSON ``meta`` entry (spec, reg, dtype, seed, class names, format) and one
+The file holds a JSON ``meta`` entry (spec, reg, dtype, seed, class names, format; a shipped
+model adds ``param_storage`` and ``provenance``, see fercnn.models.shipped) and one
 array per parameter (``param/<name>``) and batchnorm statistic (``bn/<layer>/<stat>``), plus
 ``mean_image`` when set. It is read with ``allow_pickle=False``: loading never runs code.
 """
@@ -33,11 +34,13 @@ def save_model(model, path):
     write_npz(path, *model_entries(model))
 
 
-def write_npz(path, meta, arrays):
+def write_npz(path, meta, arrays, *, compress=False):
     """Write the JSON-able ``meta`` and ``arrays`` to the .npz file ``path`` atomically: the
-    writer of model files and (with more entries) of Solver checkpoints."""
+    writer of model files and (with more entries) of Solver checkpoints; ``compress``
+    deflates the entries (shipped models), at some cost in time."""
+    save = np.savez_compressed if compress else np.savez
     with atomic_write(path) as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        save(f, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def read_npz(path, what):

@@ -14,10 +14,15 @@ def model_from_entries(meta, entries, path, what="load"):
                         dtype=np.dtype(meta["dtype"]), seed=meta["seed"])
     except (KeyError, TypeError) as e:
         raise ValueError(f"{what}: {path} is not a fercnn model (its meta lacks {e})") from None
+    storage = meta.get("param_storage")
+    if storage not in (None, "float16"):
+        raise ValueError(f"{what}: {path} stores its parameters as {storage!r}; expected float16 or the model's dtype")
     for key in model.params:
         arr = entries.get(f"param/{key}")
         if arr is None:
             raise ValueError(f"{what}: {path} lacks parameter {key}")
+        if storage == "float16" and arr.dtype == np.float16:  # a shipped file (fercnn.models.shipped)
+            arr = arr.astype(model.dtype)
         if arr.shape != model.params[key].shape or arr.dtype != model.dtype:
             raise ValueError(f"{what}: {path}: {key} is {arr.shape} {arr.dtype}, "
                              f"the spec wants {model.params[key].shape} {model.dtype}")

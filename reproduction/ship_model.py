@@ -1,0 +1,75 @@
+"""Write the shipped model (fercnn.models.pretrained) from a finished FER2013 run.
+
+    python reproduction/ship_model.py ~/fercnn-runs/deep_fer2013 --data /work/data/fer2013
+
+Takes the run's model.npz (the best-validation epoch, with the batchnorm statistics it was
+evaluated with), rounds its parameters to float16 and measures that rounded model on
+PublicTest (validation) and PrivateTest (test). The file is then written to
+fercnn/models/weights/<name>.npz with those figures, the run's facts and a fingerprint
+in its meta, read back, and measured again: the figures printed are the shipped file's.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from fercnn import models  # noqa: E402
+from fercnn.data_utils import load_fer2013  # noqa: E402
+from fercnn.metrics import confusion_matrix, per_class_table  # noqa: E402
+from fercnn.models import shipped  # noqa: E402
+from fercnn.predict import model_input  # noqa: E402
+
+
+def scores(model, raw):
+    """{"val_accuracy", "test_accuracy", "test_confusion"} of ``model`` on FER2013, as shipped
+    (no recalibration: the file's batchnorm statistics are used as they are)."""
+    out = {}
+    for split, name in (("val", "val_accuracy"), ("test", "test_accuracy")):
+        cm = confusion_matrix(raw[f"y_{split}"], model.predict(model_input(model, raw[f"X_{split}"])), 7)
+        out[name] = float(np.trace(cm) / cm.sum())
+        if split == "test":
+            out["test_confusion"] = cm.tolist()
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="a finished run's folder (model.npz, results.json, history.json)")
+    p.add_argument("--data", required=True, help="FER2013: fer2013.csv or the folder with train/ and test/")
+    p.add_argument("--name", default="deep", choices=shipped.NAMES)
+    args = p.parse_args(argv)
+    with open(os.path.join(args.run, "results.json")) as f:
+        results = json.load(f)
+    if results["epochs_run"] != results["epochs"] or results.get("stopped_early"):
+        sys.exit(f"error: {args.run} ran {results['epochs_run']} of {results['epochs']} epochs; ship finished runs only")
+    model = models.load(os.path.join(args.run, "model.npz"))
+    raw = load_fer2013(args.data)
+    out = shipped.path_of(args.name)
+    with open(os.path.join(args.run, "history.json")) as f:
+        history = json.load(f)
+    provenance = {
+        "run": os.path.basename(os.path.normpath(args.run)), "epochs": results["epochs"],
+        "best_epoch": results["best_epoch"], "resumes": len(results["resumes"]),
+        "train_seconds": results["train_seconds"], "val_curve": history["val_acc"],
+        "run_val_accuracy": results["val_accuracy"], "run_test_accuracy": results["test_accuracy"],
+        "args": {k: results["args"][k] for k in ("lr", "reg", "lr_decay", "batch_size", "momentum", "conv_dropout",
+                                                 "fc_dropout", "bn_recalibration", "seed")},
+    }
+    provenance.update(scores(shipped.rounded(model), raw))
+    shipped.write_shipped(model, out, provenance)
+    again = scores(shipped.load_shipped(out), raw)
+    if again != {k: provenance[k] for k in again}:
+        sys.exit(f"error: {out} read back scores {again}, not {provenance}")
+    print(f"wrote {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB)")
+    print(f"shipped file: validation {again['val_accuracy']:.4f}, test {again['test_accuracy']:.4f} "
+          f"(the run's float32 model: {results['val_accuracy']:.4f}, {results['test_accuracy']:.4f})")
+    print("per-class test accuracy:\n" + per_class_table(np.array(again["test_confusion"]), list(model.class_names)))
+
+
+if __name__ == "__main__":
+    main()
