@@ -24,7 +24,7 @@ import contextlib
 import contextvars
 import os
 
-from fercnn.fast.winograd_transforms import VARIANTS
+from fercnn.fast.winograd_transforms import VARIANTS, tiles
 
 MIN_WINOGRAD_CHANNELS = 8
 
@@ -63,7 +63,7 @@ def _fewest_multiplications(r, H_out, W_out):
     def cost(name):
         m, _ = VARIANTS[name]
         alpha = m + r - 1
-        return (-(-H_out // m)) * (-(-W_out // m)) * alpha * alpha, alpha
+        return tiles(H_out, m) * tiles(W_out, m) * alpha * alpha, alpha
     fits = [name for name, (_, rr) in VARIANTS.items() if rr == r]
     return min(fits, key=cost) if fits else None
 

@@ -14,16 +14,17 @@ def dropout_forward(x, p, *, training, rng):
     x: any shape -> out: same shape. Because kept units are scaled at training time
     ("inverted" dropout), E[out] = x and evaluation is the identity.
     rng: numpy.random.Generator; each unit gets a uniform 16-bit draw u and is kept when
-    u >= round(p * 65536), so p is honoured to 1/65536. The cache holds the keep mask
-    (uint8) and the scale, so backward passes exactly the units forward kept.
+    u >= round(p * 65536), so p is honoured to 1/65536. cache = (keep mask (uint8), scale,
+    x's shape), so backward passes exactly the units forward kept; the mask is None when
+    nothing was dropped.
     """
     check_dropout_args("dropout_forward", x, p, training)
     if not training or p == 0:
-        return x, None
+        return x, (None, 1.0, x.shape)
     require_numpy("dropout_forward", x)  # every check before the draws: a refused call leaves rng as it was
     draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
     out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
-    return out.reshape(x.shape), (keep.reshape(x.shape), scale)
+    return out.reshape(x.shape), (keep.reshape(x.shape), scale, x.shape)
 
 
 def relu_dropout_forward(x, p, *, training, rng):
@@ -42,23 +43,23 @@ def relu_dropout_forward(x, p, *, training, rng):
     require_numpy("relu_dropout_forward", x)  # every check before the draws: a refused call leaves rng as it was
     draws, threshold, scale = draw_keep("relu_dropout_forward", p, rng, x.size)
     out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
-    return out.reshape(x.shape), ("dropout", (mask.reshape(x.shape), scale))
+    return out.reshape(x.shape), ("dropout", (mask.reshape(x.shape), scale, x.shape))
 
 
 def relu_dropout_backward(dout, cache):
     """dout: shape of x -> dx: same shape (see relu_dropout_forward)."""
     kind, inner = cache
     check_float_array("relu_dropout_backward", "dout", dout)
-    check_shape("relu_dropout_backward", "dout", dout, (inner if kind == "relu" else inner[0]).shape)
+    check_shape("relu_dropout_backward", "dout", dout, inner.shape if kind == "relu" else inner[2])
     return relu_backward(dout, inner) if kind == "relu" else dropout_backward(dout, inner)
 
 
 def dropout_backward(dout, cache):
     """dout: shape of x -> dx = dout * scale where kept, else 0 (identity when nothing was dropped)."""
+    keep, scale, shape = cache
     check_float_array("dropout_backward", "dout", dout)
-    if cache is None:
+    check_shape("dropout_backward", "dout", dout, shape)
+    if keep is None:
         return dout
-    keep, scale = cache
-    check_shape("dropout_backward", "dout", dout, keep.shape)
     require_numpy("dropout_backward", dout)
     return kernels.dropout_backward(np.ascontiguousarray(dout).reshape(-1), keep.reshape(-1), scale).reshape(dout.shape)

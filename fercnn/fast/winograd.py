@@ -32,7 +32,7 @@ import numpy as np
 
 from fercnn.fast import _winograd_kernels as kernels
 from fercnn.fast._workers import map_blocks
-from fercnn.fast.winograd_transforms import VARIANTS, coefficients, matrices
+from fercnn.fast.winograd_transforms import VARIANTS, coefficients, matrices, tiles
 
 # A block holds enough images for at least this many tiles (the matrix products' width),
 # in a multiple of 8 images: the kernels' inner loops run over a block's images, and 8
@@ -50,11 +50,6 @@ _KERNELS = {
     name: tuple(getattr(kernels, f"{kind}_{name}") for kind in ("input", "output", "dout", "dinput"))
     for name in VARIANTS
 }
-
-
-def tiles(size_out, m):
-    """How many m-wide tiles cover size_out outputs."""
-    return -(-size_out // m)
 
 
 @functools.lru_cache(maxsize=None)

@@ -40,6 +40,11 @@ VARIANTS = {"f2x3": (2, 3), "f3x3": (3, 3), "f4x3": (4, 3), "f2x5": (2, 5)}
 _POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
 
 
+def tiles(size_out, m):
+    """How many m-wide tiles cover size_out outputs."""
+    return -(-size_out // m)
+
+
 def _evaluation(points, n):
     """Rows [p^0 .. p^(n-1)] for each finite point, then e_(n-1) for the point at infinity."""
     rows = [[Fraction(p) ** i for i in range(n)] for p in points]

@@ -25,27 +25,28 @@ def dropout_forward(x, p, *, training, rng):
 
     x: any shape -> out: same shape. Because kept units are scaled at training time
     ("inverted" dropout), E[out] = x, and evaluation (training=False) is the identity.
-    rng: numpy.random.Generator (see draw_keep). cache holds the keep mask and the scale,
-    so backward passes exactly the units forward kept.
+    rng: numpy.random.Generator (see draw_keep). cache = (keep mask, scale, x's shape), so
+    backward passes exactly the units forward kept; the mask is None when nothing was
+    dropped (evaluation, or p = 0).
     """
     check_dropout_args("dropout_forward", x, p, training)
     if not training or p == 0:
-        return x, None
+        return x, (None, 1.0, x.shape)
     draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
     keep = (draws >= threshold).reshape(x.shape)
     out = x * (x.dtype.type(scale) * keep)
-    return out, (keep, scale)
+    return out, (keep, scale, x.shape)
 
 
 def dropout_backward(dout, cache):
     """dout: shape of x -> dx: same shape.
 
     out = x * scale * keep is linear in x with a fixed mask, so dx = dout * scale * keep:
-    dropped units get no gradient. Without dropout (cache None) the op was the identity.
+    dropped units get no gradient. Without a mask (nothing dropped) the op was the identity.
     """
+    keep, scale, shape = cache
     check_float_array("dropout_backward", "dout", dout)
-    if cache is None:
+    check_shape("dropout_backward", "dout", dout, shape)
+    if keep is None:
         return dout
-    keep, scale = cache
-    check_shape("dropout_backward", "dout", dout, keep.shape)
     return dout * (dout.dtype.type(scale) * keep)

@@ -12,6 +12,7 @@ import pytest
 
 from fercnn import models
 from fercnn.fast import conv_backward, conv_forward, conv_method
+from fercnn.fast.conv_accuracy import PAPER_LAYERS, float32_errors, relative_error as _relative
 from fercnn.fast.winograd_transforms import VARIANTS, exact_matrices, kernel_source
 from fercnn.gradient_check import eval_numerical_gradient_array
 from fercnn.layers.reference import conv_backward_naive, conv_forward_naive
@@ -37,11 +38,6 @@ def test_matrices_compute_correlation_exactly(variant):
         Bd = [sum(BT[k][j] * d[j] for j in range(m + r - 1)) for k in range(m + r - 1)]
         y = [sum(AT[i][k] * Gg[k] * Bd[k] for k in range(m + r - 1)) for i in range(m)]
         assert y == [sum(d[i + j] * g[j] for j in range(r)) for i in range(m)]
-
-
-def _relative(a, ref):
-    """max |a - ref| / max |ref|: the error as a fraction of the layer's output scale."""
-    return float(np.abs(a.astype(np.float64) - ref).max() / np.abs(ref).max())
 
 
 def _case(rng, r, dtype=np.float64):
@@ -98,13 +94,6 @@ def test_gradients_numerically(variant):
         assert err < 1e-8, f"{variant} d{name}: relative error {err:.2e}"
 
 
-# The paper's layers with Winograd tiles (batch cut to 4 images to keep the test short).
-PAPER_LAYERS = [  # name, C, F, r, H
-    ("shallow conv2", 32, 64, 3, 48),
-    ("deep conv2", 64, 128, 5, 24),
-    ("deep conv3", 128, 512, 3, 12),
-    ("deep conv4", 512, 512, 3, 6),
-]
 # Float32 bounds of the issue: 1e-5 for F(2x2, 3x3), 1e-4 for the larger tiles.
 BOUND = {"f2x3": 1e-5, "f3x3": 1e-4, "f4x3": 1e-4, "f2x5": 1e-4}
 
@@ -112,25 +101,15 @@ BOUND = {"f2x3": 1e-5, "f3x3": 1e-4, "f4x3": 1e-4, "f2x5": 1e-4}
 @pytest.mark.parametrize("name,C,F,r,H", PAPER_LAYERS)
 def test_float32_error_on_the_paper_shapes(name, C, F, r, H):
     """Every tile that fits the layer, forward and both gradients, against float64 direct
-    convolution (the im2col path in float64) on He-scaled weights, as in training."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((4, C, H, H))
-    w = rng.standard_normal((F, C, r, r)) * np.sqrt(2.0 / (C * r * r))
-    b = rng.standard_normal(F) * 0.1
-    with conv_method.forced("im2col"):
-        ref, cache = conv_forward(x, w, b, pad=r // 2)
-        dout = rng.standard_normal(ref.shape)
-        dx_ref, dw_ref, db_ref = conv_backward(dout, cache)
-    f32 = [a.astype(np.float32) for a in (x, w, b, dout)]
-    for variant in (v for v, (_, rr) in VARIANTS.items() if rr == r):
-        with conv_method.forced(variant):
-            out, cache = conv_forward(*f32[:3], pad=r // 2)
-            dx, dw, db = conv_backward(f32[3], cache)
-        errors = {"out": _relative(out, ref), "dx": _relative(dx, dx_ref), "dw": _relative(dw, dw_ref),
-                  "db": _relative(db, db_ref)}
-        assert out.dtype == dx.dtype == dw.dtype == db.dtype == np.float32
-        worst = max(errors.values())
-        assert worst <= BOUND[variant], f"{name} {variant}: float32 errors {errors} exceed {BOUND[variant]}"
+    convolution (the im2col path in float64) on He-scaled weights, as in training (batch
+    cut to 4 images to keep the test short)."""
+    errors = float32_errors(C, F, r, H)
+    tiles = [v for v, (_, rr) in VARIANTS.items() if rr == r]
+    assert set(errors) == {"im2col", *tiles}
+    for variant in tiles:
+        worst = max(errors[variant].values())
+        assert worst <= BOUND[variant], f"{name} {variant}: float32 errors {errors[variant]} exceed {BOUND[variant]}"
+    assert max(errors["im2col"].values()) < 1e-5  # the measure itself: direct convolution's float32 rounding
 
 
 @pytest.mark.parametrize("args,expected", [

@@ -67,6 +67,15 @@ def test_identity_in_eval(ops, rng):
     assert rng.bit_generator.state == state, "evaluation drew random numbers"
 
 
+@pytest.mark.parametrize("training,p", [(False, 0.7), (True, 0.0), (True, 0.5)])
+def test_backward_refuses_a_dout_of_another_shape(ops, rng, training, p):
+    """Also when nothing was dropped: the cache keeps x's shape either way."""
+    x = rng.standard_normal((4, 5))
+    _, cache = ops.dropout_forward(x, p, training=training, rng=rng)
+    with pytest.raises(ValueError, match=r"dropout_backward: dout must have shape \(4, 5\), got \(5, 4\)"):
+        ops.dropout_backward(rng.standard_normal((5, 4)), cache)
+
+
 def test_backward_uses_forward_mask(ops, rng):
     x = rng.standard_normal((50, 40)) + 10  # no zeros of its own
     out, cache = ops.dropout_forward(x, 0.5, training=True, rng=rng)
