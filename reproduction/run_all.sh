@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The three FER2013 runs of docs/REPRODUCTION.md, one after another (deep, shallow, hybrid),
+# each started or resumed where it stopped, so that the machine never idles between them:
+#
+#   source venv/bin/activate
+#   nohup bash reproduction/run_all.sh /path/to/fer2013 ~/fercnn-runs >> ~/fercnn-runs/run_all.log 2>&1 &
+#
+# A run whose folder has results.json has finished and is skipped; one with checkpoints is
+# continued with --resume; otherwise it starts. A run whose process is still alive (from its
+# .pid file) is waited for, not started twice. Arguments after the runs folder go to every
+# training command (e.g. --quiet). Beside each run folder: <run>.log (its
+# output), <run>.pid, <run>.commit (the code of each start or resume) and <run>.notes.
+set -u
+if [ $# -lt 1 ]; then
+    echo "usage: bash reproduction/run_all.sh FER2013_PATH [RUNS_FOLDER (default ~/fercnn-runs) [TRAIN_ARGS...]]" >&2
+    exit 2
+fi
+data=$1
+runs=${2:-$HOME/fercnn-runs}
+shift $(( $# < 2 ? $# : 2 ))
+repo=$(cd "$(dirname "$0")/.." && pwd)
+code=$(git -C "$repo" rev-parse --short HEAD)
+mkdir -p "$runs"
+
+alive() {  # is the pid in file $1 a training process?
+    [ -f "$1" ] && ps -p "$(cat "$1")" -o args= 2>/dev/null | grep -q "examples/train_"
+}
+
+for net in deep shallow hybrid; do
+    name=${net}_fer2013
+    out=$runs/$name
+    while alive "$runs/$name.pid"; do sleep 60; done
+    if [ -f "$out/results.json" ]; then
+        echo "$(date -u +%FT%TZ) $name: finished, skipped"
+        continue
+    fi
+    how=start
+    if compgen -G "$out/checkpoints/*.npz" > /dev/null; then how=resume; fi
+    echo "$(date -u +%FT%TZ) $name: $how (code $code)" | tee -a "$runs/$name.notes"
+    echo "$code" >> "$runs/$name.commit"
+    python "$repo/examples/train_$net.py" --data "$data" --out "$out" --checkpoint-every 100 \
+        $([ $how = resume ] && echo --resume) "$@" >> "$runs/$name.log" 2>&1 &
+    echo $! > "$runs/$name.pid"
+    if ! wait $!; then
+        echo "$(date -u +%FT%TZ) $name: failed; see $runs/$name.log" | tee -a "$runs/$name.notes"
+        exit 1
+    fi
+    echo "$(date -u +%FT%TZ) $name: finished" | tee -a "$runs/$name.notes"
+done

@@ -1,0 +1,60 @@
+"""reproduction/run_all.sh: the three runs in turn, finished ones skipped, stopped ones resumed.
+
+The training command is replaced by a stand-in `python` first on PATH that records its
+arguments and acts as a run would (writes results.json, or fails when told to).
+"""
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKE_PYTHON = """#!/bin/bash
+echo "$@" >> "$CALLS"
+out=$(echo "$@" | sed 's/.*--out \\([^ ]*\\).*/\\1/')
+case "$1" in *train_$FAIL.py) exit 3;; esac
+mkdir -p "$out" && echo '{}' > "$out/results.json"
+"""
+
+
+def _run(tmp_path, fail="none", *extra):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "python").write_text(FAKE_PYTHON)
+    (bin_dir / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "FAIL": fail}
+    return subprocess.run(["bash", os.path.join(ROOT, "reproduction", "run_all.sh"), "/data/fer", str(tmp_path / "runs"),
+                           *extra], capture_output=True, text=True, env=env)
+
+
+def _calls(tmp_path):
+    return (tmp_path / "calls").read_text().splitlines()
+
+
+def test_finished_skipped_stopped_resumed_new_started(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "deep_fer2013").mkdir(parents=True)
+    (runs / "deep_fer2013" / "results.json").write_text("{}")
+    (runs / "shallow_fer2013" / "checkpoints").mkdir(parents=True)
+    (runs / "shallow_fer2013" / "checkpoints" / "epoch003_iter0000900.npz").write_bytes(b"")
+    done = _run(tmp_path, "none", "--quiet")
+    assert done.returncode == 0, done.stderr
+    calls = _calls(tmp_path)
+    assert len(calls) == 2
+    assert calls[0] == (f"{ROOT}/examples/train_shallow.py --data /data/fer --out {runs}/shallow_fer2013 "
+                        "--checkpoint-every 100 --resume --quiet")
+    assert calls[1] == (f"{ROOT}/examples/train_hybrid.py --data /data/fer --out {runs}/hybrid_fer2013 "
+                        "--checkpoint-every 100 --quiet")
+    assert "deep_fer2013: finished, skipped" in done.stdout
+    assert "shallow_fer2013: resume" in (runs / "shallow_fer2013.notes").read_text()
+    assert "hybrid_fer2013: start" in (runs / "hybrid_fer2013.notes").read_text()
+    assert (runs / "hybrid_fer2013.commit").read_text().strip()
+
+
+def test_a_failed_run_stops_the_chain(tmp_path):
+    done = _run(tmp_path, "deep")
+    assert done.returncode == 1
+    assert len(_calls(tmp_path)) == 1 and "deep_fer2013: failed" in done.stdout
+
+
+def test_usage(tmp_path):
+    done = subprocess.run(["bash", os.path.join(ROOT, "reproduction", "run_all.sh")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("usage: bash reproduction/run_all.sh FER2013_PATH")
