@@ -720,3 +720,243 @@ def dinput_f2x5(dV, n0, n1, pad, th, tw, coef, dx):
             for h in range(H):
                 for w in range(W):
                     dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
+
+
+@njit(nogil=True, cache=True)
+def input_f4x5(x, n0, n1, pad, th, tw, coef, V):
+    """x: (N, C, H, W) -> V: (64, C, >= G * th * tw), the tiles of images n0..n1-1
+    transformed: V[a * 8 + b, c, (ty * tw + tx) * G + g] = (BT @ d @ BT.T)[a, b], d the
+    8x8 window of image n0 + g, zero-padded, at row ty * 4, column tx * 4."""
+    k2 = coef[0]
+    k4 = coef[1]
+    k5 = coef[2]
+    k8 = coef[3]
+    k10 = coef[4]
+    k16 = coef[5]
+    k17 = coef[6]
+    k21 = coef[7]
+    k32 = coef[8]
+    k64 = coef[9]
+    k80 = coef[10]
+    k128 = coef[11]
+    k160 = coef[12]
+    _, C, H, W = x.shape
+    G = n1 - n0
+    Wp = tw * 4 + 4
+    xp = np.zeros((th * 4 + 4, Wp, G), dtype=x.dtype)  # the border stays 0
+    R = np.empty((8, Wp, G), dtype=x.dtype)
+    for c in range(C):
+        for g in range(G):
+            for h in range(H):
+                for w in range(W):
+                    xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
+        for ty in range(th):
+            for col in range(Wp):  # BT down the tile's rows
+                for g in range(G):
+                    R[0, col, g] = k4*xp[ty * 4 + 0, col, g] - k21*xp[ty * 4 + 2, col, g] + k21*xp[ty * 4 + 4, col, g] - k4*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[1, col, g] = -k4*xp[ty * 4 + 1, col, g] - k4*xp[ty * 4 + 2, col, g] + k17*xp[ty * 4 + 3, col, g] + k17*xp[ty * 4 + 4, col, g] - k4*xp[ty * 4 + 5, col, g] - k4*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[2, col, g] = k4*xp[ty * 4 + 1, col, g] - k4*xp[ty * 4 + 2, col, g] - k17*xp[ty * 4 + 3, col, g] + k17*xp[ty * 4 + 4, col, g] + k4*xp[ty * 4 + 5, col, g] - k4*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[3, col, g] = k2*xp[ty * 4 + 1, col, g] + xp[ty * 4 + 2, col, g] - k10*xp[ty * 4 + 3, col, g] - k5*xp[ty * 4 + 4, col, g] + k8*xp[ty * 4 + 5, col, g] + k4*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[4, col, g] = -k2*xp[ty * 4 + 1, col, g] + xp[ty * 4 + 2, col, g] + k10*xp[ty * 4 + 3, col, g] - k5*xp[ty * 4 + 4, col, g] - k8*xp[ty * 4 + 5, col, g] + k4*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[5, col, g] = k64*xp[ty * 4 + 1, col, g] + k128*xp[ty * 4 + 2, col, g] - k80*xp[ty * 4 + 3, col, g] - k160*xp[ty * 4 + 4, col, g] + k16*xp[ty * 4 + 5, col, g] + k32*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[6, col, g] = -k64*xp[ty * 4 + 1, col, g] + k128*xp[ty * 4 + 2, col, g] + k80*xp[ty * 4 + 3, col, g] - k160*xp[ty * 4 + 4, col, g] - k16*xp[ty * 4 + 5, col, g] + k32*xp[ty * 4 + 6, col, g]
+                for g in range(G):
+                    R[7, col, g] = -k4*xp[ty * 4 + 1, col, g] + k21*xp[ty * 4 + 3, col, g] - k21*xp[ty * 4 + 5, col, g] + k4*xp[ty * 4 + 7, col, g]
+            for tx in range(tw):  # then BT along each row
+                q0 = (ty * tw + tx) * G
+                for a in range(8):
+                    for g in range(G):
+                        V[a * 8 + 0, c, q0 + g] = k4*R[a, tx * 4 + 0, g] - k21*R[a, tx * 4 + 2, g] + k21*R[a, tx * 4 + 4, g] - k4*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 1, c, q0 + g] = -k4*R[a, tx * 4 + 1, g] - k4*R[a, tx * 4 + 2, g] + k17*R[a, tx * 4 + 3, g] + k17*R[a, tx * 4 + 4, g] - k4*R[a, tx * 4 + 5, g] - k4*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 2, c, q0 + g] = k4*R[a, tx * 4 + 1, g] - k4*R[a, tx * 4 + 2, g] - k17*R[a, tx * 4 + 3, g] + k17*R[a, tx * 4 + 4, g] + k4*R[a, tx * 4 + 5, g] - k4*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 3, c, q0 + g] = k2*R[a, tx * 4 + 1, g] + R[a, tx * 4 + 2, g] - k10*R[a, tx * 4 + 3, g] - k5*R[a, tx * 4 + 4, g] + k8*R[a, tx * 4 + 5, g] + k4*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 4, c, q0 + g] = -k2*R[a, tx * 4 + 1, g] + R[a, tx * 4 + 2, g] + k10*R[a, tx * 4 + 3, g] - k5*R[a, tx * 4 + 4, g] - k8*R[a, tx * 4 + 5, g] + k4*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 5, c, q0 + g] = k64*R[a, tx * 4 + 1, g] + k128*R[a, tx * 4 + 2, g] - k80*R[a, tx * 4 + 3, g] - k160*R[a, tx * 4 + 4, g] + k16*R[a, tx * 4 + 5, g] + k32*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 6, c, q0 + g] = -k64*R[a, tx * 4 + 1, g] + k128*R[a, tx * 4 + 2, g] + k80*R[a, tx * 4 + 3, g] - k160*R[a, tx * 4 + 4, g] - k16*R[a, tx * 4 + 5, g] + k32*R[a, tx * 4 + 6, g]
+                    for g in range(G):
+                        V[a * 8 + 7, c, q0 + g] = -k4*R[a, tx * 4 + 1, g] + k21*R[a, tx * 4 + 3, g] - k21*R[a, tx * 4 + 5, g] + k4*R[a, tx * 4 + 7, g]
+
+
+@njit(nogil=True, cache=True)
+def output_f4x5(M, bias, n0, n1, th, tw, coef, out):
+    """M: (64, F, >= G * th * tw) products in the transformed domain, tiles ordered as
+    input_f4x5 orders them -> out[n0:n1] of out: (N, F, H_out, W_out): each tile
+    (AT @ M_tile @ AT.T) + bias[f], 4x4 outputs, the last row and column of tiles
+    clipped to the output's edge."""
+    k2 = coef[0]
+    k4 = coef[1]
+    k8 = coef[3]
+    _, F, H_out, W_out = out.shape
+    G = n1 - n0
+    S = np.empty((4, 8, G), dtype=out.dtype)
+    Y = np.empty((th * 4, tw * 4, G), dtype=out.dtype)
+    for f in range(F):
+        bf = bias[f]
+        for ty in range(th):
+            for tx in range(tw):
+                q0 = (ty * tw + tx) * G
+                for b in range(8):  # AT down each column of the tile
+                    for g in range(G):
+                        S[0, b, g] = M[0 + b, f, q0 + g] + M[8 + b, f, q0 + g] + M[16 + b, f, q0 + g] + M[24 + b, f, q0 + g] + M[32 + b, f, q0 + g] + k8*M[40 + b, f, q0 + g] + k8*M[48 + b, f, q0 + g]
+                    for g in range(G):
+                        S[1, b, g] = M[8 + b, f, q0 + g] - M[16 + b, f, q0 + g] + k2*M[24 + b, f, q0 + g] - k2*M[32 + b, f, q0 + g] + k4*M[40 + b, f, q0 + g] - k4*M[48 + b, f, q0 + g]
+                    for g in range(G):
+                        S[2, b, g] = M[8 + b, f, q0 + g] + M[16 + b, f, q0 + g] + k4*M[24 + b, f, q0 + g] + k4*M[32 + b, f, q0 + g] + k2*M[40 + b, f, q0 + g] + k2*M[48 + b, f, q0 + g]
+                    for g in range(G):
+                        S[3, b, g] = M[8 + b, f, q0 + g] - M[16 + b, f, q0 + g] + k8*M[24 + b, f, q0 + g] - k8*M[32 + b, f, q0 + g] + M[40 + b, f, q0 + g] - M[48 + b, f, q0 + g] + M[56 + b, f, q0 + g]
+                for i in range(4):  # then AT along each row
+                    for g in range(G):
+                        Y[ty * 4 + i, tx * 4 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + S[i, 3, g] + S[i, 4, g] + k8*S[i, 5, g] + k8*S[i, 6, g] + bf
+                    for g in range(G):
+                        Y[ty * 4 + i, tx * 4 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] - k2*S[i, 4, g] + k4*S[i, 5, g] - k4*S[i, 6, g] + bf
+                    for g in range(G):
+                        Y[ty * 4 + i, tx * 4 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + k4*S[i, 4, g] + k2*S[i, 5, g] + k2*S[i, 6, g] + bf
+                    for g in range(G):
+                        Y[ty * 4 + i, tx * 4 + 3, g] = S[i, 1, g] - S[i, 2, g] + k8*S[i, 3, g] - k8*S[i, 4, g] + S[i, 5, g] - S[i, 6, g] + S[i, 7, g] + bf
+        for g in range(G):
+            for h in range(H_out):
+                for w in range(W_out):
+                    out[n0 + g, f, h, w] = Y[h, w, g]
+
+
+@njit(nogil=True, cache=True)
+def dout_f4x5(dout, n0, n1, th, tw, coef, D, db):
+    """dout[n0:n1] of dout: (N, F, H_out, W_out) -> D: (64, F, >= G * th * tw), each
+    4x4 tile of dout (zero past the edge) taken back through the output transform,
+    D_tile = AT.T @ dy @ AT, tiles ordered as input_f4x5 orders them. Adds each
+    filter's sum of dout to db: (F,) (float64)."""
+    k2 = coef[0]
+    k4 = coef[1]
+    k8 = coef[3]
+    _, F, H_out, W_out = dout.shape
+    G = n1 - n0
+    dyp = np.zeros((th * 4, tw * 4, G), dtype=dout.dtype)  # the part past the edge stays 0
+    S = np.empty((4, 8, G), dtype=dout.dtype)
+    for f in range(F):
+        total = 0.0
+        for g in range(G):
+            for h in range(H_out):
+                for w in range(W_out):
+                    val = dout[n0 + g, f, h, w]
+                    dyp[h, w, g] = val
+                    total += val
+        db[f] += total
+        for ty in range(th):
+            for tx in range(tw):
+                q0 = (ty * tw + tx) * G
+                for i in range(4):  # AT.T along each row of the tile
+                    for g in range(G):
+                        S[i, 0, g] = dyp[ty * 4 + i, tx * 4 + 0, g]
+                    for g in range(G):
+                        S[i, 1, g] = dyp[ty * 4 + i, tx * 4 + 0, g] + dyp[ty * 4 + i, tx * 4 + 1, g] + dyp[ty * 4 + i, tx * 4 + 2, g] + dyp[ty * 4 + i, tx * 4 + 3, g]
+                    for g in range(G):
+                        S[i, 2, g] = dyp[ty * 4 + i, tx * 4 + 0, g] - dyp[ty * 4 + i, tx * 4 + 1, g] + dyp[ty * 4 + i, tx * 4 + 2, g] - dyp[ty * 4 + i, tx * 4 + 3, g]
+                    for g in range(G):
+                        S[i, 3, g] = dyp[ty * 4 + i, tx * 4 + 0, g] + k2*dyp[ty * 4 + i, tx * 4 + 1, g] + k4*dyp[ty * 4 + i, tx * 4 + 2, g] + k8*dyp[ty * 4 + i, tx * 4 + 3, g]
+                    for g in range(G):
+                        S[i, 4, g] = dyp[ty * 4 + i, tx * 4 + 0, g] - k2*dyp[ty * 4 + i, tx * 4 + 1, g] + k4*dyp[ty * 4 + i, tx * 4 + 2, g] - k8*dyp[ty * 4 + i, tx * 4 + 3, g]
+                    for g in range(G):
+                        S[i, 5, g] = k8*dyp[ty * 4 + i, tx * 4 + 0, g] + k4*dyp[ty * 4 + i, tx * 4 + 1, g] + k2*dyp[ty * 4 + i, tx * 4 + 2, g] + dyp[ty * 4 + i, tx * 4 + 3, g]
+                    for g in range(G):
+                        S[i, 6, g] = k8*dyp[ty * 4 + i, tx * 4 + 0, g] - k4*dyp[ty * 4 + i, tx * 4 + 1, g] + k2*dyp[ty * 4 + i, tx * 4 + 2, g] - dyp[ty * 4 + i, tx * 4 + 3, g]
+                    for g in range(G):
+                        S[i, 7, g] = dyp[ty * 4 + i, tx * 4 + 3, g]
+                for b in range(8):  # then down each column
+                    for g in range(G):
+                        D[0 + b, f, q0 + g] = S[0, b, g]
+                    for g in range(G):
+                        D[8 + b, f, q0 + g] = S[0, b, g] + S[1, b, g] + S[2, b, g] + S[3, b, g]
+                    for g in range(G):
+                        D[16 + b, f, q0 + g] = S[0, b, g] - S[1, b, g] + S[2, b, g] - S[3, b, g]
+                    for g in range(G):
+                        D[24 + b, f, q0 + g] = S[0, b, g] + k2*S[1, b, g] + k4*S[2, b, g] + k8*S[3, b, g]
+                    for g in range(G):
+                        D[32 + b, f, q0 + g] = S[0, b, g] - k2*S[1, b, g] + k4*S[2, b, g] - k8*S[3, b, g]
+                    for g in range(G):
+                        D[40 + b, f, q0 + g] = k8*S[0, b, g] + k4*S[1, b, g] + k2*S[2, b, g] + S[3, b, g]
+                    for g in range(G):
+                        D[48 + b, f, q0 + g] = k8*S[0, b, g] - k4*S[1, b, g] + k2*S[2, b, g] - S[3, b, g]
+                    for g in range(G):
+                        D[56 + b, f, q0 + g] = S[3, b, g]
+
+
+@njit(nogil=True, cache=True)
+def dinput_f4x5(dV, n0, n1, pad, th, tw, coef, dx):
+    """dV: (64, C, >= G * th * tw) gradients of the transformed tiles -> dx[n0:n1] of
+    dx: (N, C, H, W), overwritten: each tile's BT.T @ dV_tile @ BT is added back to the
+    window it came from (windows overlap, so a pixel collects several), then the padding
+    is dropped."""
+    k2 = coef[0]
+    k4 = coef[1]
+    k5 = coef[2]
+    k8 = coef[3]
+    k10 = coef[4]
+    k16 = coef[5]
+    k17 = coef[6]
+    k21 = coef[7]
+    k32 = coef[8]
+    k64 = coef[9]
+    k80 = coef[10]
+    k128 = coef[11]
+    k160 = coef[12]
+    _, C, H, W = dx.shape
+    G = n1 - n0
+    Wp = tw * 4 + 4
+    dxp = np.empty((th * 4 + 4, Wp, G), dtype=dx.dtype)
+    R = np.empty((8, Wp, G), dtype=dx.dtype)
+    for c in range(C):
+        dxp[:] = 0
+        for ty in range(th):
+            R[:] = 0
+            for tx in range(tw):  # BT.T along each row, added into overlapping columns
+                q0 = (ty * tw + tx) * G
+                for a in range(8):
+                    for g in range(G):
+                        R[a, tx * 4 + 0, g] += k4*dV[a * 8 + 0, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 1, g] += -k4*dV[a * 8 + 1, c, q0 + g] + k4*dV[a * 8 + 2, c, q0 + g] + k2*dV[a * 8 + 3, c, q0 + g] - k2*dV[a * 8 + 4, c, q0 + g] + k64*dV[a * 8 + 5, c, q0 + g] - k64*dV[a * 8 + 6, c, q0 + g] - k4*dV[a * 8 + 7, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 2, g] += -k21*dV[a * 8 + 0, c, q0 + g] - k4*dV[a * 8 + 1, c, q0 + g] - k4*dV[a * 8 + 2, c, q0 + g] + dV[a * 8 + 3, c, q0 + g] + dV[a * 8 + 4, c, q0 + g] + k128*dV[a * 8 + 5, c, q0 + g] + k128*dV[a * 8 + 6, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 3, g] += k17*dV[a * 8 + 1, c, q0 + g] - k17*dV[a * 8 + 2, c, q0 + g] - k10*dV[a * 8 + 3, c, q0 + g] + k10*dV[a * 8 + 4, c, q0 + g] - k80*dV[a * 8 + 5, c, q0 + g] + k80*dV[a * 8 + 6, c, q0 + g] + k21*dV[a * 8 + 7, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 4, g] += k21*dV[a * 8 + 0, c, q0 + g] + k17*dV[a * 8 + 1, c, q0 + g] + k17*dV[a * 8 + 2, c, q0 + g] - k5*dV[a * 8 + 3, c, q0 + g] - k5*dV[a * 8 + 4, c, q0 + g] - k160*dV[a * 8 + 5, c, q0 + g] - k160*dV[a * 8 + 6, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 5, g] += -k4*dV[a * 8 + 1, c, q0 + g] + k4*dV[a * 8 + 2, c, q0 + g] + k8*dV[a * 8 + 3, c, q0 + g] - k8*dV[a * 8 + 4, c, q0 + g] + k16*dV[a * 8 + 5, c, q0 + g] - k16*dV[a * 8 + 6, c, q0 + g] - k21*dV[a * 8 + 7, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 6, g] += -k4*dV[a * 8 + 0, c, q0 + g] - k4*dV[a * 8 + 1, c, q0 + g] - k4*dV[a * 8 + 2, c, q0 + g] + k4*dV[a * 8 + 3, c, q0 + g] + k4*dV[a * 8 + 4, c, q0 + g] + k32*dV[a * 8 + 5, c, q0 + g] + k32*dV[a * 8 + 6, c, q0 + g]
+                    for g in range(G):
+                        R[a, tx * 4 + 7, g] += k4*dV[a * 8 + 7, c, q0 + g]
+            for col in range(Wp):  # then BT.T down the rows
+                for g in range(G):
+                    dxp[ty * 4 + 0, col, g] += k4*R[0, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 1, col, g] += -k4*R[1, col, g] + k4*R[2, col, g] + k2*R[3, col, g] - k2*R[4, col, g] + k64*R[5, col, g] - k64*R[6, col, g] - k4*R[7, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 2, col, g] += -k21*R[0, col, g] - k4*R[1, col, g] - k4*R[2, col, g] + R[3, col, g] + R[4, col, g] + k128*R[5, col, g] + k128*R[6, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 3, col, g] += k17*R[1, col, g] - k17*R[2, col, g] - k10*R[3, col, g] + k10*R[4, col, g] - k80*R[5, col, g] + k80*R[6, col, g] + k21*R[7, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 4, col, g] += k21*R[0, col, g] + k17*R[1, col, g] + k17*R[2, col, g] - k5*R[3, col, g] - k5*R[4, col, g] - k160*R[5, col, g] - k160*R[6, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 5, col, g] += -k4*R[1, col, g] + k4*R[2, col, g] + k8*R[3, col, g] - k8*R[4, col, g] + k16*R[5, col, g] - k16*R[6, col, g] - k21*R[7, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 6, col, g] += -k4*R[0, col, g] - k4*R[1, col, g] - k4*R[2, col, g] + k4*R[3, col, g] + k4*R[4, col, g] + k32*R[5, col, g] + k32*R[6, col, g]
+                for g in range(G):
+                    dxp[ty * 4 + 7, col, g] += k4*R[7, col, g]
+        for g in range(G):
+            for h in range(H):
+                for w in range(W):
+                    dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]

@@ -13,7 +13,7 @@ For tests and benchmarks the choice can be forced, for the whole process or a bl
 code:
 
     FERCNN_CONV=im2col python ...            # auto (default, also when empty), im2col, winograd,
-                                             # f2x3, f3x3, f4x3, f2x5
+                                             # f2x3, f3x3, f4x3, f2x5, f4x5
     with fercnn.fast.conv_method.forced("im2col"): ...   # this thread, this block
 
 "winograd" uses Winograd wherever it applies, whatever the channel count, with the tile

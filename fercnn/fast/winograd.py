@@ -12,8 +12,9 @@ products:
     out_tile = AT @ M_tile @ AT.T           (m, m)     per tile and filter
 
 F(4x4, 3x3) does 36 multiplications per 16 outputs where direct convolution does 144 (4x
-fewer); F(2x2, 3x3) 16 per 4 (2.25x); F(2x2, 5x5) 36 per 4 (2.8x). The transforms are
-additions, written out by the generated kernels in _winograd_kernels.py.
+fewer); F(2x2, 3x3) 16 per 4 (2.25x); F(4x4, 5x5) 64 per 16 (6.25x); F(2x2, 5x5) 36 per 4
+(2.8x). The transforms are additions and integer multiples, written out by the generated
+kernels in _winograd_kernels.py.
 
 Backward goes through the same domain. With D = the output gradient taken back through
 the output transform (AT.T @ dy @ AT per tile):

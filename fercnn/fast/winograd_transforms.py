@@ -16,9 +16,10 @@ The matrices come from Toom-Cook: evaluate the two polynomials at alpha points (
 -1, 2, -2, ... and "infinity", which picks the leading coefficient), multiply pointwise,
 interpolate back. Correlation is the transpose of polynomial multiplication, so
 AT = (evaluation of the m-tap side)^T, G = evaluation of the filter, BT = interpolation^T.
-Each row of BT is scaled to whole numbers and G divided by the same factor, so the
-transforms applied to the data (BT and AT) need only additions and small integer
-multiples; G, applied once per step to the filters, carries the fractions.
+Each row of BT and each column of AT is scaled to whole numbers and the matching row of G
+divided by the same factors (the pointwise product is linear in each), so the transforms
+applied to the data (BT and AT) need only additions and integer multiples; G, applied once
+per step to the filters, carries the fractions.
 
 ``kernel_source()`` writes those data transforms out as explicit sums (no loop over matrix
 entries, no multiplications by 0 or 1): that is what ``_winograd_kernels.py`` holds, and
@@ -35,7 +36,7 @@ from math import lcm
 import numpy as np
 
 # The shapes the kernels are written for: name -> (m, r).
-VARIANTS = {"f2x3": (2, 3), "f3x3": (3, 3), "f4x3": (4, 3), "f2x5": (2, 5)}
+VARIANTS = {"f2x3": (2, 3), "f3x3": (3, 3), "f4x3": (4, 3), "f2x5": (2, 5), "f4x5": (4, 5)}
 
 _POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
 
@@ -78,10 +79,13 @@ def exact_matrices(m, r):
     BT = [list(col) for col in zip(*interpolation)]
     G = _evaluation(points, r)
     AT = [list(col) for col in zip(*_evaluation(points, m))]
-    for k in range(alpha):  # whole numbers in BT, the factor moved into G
+    for k in range(alpha):  # whole numbers in BT's row k and AT's column k, the factors moved into G's row k
         scale = lcm(*(v.denominator for v in BT[k]))
         BT[k] = [v * scale for v in BT[k]]
-        G[k] = [v / scale for v in G[k]]
+        out_scale = lcm(*(row[k].denominator for row in AT))  # the point 1/2 gives AT entries 1/2^i
+        for row in AT:
+            row[k] *= out_scale
+        G[k] = [v / (scale * out_scale) for v in G[k]]
     return BT, G, AT
 
 
