@@ -8,7 +8,15 @@
 # A run whose folder has results.json has finished and is skipped; one with checkpoints is
 # continued with --resume; otherwise it starts. A run whose process is still alive (from its
 # .pid file) is waited for, not started twice. Arguments after the runs folder go to every
-# training command (e.g. --quiet). Beside each run folder: <run>.log (its
+# training command (e.g. --quiet).
+#
+# NETS (default "deep shallow hybrid") picks the runs and their order; THREADS sets each
+# run's thread count (Numba's and BLAS's; default: all cores). On the 2-core machines here a
+# second 1-thread run costs the first almost nothing (docs/REPRODUCTION.md), so two chains
+# train twice as much:
+#
+#   THREADS=1 NETS="deep hybrid" nohup bash reproduction/run_all.sh ... >> ~/fercnn-runs/chain1.log 2>&1 &
+#   THREADS=1 NETS="shallow"     nohup bash reproduction/run_all.sh ... >> ~/fercnn-runs/chain2.log 2>&1 & Beside each run folder: <run>.log (its
 # output), <run>.pid, <run>.commit (the code of each start or resume) and <run>.notes.
 set -u
 if [ $# -lt 1 ]; then
@@ -21,12 +29,20 @@ shift $(( $# < 2 ? $# : 2 ))
 repo=$(cd "$(dirname "$0")/.." && pwd)
 code=$(git -C "$repo" rev-parse --short HEAD)
 mkdir -p "$runs"
+if [ -n "${THREADS:-}" ]; then
+    export NUMBA_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+fi
 
 alive() {  # is the pid in file $1 a training process?
     [ -f "$1" ] && ps -p "$(cat "$1")" -o args= 2>/dev/null | grep -q "examples/train_"
 }
 
-for net in deep shallow hybrid; do
+nets=${NETS:-deep shallow hybrid}
+for net in $nets; do  # all checked before anything starts
+    case $net in deep|shallow|hybrid) ;; *) echo "run_all.sh: NETS: unknown network '$net' (deep, shallow, hybrid)" >&2; exit 2;; esac
+done
+
+for net in $nets; do
     name=${net}_fer2013
     out=$runs/$name
     while alive "$runs/$name.pid"; do sleep 60; done
@@ -36,7 +52,7 @@ for net in deep shallow hybrid; do
     fi
     how=start
     if compgen -G "$out/checkpoints/*.npz" > /dev/null; then how=resume; fi
-    echo "$(date -u +%FT%TZ) $name: $how (code $code)" | tee -a "$runs/$name.notes"
+    echo "$(date -u +%FT%TZ) $name: $how (code $code, ${THREADS:-all} threads)" | tee -a "$runs/$name.notes"
     echo "$code" >> "$runs/$name.commit"
     python "$repo/examples/train_$net.py" --data "$data" --out "$out" --checkpoint-every 100 \
         $([ $how = resume ] && echo --resume) "$@" >> "$runs/$name.log" 2>&1 &

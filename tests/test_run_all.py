@@ -9,18 +9,19 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE_PYTHON = """#!/bin/bash
 echo "$@" >> "$CALLS"
+echo "threads ${NUMBA_NUM_THREADS:-unset} ${OPENBLAS_NUM_THREADS:-unset}" >> "$CALLS.env"
 out=$(echo "$@" | sed 's/.*--out \\([^ ]*\\).*/\\1/')
 case "$1" in *train_$FAIL.py) exit 3;; esac
 mkdir -p "$out" && echo '{}' > "$out/results.json"
 """
 
 
-def _run(tmp_path, fail="none", *extra):
+def _run(tmp_path, fail="none", *extra, env_extra=None):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "python").write_text(FAKE_PYTHON)
     (bin_dir / "python").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "FAIL": fail}
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "FAIL": fail, **(env_extra or {})}
     return subprocess.run(["bash", os.path.join(ROOT, "reproduction", "run_all.sh"), "/data/fer", str(tmp_path / "runs"),
                            *extra], capture_output=True, text=True, env=env)
 
@@ -58,3 +59,15 @@ def test_a_failed_run_stops_the_chain(tmp_path):
 def test_usage(tmp_path):
     done = subprocess.run(["bash", os.path.join(ROOT, "reproduction", "run_all.sh")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("usage: bash reproduction/run_all.sh FER2013_PATH")
+
+
+def test_nets_and_threads(tmp_path):
+    done = _run(tmp_path, env_extra={"NETS": "shallow", "THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    calls = _calls(tmp_path)
+    assert len(calls) == 1 and "train_shallow.py" in calls[0]
+    assert (tmp_path / "calls.env").read_text().split() == ["threads", "1", "1"]
+    assert "1 threads" in (tmp_path / "runs" / "shallow_fer2013.notes").read_text()
+    done = _run(tmp_path, env_extra={"NETS": "deep medium"})
+    assert done.returncode == 2 and "NETS: unknown network 'medium'" in done.stderr
+    assert len(_calls(tmp_path)) == 1, "a run started before the bad name was found"
