@@ -12,10 +12,20 @@ direct convolution (forward, dx and dw) over the time, so a Winograd layer can p
 matmul ceiling. The last lines check the conv target of issue #10 (>= 1.0x PyTorch).
 """
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
+# Idle threads (fercnn.runtime.quiet_idle_threads), set so that each library runs here as it
+# would alone: numpy's OpenBLAS, which only fercnn uses in this process, sleeps at once;
+# PyTorch is imported before fercnn sets OMP_WAIT_POLICY, so its OpenMP keeps its default.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+try:
+    import torch  # noqa: F401
+except ImportError:
+    pass
+import fercnn  # noqa: F401,E402
+import numpy as np  # noqa: E402
 
 from fercnn.fast import (
     affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,

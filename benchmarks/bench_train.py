@@ -20,6 +20,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# fercnn sets these where unset when imported (fercnn.runtime.quiet_idle_threads); PyTorch's
+# workers get the environment as it was before, so that each library runs as it would alone
+IDLE_ENV = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
+USER_ENV = {k: os.environ.get(k) for k in IDLE_ENV}
 TRAIN_IMAGES = 2 * 28709  # FER2013 training set, doubled by mirror images
 
 
@@ -28,6 +32,8 @@ def worker(lib, net, batch, steps, threads):
     import resource
 
     t_start = time.perf_counter()
+    if lib == "fercnn":
+        import fercnn  # noqa: F401  first, as the fercnn command and the examples import it
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -83,6 +89,12 @@ def run_worker(lib, net, batch, steps, threads, env_extra=None):
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_LAYERS=json.dumps(layers),
                **(env_extra or {}))
+    if lib == "torch":
+        for k, v in USER_ENV.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, net, str(batch), str(steps), str(threads)]
     t = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)

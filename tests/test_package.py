@@ -41,3 +41,22 @@ def test_the_readable_layers_need_no_numba():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False False"
+
+
+def test_importing_fercnn_first_makes_idle_threads_sleep():
+    """fercnn.runtime.quiet_idle_threads: set where unset, a user's value kept, and it says
+    when numpy came first (then the libraries have read their settings already)."""
+    import os
+
+    code = ("import os, sys\n"
+            "first = sys.argv[1] == 'numpy'\n"
+            "if first: import numpy\n"
+            "import fercnn\n"
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], os.environ['OMP_WAIT_POLICY'],"
+            " fercnn.runtime.quiet_idle_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")}
+    run = lambda which, **extra: subprocess.run([sys.executable, "-c", code, which], capture_output=True, text=True,
+                                                env={**env, **extra})
+    assert run("fercnn").stdout.split() == ["4", "PASSIVE", "True"]
+    assert run("numpy").stdout.split() == ["4", "PASSIVE", "False"]
+    assert run("fercnn", OMP_WAIT_POLICY="ACTIVE").stdout.split() == ["4", "ACTIVE", "True"]
