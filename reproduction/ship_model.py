@@ -42,6 +42,7 @@ def main(argv=None):
     p.add_argument("run", help="a finished run's folder (model.npz, results.json, history.json)")
     p.add_argument("--data", required=True, help="FER2013: fer2013.csv or the folder with train/ and test/")
     p.add_argument("--name", default="deep", choices=shipped.NAMES)
+    p.add_argument("--out", help="where to write (default: fercnn/models/weights/<name>.npz, the shipped file)")
     args = p.parse_args(argv)
     with open(os.path.join(args.run, "results.json")) as f:
         results = json.load(f)
@@ -49,7 +50,7 @@ def main(argv=None):
         sys.exit(f"error: {args.run} ran {results['epochs_run']} of {results['epochs']} epochs; ship finished runs only")
     model = models.load(os.path.join(args.run, "model.npz"))
     raw = load_fer2013(args.data)
-    out = shipped.path_of(args.name)
+    out = args.out or shipped.path_of(args.name)
     with open(os.path.join(args.run, "history.json")) as f:
         history = json.load(f)
     provenance = {
