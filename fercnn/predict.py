@@ -66,13 +66,18 @@ def detect_emotions(image, model=None, *, detect=True, min_face=48):
     """The faces in one image and their expression probabilities.
 
     image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, or floats). model: a
-    ConvNet trained on 48x48 faces (fercnn.models.load(path)). Returns a list, largest face
+    ConvNet trained on 48x48 faces (fercnn.models.load(path)); by default the shipped deep
+    network (fercnn.models.pretrained("deep")), where this install has it. Returns a list, largest face
     first, of {"box": [x, y, width, height], "emotions": {class name: probability},
     "top": class name}; an empty list when no face is found.
     """
     if model is None:
-        raise ValueError("detect_emotions: pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz')); "
-                         "no pretrained model ships with fercnn yet")
+        from fercnn.models import shipped
+
+        if not shipped.available():
+            raise ValueError("detect_emotions: this install ships no trained model; pass model= (e.g. "
+                             "fercnn.models.load('runs/deep_fer2013/model.npz'))")
+        model = shipped.pretrained(shipped.available()[0])
     boxes, crops = find_faces(image, detect=detect, min_face=min_face)
     names = class_names_of(model)
     return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops))]

@@ -8,10 +8,10 @@ a tenth of a second), and on a 2-core machine the spinning threads take the core
 next layer's workers: a deep training step measured 1.09 s with them spinning and 0.73 s
 without (AMD EPYC, 2 threads). ``quiet_idle_threads()``, called when fercnn is imported,
 sets OPENBLAS_THREAD_TIMEOUT=4 and OMP_WAIT_POLICY=PASSIVE where the environment does not
-set them, so idle threads sleep at once. The libraries read these when they load, so this
-acts only when fercnn is imported before numpy (and before any Numba parallel kernel has
-run); the fercnn command and the example scripts do that. Otherwise, set the two variables
-in the environment.
+set them, so idle threads sleep at once. The libraries read these when they load (OpenBLAS
+with numpy, OpenMP when Numba's first parallel kernel runs), so it acts when fercnn is
+imported before numpy; the fercnn command and the example scripts do that. Otherwise set
+the two variables in the environment. FERCNN_QUIET_THREADS=0 turns it off.
 
 A training step allocates and frees arrays of tens to hundreds of MB (activations, the
 im2col matrix). glibc serves such sizes with fresh mmap'ed pages and returns them on free,
@@ -25,7 +25,7 @@ import os
 import sys
 
 IDLE_THREADS_SLEEP = {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"}
-_numpy_was_first = None
+_idle_threads = None
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -33,14 +33,36 @@ _applied = False
 
 
 def quiet_idle_threads():
-    """Set IDLE_THREADS_SLEEP in os.environ where unset (see the module's docstring); returns
-    True when it can act: numpy was not loaded before the first call. Safe to call again."""
-    global _numpy_was_first
-    if _numpy_was_first is None:
-        _numpy_was_first = "numpy" in sys.modules
+    """Set IDLE_THREADS_SLEEP in os.environ where it can still act (see the module's
+    docstring); returns {variable: what happened} from the first call on:
+
+    - "set": fercnn set it (the library it is for has not loaded yet);
+    - "kept": the environment already set it, and fercnn left it;
+    - "too late": the library had read its settings already (OPENBLAS_THREAD_TIMEOUT once
+      numpy is loaded, OMP_WAIT_POLICY once Numba's parallel kernels have started), so
+      fercnn left it unset;
+    - "off": FERCNN_QUIET_THREADS=0 in the environment, fercnn touches nothing.
+
+    It changes the environment of the whole process and of its children: a PyTorch loaded
+    later in the same process also gets OMP_WAIT_POLICY=PASSIVE (its small elementwise ops
+    measured 3-10x slower with it); FERCNN_QUIET_THREADS=0 keeps fercnn out of it."""
+    global _idle_threads
+    if _idle_threads is None:
+        parallel = sys.modules.get("numba.np.ufunc.parallel")
+        late = {"OPENBLAS_THREAD_TIMEOUT": "numpy" in sys.modules,
+                "OMP_WAIT_POLICY": bool(getattr(parallel, "_is_initialized", False))}
+        _idle_threads = {}
         for name, value in IDLE_THREADS_SLEEP.items():
-            os.environ.setdefault(name, value)
-    return not _numpy_was_first
+            if os.environ.get("FERCNN_QUIET_THREADS") == "0":
+                _idle_threads[name] = "off"
+            elif name in os.environ:
+                _idle_threads[name] = "kept"
+            elif late[name]:
+                _idle_threads[name] = "too late"
+            else:
+                os.environ[name] = value
+                _idle_threads[name] = "set"
+    return dict(_idle_threads)
 
 
 def reuse_freed_memory(*, mmap_threshold=1 << 30):

@@ -21,7 +21,7 @@ sys.path.insert(0, ROOT)
 from fercnn import models  # noqa: E402
 from fercnn.data_utils import load_fer2013  # noqa: E402
 from fercnn.metrics import confusion_matrix, per_class_table  # noqa: E402
-from fercnn.models import shipped  # noqa: E402
+from fercnn.models import presets, shipped  # noqa: E402
 from fercnn.predict import model_input  # noqa: E402
 
 
@@ -37,6 +37,15 @@ def scores(model, raw):
     return out
 
 
+def check_network(model, name):
+    """Refuse a run of another network than ``name`` (its conv filters and kernels, FC units)."""
+    want = getattr(presets, f"{name}_spec")()
+    shape = lambda spec: ([(c["filters"], c["kernel"]) for c in spec["conv"]], [f["units"] for f in spec["fc"]])
+    if shape(model.spec) != shape(want) or model.spec.get("hog"):
+        sys.exit(f"error: the run's network is not the {name} network: expected conv/fc {shape(want)}, "
+                 f"got {shape(model.spec)}{' with HOG' if model.spec.get('hog') else ''}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a finished run's folder (model.npz, results.json, history.json)")
@@ -49,6 +58,7 @@ def main(argv=None):
     if results["epochs_run"] != results["epochs"] or results.get("stopped_early"):
         sys.exit(f"error: {args.run} ran {results['epochs_run']} of {results['epochs']} epochs; ship finished runs only")
     model = models.load(os.path.join(args.run, "model.npz"))
+    check_network(model, args.name)
     raw = load_fer2013(args.data)
     out = args.out or shipped.path_of(args.name)
     with open(os.path.join(args.run, "history.json")) as f:
@@ -62,10 +72,14 @@ def main(argv=None):
                                                  "fc_dropout", "bn_recalibration", "seed")},
     }
     provenance.update(scores(shipped.rounded(model), raw))
-    shipped.write_shipped(model, out, provenance)
-    again = scores(shipped.load_shipped(out), raw)
-    if again != {k: provenance[k] for k in again}:
-        sys.exit(f"error: {out} read back scores {again}, not {provenance}")
+    trial = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.path.basename(out)}.verifying")
+    shipped.write_shipped(model, trial, provenance)  # the shipped file is replaced only once this one checks out
+    again = scores(shipped.load_shipped(trial), raw)
+    expected = {k: provenance[k] for k in again}
+    if again != expected:
+        os.remove(trial)
+        sys.exit(f"error: {trial} read back: expected {expected}, got {again}; {out} left as it was")
+    os.replace(trial, out)
     print(f"wrote {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB)")
     print(f"shipped file: validation {again['val_accuracy']:.4f}, test {again['test_accuracy']:.4f} "
           f"(the run's float32 model: {results['val_accuracy']:.4f}, {results['test_accuracy']:.4f})")

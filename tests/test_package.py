@@ -44,19 +44,31 @@ def test_the_readable_layers_need_no_numba():
 
 
 def test_importing_fercnn_first_makes_idle_threads_sleep():
-    """fercnn.runtime.quiet_idle_threads: set where unset, a user's value kept, and it says
-    when numpy came first (then the libraries have read their settings already)."""
+    """fercnn.runtime.quiet_idle_threads: set where it can act, a user's value kept, nothing
+    set once the library has loaded, and FERCNN_QUIET_THREADS=0 turns it off."""
+    import json
     import os
 
-    code = ("import os, sys\n"
-            "first = sys.argv[1] == 'numpy'\n"
-            "if first: import numpy\n"
+    code = ("import json, os, sys\n"
+            "if sys.argv[1] == 'numpy': import numpy\n"
+            "if sys.argv[1] == 'numba':\n"
+            "    import numba, numpy\n"
+            "    numba.njit(parallel=True)(lambda a: a.sum())(numpy.ones(4))  # starts Numba's threads\n"
             "import fercnn\n"
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], os.environ['OMP_WAIT_POLICY'],"
-            " fercnn.runtime.quiet_idle_threads())\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")}
-    run = lambda which, **extra: subprocess.run([sys.executable, "-c", code, which], capture_output=True, text=True,
-                                                env={**env, **extra})
-    assert run("fercnn").stdout.split() == ["4", "PASSIVE", "True"]
-    assert run("numpy").stdout.split() == ["4", "PASSIVE", "False"]
-    assert run("fercnn", OMP_WAIT_POLICY="ACTIVE").stdout.split() == ["4", "ACTIVE", "True"]
+            "print(json.dumps([os.environ.get('OPENBLAS_THREAD_TIMEOUT'), os.environ.get('OMP_WAIT_POLICY'),"
+            " fercnn.runtime.quiet_idle_threads()]))\n")
+    names = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY", "FERCNN_QUIET_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in names}
+
+    def run(first, **extra):
+        done = subprocess.run([sys.executable, "-c", code, first], capture_output=True, text=True, env={**env, **extra})
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    both = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
+    assert run("fercnn") == ["4", "PASSIVE", dict.fromkeys(both, "set")]
+    assert run("numpy") == [None, "PASSIVE", {"OPENBLAS_THREAD_TIMEOUT": "too late", "OMP_WAIT_POLICY": "set"}]
+    assert run("numba") == [None, None, dict.fromkeys(both, "too late")]
+    assert run("fercnn", OMP_WAIT_POLICY="ACTIVE") == ["4", "ACTIVE", {"OPENBLAS_THREAD_TIMEOUT": "set",
+                                                                        "OMP_WAIT_POLICY": "kept"}]
+    assert run("fercnn", FERCNN_QUIET_THREADS="0") == [None, None, dict.fromkeys(both, "off")]

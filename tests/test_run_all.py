@@ -71,3 +71,21 @@ def test_nets_and_threads(tmp_path):
     done = _run(tmp_path, env_extra={"NETS": "deep medium"})
     assert done.returncode == 2 and "NETS: unknown network 'medium'" in done.stderr
     assert len(_calls(tmp_path)) == 1, "a run started before the bad name was found"
+
+
+def test_a_run_still_going_is_waited_for_not_started_twice(tmp_path):
+    import time
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    out = runs / "shallow_fer2013"
+    # a stand-in for the run's own training process, still going for 2 s
+    going = subprocess.Popen(["bash", "-c", "sleep 2; true", "examples/train_shallow.py", "--out", str(out), "x"])
+    (runs / "shallow_fer2013.pid").write_text(str(going.pid))
+    t = time.monotonic()
+    done = _run(tmp_path, env_extra={"NETS": "shallow", "RUN_ALL_POLL": "0.2"})
+    waited = time.monotonic() - t
+    going.wait()
+    assert done.returncode == 0, done.stderr
+    assert waited >= 1.5, f"did not wait for the running process ({waited:.1f} s)"
+    assert len(_calls(tmp_path)) == 1  # then started once, as its folder has no results yet

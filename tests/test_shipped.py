@@ -87,7 +87,8 @@ def test_a_parameter_beyond_float16_is_refused(tmp_path):
     key = next(iter(model.params))
     model.params[key] = model.params[key].copy()
     model.params[key].flat[0] = 1e5
-    with pytest.raises(ValueError, match=f"parameter {key} overflows float16 .largest \\|value\\| 1e\\+05"):
+    with pytest.raises(ValueError, match=f"parameter {key} is not finite in float16: expected values within "
+                                         f"\\+-65504, got largest \\|value\\| 1e\\+05"):
         shipped.write_shipped(model, tmp_path / "x.npz", {})
     assert not (tmp_path / "x.npz").exists()
 
@@ -114,19 +115,33 @@ def test_names(weights):
 
 
 def test_predict_uses_the_shipped_model_by_default(weights, tmp_path, monkeypatch, capsys):
+    import json
+
     from PIL import Image
 
-    Image.fromarray(np.full((48, 48), 120, np.uint8)).save(tmp_path / "face.png")
+    from fercnn.predict import detect_emotions
+
+    noise = np.random.default_rng(4).normal(0, 2, size=(48, 48))  # near the mean image: probabilities not saturated
+    face = np.clip(np.round(_model(seed=5).mean_image[0] + noise), 0, 255).astype(np.uint8)
+    Image.fromarray(face).save(tmp_path / "face.png")
     with pytest.raises(ValueError, match="this install ships no trained model; give --model PATH"):
         predict_cli.main([str(tmp_path / "face.png"), "--no-detect"])
+    with pytest.raises(ValueError, match="detect_emotions: this install ships no trained model; pass model="):
+        detect_emotions(face, detect=False)
     shipped.write_shipped(_model(seed=5), weights / "deep.npz", {})
-    monkeypatch.chdir(tmp_path)  # "deep" is not a file here: the name
+    model = shipped.rounded(_model(seed=5))
+    expected = model.predict_proba(face.reshape(1, 1, 48, 48).astype(np.float32) - model.mean_image)[0]
+    assert np.abs(expected - _model(seed=6).predict_proba(
+        face.reshape(1, 1, 48, 48).astype(np.float32) - model.mean_image)[0]).max() > 1e-3  # models tell apart
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deep").write_text("a file called deep: the name still means the shipped model")
     for argv in ([], ["--model", "deep"]):
         assert predict_cli.main(["face.png", "--no-detect", "--json", *argv]) == 0
-        out = capsys.readouterr().out
-        expected = shipped.rounded(_model(seed=5)).predict_proba(
-            (np.full((1, 1, 48, 48), 120, np.float32) - _model(seed=5).mean_image))[0]
-        assert f'"{CLASS_NAMES[int(np.argmax(expected))]}"' in out
+        got = json.loads(capsys.readouterr().out)[0]["faces"][0]
+        np.testing.assert_allclose([got["emotions"][n] for n in CLASS_NAMES], expected, atol=1e-6)
+        assert got["top"] == CLASS_NAMES[int(np.argmax(expected))]
+    got = detect_emotions(face, detect=False)[0]
+    np.testing.assert_allclose([got["emotions"][n] for n in CLASS_NAMES], expected, atol=1e-6)
 
 
 def test_the_weights_are_package_data_of_a_non_editable_install(tmp_path):

@@ -29,7 +29,7 @@ def build_parser(prog):
     p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, ...)")
     p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint), "
-                                   "or the name of a shipped one (default: 'deep', see fercnn.models.shipped)")
+                                   "or the name of a shipped one: deep (the default; a file called deep is ./deep)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--out", metavar="DIR", help="write each photo with its boxes and labels drawn, as DIR/<name>.png")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop (e.g. FER2013's own)")
@@ -40,16 +40,17 @@ def build_parser(prog):
 
 
 def model_named(name, prog):
-    """The model --model names: a shipped one by name, else a file; without --model the
-    shipped deep network, where this install has it."""
+    """The model --model names: a shipped one by its name ("deep"; a file of that name is
+    ./deep), else a model file; without --model the shipped deep network, where this
+    install has it."""
     from fercnn.models import shipped
 
     if name is None:
         if not shipped.available():
             raise ValueError(f"{prog}: this install ships no trained model; give --model PATH (e.g. "
                              "runs/deep_fer2013/model.npz from 'fercnn train deep --data path/to/fer2013')")
-        name = shipped.available()[0]
-    if name in shipped.NAMES and not os.path.exists(name):
+        return shipped.pretrained(shipped.available()[0])
+    if name in shipped.NAMES:
         return shipped.pretrained(name)
     return models.load(name)
 

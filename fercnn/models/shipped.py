@@ -74,8 +74,8 @@ def half_entries(model):
             with np.errstate(over="ignore"):  # an overflow is refused below, by name
                 half = arr.astype(np.float16)
             if not np.all(np.isfinite(half)):
-                raise ValueError(f"shipped: parameter {key[6:]} overflows float16 (largest |value| "
-                                 f"{np.abs(arr).max():.3g}, float16 holds up to 65504)")
+                raise ValueError(f"shipped: parameter {key[6:]} is not finite in float16: expected values within "
+                                 f"+-65504, got largest |value| {np.abs(arr).max():.3g}")
             arrays[key] = half
         else:  # batchnorm statistics, mean image: copies, so the model's own are never shared
             arrays[key] = np.array(arr)
