@@ -20,10 +20,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# fercnn sets these where unset when imported (fercnn.runtime.quiet_idle_threads); PyTorch's
-# workers get the environment as it was before, so that each library runs as it would alone
-IDLE_ENV = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
-USER_ENV = {k: os.environ.get(k) for k in IDLE_ENV}
+# importing fercnn sets the variables of fercnn.runtime.IDLE_THREADS_SLEEP where unset;
+# PyTorch's workers get them as the environment had them before, so that each library runs
+# as it would alone
+USER_ENV = dict(os.environ)
 TRAIN_IMAGES = 2 * 28709  # FER2013 training set, doubled by mirror images
 
 
@@ -90,11 +90,13 @@ def run_worker(lib, net, batch, steps, threads, env_extra=None):
                OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_LAYERS=json.dumps(layers),
                **(env_extra or {}))
     if lib == "torch":
-        for k, v in USER_ENV.items():
-            if v is None:
-                env.pop(k, None)
+        from fercnn.runtime import IDLE_THREADS_SLEEP
+
+        for k in IDLE_THREADS_SLEEP:
+            if k in USER_ENV:
+                env[k] = USER_ENV[k]
             else:
-                env[k] = v
+                env.pop(k, None)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, net, str(batch), str(steps), str(threads)]
     t = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -74,10 +74,8 @@ def detect_emotions(image, model=None, *, detect=True, min_face=48):
     if model is None:
         from fercnn.models import shipped
 
-        if not shipped.available():
-            raise ValueError("detect_emotions: this install ships no trained model; pass model= (e.g. "
-                             "fercnn.models.load('runs/deep_fer2013/model.npz'))")
-        model = shipped.pretrained(shipped.available()[0])
+        model = shipped.default_model("detect_emotions", "pass model= (e.g. "
+                                      "fercnn.models.load('runs/deep_fer2013/model.npz'))")
     boxes, crops = find_faces(image, detect=detect, min_face=min_face)
     names = class_names_of(model)
     return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops))]

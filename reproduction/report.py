@@ -28,6 +28,7 @@ sys.path.insert(0, ROOT)
 
 from fercnn.data_utils import CLASS_NAMES  # noqa: E402
 from fercnn.fileio import write_text  # noqa: E402
+from fercnn.metrics import per_class_accuracy  # noqa: E402
 
 RUNS = ("shallow", "deep", "hybrid")
 PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None)}  # "about"; HOG "changes little"
@@ -84,9 +85,10 @@ def results_table(runs, reference):
 def per_class_table(run, reference):
     ref = reference[REFERENCE_RUN["deep"]]["per_class_test"]
     cm = np.array(run["results"]["test_confusion"]) if run and run["finished"] else None
+    acc = per_class_accuracy(cm) if cm is not None else None
     rows = ["| class | paper | PyTorch reference | fercnn | test images |", "|---|---|---|---|---|"]
     for k, name in enumerate(CLASS_NAMES):
-        ours = f"{100 * cm[k, k] / cm[k].sum():.1f}" if cm is not None else "–"
+        ours = f"{100 * acc[k]:.1f}" if cm is not None else "–"
         n = str(int(cm[k].sum())) if cm is not None else "–"
         rows.append(f"| {name} | {PAPER_DEEP_PER_CLASS[name]} | {100 * ref[name]:.1f} | {ours} | {n} |")
     return "\n".join(rows)

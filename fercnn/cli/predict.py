@@ -46,10 +46,8 @@ def model_named(name, prog):
     from fercnn.models import shipped
 
     if name is None:
-        if not shipped.available():
-            raise ValueError(f"{prog}: this install ships no trained model; give --model PATH (e.g. "
-                             "runs/deep_fer2013/model.npz from 'fercnn train deep --data path/to/fer2013')")
-        return shipped.pretrained(shipped.available()[0])
+        return shipped.default_model(prog, "give --model PATH (e.g. runs/deep_fer2013/model.npz from "
+                                           "'fercnn train deep --data path/to/fer2013')")
     if name in shipped.NAMES:
         return shipped.pretrained(name)
     return models.load(name)

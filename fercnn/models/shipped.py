@@ -48,6 +48,15 @@ def pretrained(name="deep"):
     return load_shipped(path)
 
 
+def default_model(op, instead):
+    """The model to use when none is given: the first shipped one. Where this install ships
+    none, one ValueError from ``op`` that says what to do ``instead``."""
+    names = available()
+    if not names:
+        raise ValueError(f"{op}: this install ships no trained model; {instead}")
+    return pretrained(names[0])
+
+
 def load_shipped(path):
     """Read a file written by ``write_shipped`` (float16 parameters back to the model's dtype)."""
     meta, entries = read_npz(path, "pretrained")
