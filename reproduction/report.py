@@ -4,13 +4,20 @@
 
 Reads, for each of the three recipe runs (shallow_fer2013, deep_fer2013, hybrid_fer2013
 under --runs), its results.json when it has finished, else the history its checkpoints
-keep (a run still going: its validation curve so far, no test figures). Writes:
+keep (a run still going: its validation curve so far, no test figures).
+
+Improvements on the recipe are runs of their own, in folders named
+``<network>_<tag>_fer2013`` (e.g. ``shallow_nodecay_fer2013``, trained with
+``--lr-decay 1``). Each gets its own row under the recipe rows, labelled with the options
+in which it differs from the recipe (read from its results.json once it has finished);
+they never replace a recipe row. Writes:
 
 - docs/reproduction/curves.png: validation accuracy per epoch beside the PyTorch reference;
 - docs/reproduction/confusion_<run>.png: the normalised test confusion matrix of each
-  finished run;
+  finished recipe run;
 - the blocks of docs/REPRODUCTION.md between ``<!-- begin:NAME -->`` and
-  ``<!-- end:NAME -->`` markers (the prose around them is written by hand).
+  ``<!-- end:NAME -->`` markers (the prose around them is written by hand), and the
+  results block of README.md.
 
 Nothing here chooses anything on test: each run's best epoch was chosen on validation by
 the Solver, and test is read from its report.
@@ -34,6 +41,9 @@ RUNS = ("shallow", "deep", "hybrid")
 PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None)}  # "about"; HOG "changes little"
 SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None)}
 REFERENCE_RUN = {"shallow": "shallow_sgdm_lr1e-3_reg1e-6", "deep": "deep_sgdm_lr1e-2_reg1e-7", "hybrid": None}
+EXTRA = re.compile(r"^(shallow|deep|hybrid)_(.+)_fer2013$")
+# options that say where and how a run was kept, not what it trained
+BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit", "cache_dir"}
 PAPER_DEEP_PER_CLASS = {"angry": 53, "disgust": 70, "fear": 46, "happy": 80.5, "sad": 63, "surprise": 62.5,
                         "neutral": 51.5}
 
@@ -53,6 +63,37 @@ def read_run(folder):
     return None
 
 
+def read_runs(folder):
+    """({network: run} of the recipe runs, [(network, tag, run)] of the improvements) under folder."""
+    runs = {name: run for name in RUNS if (run := read_run(os.path.join(folder, f"{name}_fer2013")))}
+    extras = []
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+        m = EXTRA.match(entry)
+        if m and os.path.isdir(os.path.join(folder, entry)) and (run := read_run(os.path.join(folder, entry))):
+            extras.append((m.group(1), m.group(2), run))
+    return runs, extras
+
+
+def recipe_changes(network, args):
+    """What a run's options (results.json's "args") change from its network's recipe, as
+    command-line options: e.g. "--lr-decay 1, --conv-dropout 0.25"."""
+    from fercnn.cli.experiment import build_parser
+
+    hog = network == "hybrid"
+    recipe = vars(build_parser("shallow" if hog else network, hog).parse_args([]))
+    recipe["epochs"] = 35  # the FER2013 default that --epochs None stands for
+    args = {**args, "epochs": args.get("epochs") or 35}
+    changed = [f"--{key.replace('_', '-')}" + ("" if value is True else f" {value:g}" if isinstance(value, float)
+                                                 else f" {value}")
+               for key, value in sorted(args.items()) if key not in BOOKKEEPING and recipe.get(key) != value]
+    return ", ".join(changed) or "the recipe's options"
+
+
+def extra_label(network, tag, run):
+    how = recipe_changes(network, run["results"]["args"]) if run["finished"] else f"'{tag}', running"
+    return f"{network}: {how} (improvement, chosen on validation)"
+
+
 def pct(x):
     return "" if x is None else f"{100 * x:.1f}"
 
@@ -61,24 +102,32 @@ def cell(pair):
     return " / ".join("–" if v is None else f"{v:.1f}" for v in pair)
 
 
-def results_table(runs, reference):
+def figures(run):
+    """(fercnn's cell, status) of one run for the results table."""
+    if run is None:
+        return "–", "not started"
+    if run["finished"]:
+        r = run["results"]
+        return (f"**{pct(r['val_accuracy'])} / {pct(r['test_accuracy'])}**",
+                f"{r['epochs_run']} of {r['epochs']} epochs, best epoch {r['best_epoch']}")
+    h = run["history"]
+    if not h["val_acc"]:  # no epoch finished yet: no validation figure at all
+        return "–", "running: no epoch done yet"
+    return (f"{pct(h['best_val_acc'])} / –",
+            f"running: {h['epochs_run']} of 35 epochs done (validation so far, best epoch {h['best_epoch']})")
+
+
+def results_table(runs, reference, extras=()):
     rows = ["| network | paper (val / test) | seed report | PyTorch reference | fercnn | fercnn status |",
             "|---|---|---|---|---|---|"]
     for name in RUNS:
         ref = reference.get(REFERENCE_RUN[name]) if REFERENCE_RUN[name] else None
         ref_cell = cell((100 * ref["val"], 100 * ref["test"])) if ref else "–"
-        run = runs.get(name)
-        if run is None:
-            ours, status = "–", "not started"
-        elif run["finished"]:
-            r = run["results"]
-            ours = f"**{pct(r['val_accuracy'])} / {pct(r['test_accuracy'])}**"
-            status = f"{r['epochs_run']} of {r['epochs']} epochs, best epoch {r['best_epoch']}"
-        else:
-            h = run["history"]
-            ours = f"{pct(h['best_val_acc'])} / –"
-            status = f"running: {h['epochs_run']} of 35 epochs done (validation so far, best epoch {h['best_epoch']})"
+        ours, status = figures(runs.get(name))
         rows.append(f"| {name} | {cell(PAPER[name])} | {cell(SEED[name])} | {ref_cell} | {ours} | {status} |")
+    for network, tag, run in extras:
+        ours, status = figures(run)
+        rows.append(f"| {extra_label(network, tag, run)} | | | | {ours} | {status} |")
     return "\n".join(rows)
 
 
@@ -94,12 +143,10 @@ def per_class_table(run, reference):
     return "\n".join(rows)
 
 
-def runs_table(runs):
+def runs_table(runs, extras=()):
     rows = ["| run | epochs | training time | resumed | resumed at (epoch, iteration) |", "|---|---|---|---|---|"]
-    for name in RUNS:
-        run = runs.get(name)
-        if run is None:
-            continue
+    named = [(name, runs[name]) for name in RUNS if name in runs]
+    for name, run in named + [(f"{network}_{tag}", run) for network, tag, run in extras]:
         h = run["history"]
         at = ", ".join(f"({r['epoch']}, {r['iteration']})" for r in h["resumes"]) or "–"
         rows.append(f"| {name} | {h['epochs_run']}{'' if run['finished'] else ' (running)'} | "
@@ -107,7 +154,7 @@ def runs_table(runs):
     return "\n".join(rows)
 
 
-def plot_curves(runs, reference, path):
+def plot_curves(runs, reference, path, extras=()):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -117,11 +164,19 @@ def plot_curves(runs, reference, path):
     FigureCanvasAgg(fig)
     for ax, name in zip(fig.subplots(1, 3, sharey=True), RUNS):
         run = runs.get(name)
-        if run is not None:
+        if run is not None and run["history"]["val_acc"]:
             h = run["history"]
             epochs = np.arange(1, len(h["val_acc"]) + 1)
             ax.plot(epochs, 100 * np.array(h["train_acc"]), "o-", ms=3, label="fercnn train (1,000 drawn)")
             ax.plot(epochs, 100 * np.array(h["val_acc"]), "o-", ms=3, label="fercnn validation")
+        for network, tag, extra in extras:
+            if network == name:
+                curve = extra["history"]["val_acc"]
+                ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), ".:", label=f"validation, {tag}")
+        if name == "hybrid" and runs.get("shallow") and runs["shallow"]["history"]["val_acc"]:
+            curve = runs["shallow"]["history"]["val_acc"]  # the hybrid's target: within 1 point of shallow
+            ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), ":", color="gray",
+                    label="fercnn shallow validation")
         if REFERENCE_RUN[name]:
             curve = reference[REFERENCE_RUN[name]]["val_curve"]
             ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), "k--", lw=1, label="PyTorch validation")
@@ -129,19 +184,19 @@ def plot_curves(runs, reference, path):
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8, loc="lower right")
-        else:
-            ax.text(18, 50, "not run yet", ha="center", color="gray")
+        if run is None or not run["history"]["val_acc"]:
+            ax.text(18, 50, "not run yet" if run is None else "no epoch done yet", ha="center", color="gray")
     fig.axes[0].set_ylabel("accuracy (%)")
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def fill(doc, blocks):
+def fill(doc, blocks, where="docs/REPRODUCTION.md"):
     """``doc`` with the text between each block's begin/end markers replaced."""
     for name, text in blocks.items():
         pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
         if not pattern.search(doc):
-            raise ValueError(f"report: docs/REPRODUCTION.md has no <!-- begin:{name} --> ... <!-- end:{name} --> block")
+            raise ValueError(f"report: {where} has no <!-- begin:{name} --> ... <!-- end:{name} --> block")
         doc = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), doc)
     return doc
 
@@ -151,26 +206,32 @@ def main(argv=None):
     p.add_argument("--runs", default=os.path.expanduser("~/fercnn-runs"), help="folder holding <network>_fer2013/")
     p.add_argument("--reference", default=os.path.join(ROOT, "..", "shared", "reference", "pytorch_fer2013_runs.json"))
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "REPRODUCTION.md"))
+    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="its results block gets the same table")
     args = p.parse_args(argv)
     with open(args.reference) as f:
         reference = json.load(f)
-    runs = {name: run for name in RUNS if (run := read_run(os.path.join(args.runs, f"{name}_fer2013")))}
-    figures = os.path.join(os.path.dirname(args.doc), "reproduction")
-    plot_curves(runs, reference, os.path.join(figures, "curves.png"))
+    runs, extras = read_runs(args.runs)
+    if not runs and not extras:
+        raise SystemExit(f"report: no run folders (<network>_fer2013) in {args.runs}")
+    figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
+    plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
     from fercnn.plots import plot_confusion
 
     for name, run in runs.items():
         if run["finished"]:
             plot_confusion(np.array(run["results"]["test_confusion"]), list(CLASS_NAMES),
-                           os.path.join(figures, f"confusion_{name}.png"), title=f"{name}: test (PrivateTest)")
+                           os.path.join(figures_dir, f"confusion_{name}.png"), title=f"{name}: test (PrivateTest)")
+    blocks = {"results": results_table(runs, reference, extras),
+              "per-class": per_class_table(runs.get("deep"), reference), "runs": runs_table(runs, extras)}
     with open(args.doc) as f:
-        doc = f.read()
-    blocks = {"results": results_table(runs, reference), "per-class": per_class_table(runs.get("deep"), reference),
-              "runs": runs_table(runs)}
-    write_text(args.doc, fill(doc, blocks))
+        doc = fill(f.read(), blocks, args.doc)
+    with open(args.readme) as f:
+        readme = fill(f.read(), {"results": blocks["results"]}, args.readme)
+    write_text(args.doc, doc)  # both filled before either is written: a missing block changes neither
+    write_text(args.readme, readme)
     for text in blocks.values():
         print(text + "\n")
-    print(f"wrote {args.doc} and {figures}/")
+    print(f"wrote {args.doc}, the results block of {args.readme} and {figures_dir}/")
 
 
 if __name__ == "__main__":

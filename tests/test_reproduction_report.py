@@ -54,6 +54,62 @@ def test_tables_from_finished_and_running_runs(tmp_path):
     assert report.runs_table(runs).splitlines()[2] == "| shallow | 4 (running) | 2.0 h | 0 times | – |"
 
 
+def test_improvements_get_their_own_rows_labelled_by_what_they_change(tmp_path):
+    _runs(tmp_path)
+    args = {"data": "/somewhere", "out": str(tmp_path / "x"), "resume": True, "checkpoint_every": 100,
+            "epochs": None, "lr": 0.001, "reg": 1e-06, "lr_decay": 1.0, "conv_dropout": 0.25, "augment_flip": True}
+    extra = tmp_path / "shallow_nodecay_fer2013"
+    extra.mkdir()
+    (extra / "results.json").write_text(json.dumps({
+        "args": args, "epochs": 35, "epochs_run": 35, "best_epoch": 33, "val_accuracy": 0.555,
+        "test_accuracy": 0.561, "test_confusion": np.eye(7).tolist(), "resumes": [], "train_seconds": 1.0}))
+    (extra / "history.json").write_text(json.dumps(_history(35)))
+    (tmp_path / "deep_wider_fer2013" / "checkpoints").mkdir(parents=True)  # still running
+    (tmp_path / "deep_wider_fer2013" / "checkpoints" / "history.json").write_text(json.dumps(_history(2)))
+    (tmp_path / "hybrid_x_fer2013" / "checkpoints").mkdir(parents=True)  # started, no epoch done
+    (tmp_path / "hybrid_x_fer2013" / "checkpoints" / "history.json").write_text(json.dumps(
+        {**_history(0), "best_val_acc": -1.0, "best_epoch": 0}))
+    (tmp_path / "shallow_fer2013.log").write_text("")  # not a run folder
+    (tmp_path / "linear_x_fer2013").mkdir()  # not one of the paper's networks
+
+    runs, extras = report.read_runs(str(tmp_path))
+    assert set(runs) == {"deep", "shallow"}
+    assert [(network, tag) for network, tag, _ in extras] == [("deep", "wider"), ("hybrid", "x"), ("shallow", "nodecay")]
+    assert report.recipe_changes("shallow", args) == "--augment-flip, --conv-dropout 0.25, --lr-decay 1"
+    assert report.recipe_changes("deep", {"lr": 0.01, "reg": 1e-07, "epochs": 35}) == "the recipe's options"
+    table = report.results_table(runs, REFERENCE, extras).splitlines()
+    assert len(table) == 2 + 3 + 3  # the three recipe rows stay, in their places
+    assert table[5].startswith("| deep: 'wider', running (improvement, chosen on validation) | | | | 41.0 / – | running: 2 of 35")
+    assert table[6] == "| hybrid: 'x', running (improvement, chosen on validation) | | | | – | running: no epoch done yet |"
+    assert table[7] == ("| shallow: --augment-flip, --conv-dropout 0.25, --lr-decay 1 (improvement, chosen on "
+                        "validation) | | | | **55.5 / 56.1** | 35 of 35 epochs, best epoch 33 |")
+    assert report.runs_table(runs, extras).splitlines()[-1] == "| shallow_nodecay | 35 | 2.0 h | 0 times | – |"
+
+
+def test_main_fills_the_report_and_the_readme_or_neither(tmp_path):
+    _runs(tmp_path)
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps(REFERENCE))
+    doc, readme = tmp_path / "docs" / "REPRODUCTION.md", tmp_path / "README.md"
+    doc.parent.mkdir()
+    blocks = "".join(f"<!-- begin:{n} -->\nold\n<!-- end:{n} -->\n" for n in ("results", "per-class", "runs"))
+    doc.write_text("# report\n" + blocks)
+    readme.write_text("# readme\n")  # no results block
+    argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme)]
+    with pytest.raises(ValueError, match="README.md has no <!-- begin:results -->"):
+        report.main(argv)
+    assert "old" in doc.read_text()  # neither file written
+    readme.write_text("# readme\n<!-- begin:results -->\n<!-- end:results -->\n")
+    report.main(argv)
+    results = report.results_table(*report.read_runs(str(tmp_path))[:1], REFERENCE)
+    assert readme.read_text() == f"# readme\n<!-- begin:results -->\n{results}\n<!-- end:results -->\n"
+    assert "old" not in doc.read_text() and results in doc.read_text()
+    assert (doc.parent / "reproduction" / "curves.png").stat().st_size > 0
+    assert (doc.parent / "reproduction" / "confusion_deep.png").stat().st_size > 0
+    with pytest.raises(SystemExit, match="no run folders"):
+        report.main(["--runs", str(tmp_path / "empty"), "--reference", str(reference), "--doc", str(doc)])
+
+
 def test_fill_replaces_only_the_marked_blocks():
     doc = "intro\n<!-- begin:a -->\nold\n<!-- end:a -->\nmiddle\n<!-- begin:b -->\n<!-- end:b -->\nend\n"
     assert report.fill(doc, {"a": "new", "b": "x\ny"}) == (
@@ -67,3 +123,5 @@ def test_the_document_has_every_block(tmp_path):
         doc = f.read()
     filled = report.fill(doc, {"results": "R", "per-class": "P", "runs": "U"})
     assert filled.count("\nR\n") == filled.count("\nP\n") == filled.count("\nU\n") == 1
+    with open(os.path.join(ROOT, "README.md")) as f:
+        assert report.fill(f.read(), {"results": "R"}, "README.md").count("\nR\n") == 1
