@@ -133,20 +133,27 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True, U=None):
         V = np.empty((T, C, width), dtype=x.dtype)
         D = np.empty((T, F, width), dtype=x.dtype)
         dV = np.empty((T, C, width), dtype=x.dtype) if need_dx else None
-        dU = np.zeros((T, F, C), dtype=x.dtype)
+        # the first block's product is written into dU, later ones into P and added: no
+        # temporary of dU's size (26 MB for deep conv4) is allocated per block
+        dU = np.empty((T, F, C), dtype=x.dtype)
+        P = np.empty_like(dU) if len(blocks) > 1 else None
         db = np.zeros(F, dtype=np.float64)
-        for n0, n1 in blocks:
+        for k, (n0, n1) in enumerate(blocks):
             q = (n1 - n0) * Q
             input_tiles(x, n0, n1, pad, th, tw, coef, V)
             dout_tiles(dout, n0, n1, th, tw, coef, D, db)
-            dU += np.matmul(D[:, :, :q], V[:, :, :q].transpose(0, 2, 1))
+            np.matmul(D[:, :, :q], V[:, :, :q].transpose(0, 2, 1), out=P if k else dU)
+            if k:
+                dU += P
             if need_dx:
                 np.matmul(UT, D[:, :, :q], out=dV[:, :, :q])
                 dinput_tiles(dV, n0, n1, pad, th, tw, coef, dx)
         return dU, db
 
     parts = map_blocks(work, N, Q, min_columns=_block_columns(Q))
-    dU = sum(p[0].astype(np.float64) for p in parts)  # each worker's sum is float32; their total float64
-    dw = filter_gradient(dU, variant, F, C).astype(x.dtype)
+    dU = parts[0][0]
+    for part in parts[1:]:  # in place, in x's dtype: a float64 copy of dU (T*F*C) cost more than its rounding
+        dU += part[0]
+    dw = filter_gradient(dU, variant, F, C)
     db = sum(p[1] for p in parts).astype(x.dtype)
     return dx, dw, db
