@@ -19,9 +19,12 @@ def _run(script, tmp_path, *args):
     return out, done.stdout
 
 
-@pytest.mark.parametrize("script", ["train_shallow.py", "train_hybrid.py", "train_linear.py"])
-def test_example_runs_end_to_end(tmp_path, script):
-    out, stdout = _run(script, tmp_path)
+# the linear run also starts from PyTorch's uniform weights, with a learning rate too small to
+# move them, so that the model it writes shows which initialisation it got
+@pytest.mark.parametrize("script, args", [("train_shallow.py", ()), ("train_hybrid.py", ()),
+                                          ("train_linear.py", ("--weight-init", "uniform", "--lr", "1e-12"))])
+def test_example_runs_end_to_end(tmp_path, script, args):
+    out, stdout = _run(script, tmp_path, *args)
     for name in ("model.npz", "results.json", "history.json", "per_class_accuracy.txt", "accuracy.png",
                  "confusion.png", "checkpoints/epoch001_iter0000004.npz"):
         assert (out / name).exists(), f"{name} missing; stdout:\n{stdout}"
@@ -33,6 +36,11 @@ def test_example_runs_end_to_end(tmp_path, script):
     model = load(out / "model.npz")
     assert model.mean_image.shape == (1, 48, 48) and model.class_names[6] == "neutral"
     assert (model.spec["hog"] is not None) == (script == "train_hybrid.py")
+    w = model.params["out.w"]
+    if args:  # uniform in +-1/sqrt(fan_in) (std 1/sqrt(3 fan_in)), not He's normal (std sqrt(2/fan_in))
+        assert results["args"]["weight_init"] == "uniform"
+        assert np.abs(w).max() <= 1 / np.sqrt(48 * 48) + 1e-6
+        assert abs(w.std() * np.sqrt(3 * 48 * 48) - 1) < 0.05
 
 
 def test_example_rejects_bad_data_path(tmp_path):

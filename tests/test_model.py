@@ -170,6 +170,19 @@ def test_presets_follow_the_paper():
     assert shallow(hog=True).hog_dim == 900
 
 
+def test_weight_init_he_or_pytorchs_uniform():
+    he, uniform = shallow(seed=1), shallow(seed=1, weight_init="uniform")
+    for name, fan_in in (("conv2.w", 32 * 3 * 3), ("fc1.w", 64 * 24 * 24), ("out.w", 512)):
+        assert he.params[name].dtype == uniform.params[name].dtype == np.float32
+        assert abs(he.params[name].std() / np.sqrt(2 / fan_in) - 1) < 0.05, name
+        assert abs(uniform.params[name].std() / np.sqrt(1 / (3 * fan_in)) - 1) < 0.05, name
+        assert np.abs(uniform.params[name]).max() <= 1 / np.sqrt(fan_in)
+    for name in ("conv1.gamma", "conv1.beta", "fc1.b", "out.b"):  # only weights depend on it
+        np.testing.assert_array_equal(he.params[name], uniform.params[name])
+    with pytest.raises(ValueError, match="weight_init must be one of he, uniform, got 'xavier'"):
+        shallow(weight_init="xavier")
+
+
 def test_training_step_stays_float32(rng):
     from fercnn.solver import Solver
 

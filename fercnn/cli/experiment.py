@@ -18,6 +18,7 @@ from fercnn.data_utils import (
 from fercnn.cli.options import OneLineParser, number
 from fercnn.fileio import write_json, write_text
 from fercnn.metrics import confusion_matrix, per_class_table
+from fercnn.models.convnet import WEIGHT_INITS
 from fercnn.optim import RULES
 from fercnn.solver import Solver
 
@@ -71,6 +72,9 @@ def build_parser(preset, hog, prog=None):
     p.add_argument("--bn-recalibration", type=number(int, 0), default=6400,
                    help="training images (dropout off) that batchnorm's statistics are recomputed from before "
                         "each evaluation; 0: keep those collected while training (default %(default)s)")
+    p.add_argument("--weight-init", choices=WEIGHT_INITS, default="he",
+                   help="initial weights: he, normal with std sqrt(2/fan_in) (default); uniform, in "
+                        "+-1/sqrt(fan_in), PyTorch's default (the reference runs')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -128,7 +132,7 @@ def main(preset, argv=None, *, hog=False, prog=None):
     data = preprocess(raw, double_by_flip=not args.no_flip_double)
     dropout = {} if preset == "linear" else {"conv_dropout": args.conv_dropout, "fc_dropout": args.fc_dropout}
     model = getattr(models, preset)(hog=hog, reg=args.reg, seed=args.seed, num_classes=len(raw["class_names"]),
-                                    **dropout)
+                                    weight_init=args.weight_init, **dropout)
     model.mean_image, model.class_names = data["mean_image"], list(raw["class_names"])
     if hog:
         from fercnn.features import hog_features_for

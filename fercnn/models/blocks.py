@@ -39,8 +39,9 @@ class Layer:
 
     name = ""
 
-    def init_params(self, he, dtype):
-        """{full parameter name: initial array}; he(shape, fan_in) draws He-initialised weights."""
+    def init_params(self, weights, dtype):
+        """{full parameter name: initial array}; weights(shape, fan_in) draws initial weights
+        (ConvNet's weight_init decides how)."""
         return {}
 
     def init_state(self, dtype):
@@ -54,8 +55,8 @@ class Conv(Layer):
     def __init__(self, name, channels, filters, kernel, *, bias, first):
         self.name, self.C, self.F, self.k, self.bias, self.first = name, channels, filters, kernel, bias, first
 
-    def init_params(self, he, dtype):
-        params = {f"{self.name}.w": he((self.F, self.C, self.k, self.k), self.C * self.k * self.k)}
+    def init_params(self, weights, dtype):
+        params = {f"{self.name}.w": weights((self.F, self.C, self.k, self.k), self.C * self.k * self.k)}
         if self.bias:
             params[f"{self.name}.b"] = np.zeros(self.F, dtype)
         return params
@@ -89,7 +90,7 @@ class Activation(Layer):
     def __init__(self, name, size, *, batchnorm, dropout, spatial):
         self.name, self.size, self.batchnorm, self.p, self.spatial = name, size, batchnorm, dropout, spatial
 
-    def init_params(self, he, dtype):
+    def init_params(self, weights, dtype):
         if not self.batchnorm:
             return {}
         return {f"{self.name}.gamma": np.ones(self.size, dtype), f"{self.name}.beta": np.zeros(self.size, dtype)}
@@ -187,8 +188,8 @@ class Affine(Layer):
     def __init__(self, name, inputs, units, *, bias, label="affine"):
         self.name, self.D, self.M, self.bias, self.label = name, inputs, units, bias, label
 
-    def init_params(self, he, dtype):
-        params = {f"{self.name}.w": he((self.D, self.M), self.D)}
+    def init_params(self, weights, dtype):
+        params = {f"{self.name}.w": weights((self.D, self.M), self.D)}
         if self.bias:
             params[f"{self.name}.b"] = np.zeros(self.M, dtype)
         return params

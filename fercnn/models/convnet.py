@@ -13,6 +13,8 @@ from fercnn.models.blocks import Pass, build_layers, layer_rows
 from fercnn.models.io import save_model
 from fercnn.models.spec import hog_dim, normalize_spec
 
+WEIGHT_INITS = ("he", "uniform")
+
 
 class ConvNet:
     """A [conv]xM - [fc]xN - softmax classifier built from a spec (see fercnn.models.spec).
@@ -20,12 +22,16 @@ class ConvNet:
     params: dict of arrays keyed "conv1.w", "conv1.gamma", "conv1.beta", ..., "fc1.w",
     "fc1.b", ..., "out.w", "out.b". bn_state: {"conv1": {"running_mean", "running_var"}, ...}.
     A layer followed by batchnorm has no bias: the mean subtraction would cancel it, and
-    beta plays its part. Weights are He-initialised (std sqrt(2 / fan_in)), biases and
-    betas 0, gammas 1.
+    beta plays its part. Biases and betas start at 0, gammas at 1, and the weights of a layer
+    with fan_in inputs per output as weight_init says:
+
+    - "he" (the default, as in CS231n): normal with std sqrt(2 / fan_in);
+    - "uniform": uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)], std 1/sqrt(3 fan_in), PyTorch's
+      default for conv and linear layers (the PyTorch reference runs of docs/REPRODUCTION.md).
     """
 
     def __init__(self, *, conv=(), fc=(), input_shape=(1, 48, 48), num_classes=7, hog=None,
-                 reg=0.0, dtype=np.float32, seed=0):
+                 reg=0.0, dtype=np.float32, seed=0, weight_init="he"):
         self.spec = normalize_spec(input_shape=input_shape, num_classes=num_classes, conv=conv, fc=fc, hog=hog)
         if float(reg) < 0:
             raise ValueError(f"reg must be >= 0, got {reg!r}")
@@ -34,17 +40,22 @@ class ConvNet:
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
         self.seed = int(seed)
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f"weight_init must be one of {', '.join(WEIGHT_INITS)}, got {weight_init!r}")
         init_rng = np.random.default_rng([self.seed, 0])
         self.dropout_rng = np.random.default_rng([self.seed, 1])
         self.params, self.bn_state = {}, {}
         self.mean_image, self.class_names = None, None
 
-        def he(shape, fan_in):
-            return (init_rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(self.dtype)
+        def weights(shape, fan_in):
+            if weight_init == "he":
+                return (init_rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(self.dtype)
+            bound = 1.0 / np.sqrt(fan_in)
+            return init_rng.uniform(-bound, bound, shape).astype(self.dtype)
 
         self.layers = build_layers(self.spec)
         for layer in self.layers:  # in order: the weights draw from init_rng one after another
-            self.params.update(layer.init_params(he, self.dtype))
+            self.params.update(layer.init_params(weights, self.dtype))
             state = layer.init_state(self.dtype)
             if state is not None:
                 self.bn_state[layer.name] = state
