@@ -76,7 +76,7 @@ def filter_gradient(dU, variant, F, C):
     in dU's dtype."""
     r = VARIANTS[variant][1]
     K = _kron_G(variant, dU.dtype)
-    return (K.T @ dU.reshape(K.shape[0], -1)).T.reshape(F, C, r, r)
+    return (dU.reshape(K.shape[0], -1).T @ K).reshape(F, C, r, r)  # (F*C, r*r): already w's layout
 
 
 def winograd_forward(x, w, b, pad, variant):

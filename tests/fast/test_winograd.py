@@ -7,6 +7,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -102,8 +103,14 @@ BOUND = {"f2x3": 1e-5, "f3x3": 1e-4, "f4x3": 1e-4, "f2x5": 1e-4, "f4x5": 1e-4}
 def test_float32_error_on_the_paper_shapes(name, C, F, r, H):
     """Every tile that fits the layer, forward and both gradients, against float64 direct
     convolution (the im2col path in float64) on He-scaled weights, as in training (batch
-    cut to 4 images to keep the test short)."""
-    errors = float32_errors(C, F, r, H)
+    cut to 4 images to keep the test short). Two workers where the machine has two
+    threads, so that dw includes the sum of the workers' float32 parts."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        errors = float32_errors(C, F, r, H)
+    finally:
+        numba.set_num_threads(before)
     tiles = [v for v, (_, rr) in VARIANTS.items() if rr == r]
     assert set(errors) == {"im2col", *tiles}
     for variant in tiles:
