@@ -6,11 +6,13 @@ Reads, for each of the three recipe runs (shallow_fer2013, deep_fer2013, hybrid_
 under --runs), its results.json when it has finished, else the history its checkpoints
 keep (a run still going: its validation curve so far, no test figures).
 
-Improvements on the recipe are runs of their own, in folders named
+The hybrid recipe run may also be in hybrid_shallow_fer2013, the training command's
+default name for it. Improvements on the recipe are runs of their own, in folders named
 ``<network>_<tag>_fer2013`` (e.g. ``shallow_nodecay_fer2013``, trained with
-``--lr-decay 1``). Each gets its own row under the recipe rows, labelled with the options
-in which it differs from the recipe (read from its results.json once it has finished);
-they never replace a recipe row. Writes:
+``--lr-decay 1``). Each gets its own row under the recipe rows, labelled once it has
+finished with the options in which its results.json differs from the finished recipe
+run's (or, before that one finishes, from the training command's defaults); they never
+replace a recipe row. Writes:
 
 - docs/reproduction/curves.png: validation accuracy per epoch beside the PyTorch reference;
 - docs/reproduction/confusion_<run>.png: the normalised test confusion matrix of each
@@ -42,8 +44,13 @@ PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None)} 
 SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None)}
 REFERENCE_RUN = {"shallow": "shallow_sgdm_lr1e-3_reg1e-6", "deep": "deep_sgdm_lr1e-2_reg1e-7", "hybrid": None}
 EXTRA = re.compile(r"^(shallow|deep|hybrid)_(.+)_fer2013$")
-# options that say where and how a run was kept, not what it trained
-BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit", "cache_dir"}
+# options that say where and how a run was kept, or that act only on data other than FER2013
+BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit", "cache_dir", "detect_faces",
+               "min_face", "val_fraction", "test_fraction", "synthetic_train"}
+# where each recipe run may be: <network>_fer2013, or the name the training command gives by
+# default (runs/hybrid_shallow_fer2013 for the hybrid)
+RECIPE_FOLDERS = {"shallow": ("shallow_fer2013",), "deep": ("deep_fer2013",),
+                  "hybrid": ("hybrid_fer2013", "hybrid_shallow_fer2013")}
 PAPER_DEEP_PER_CLASS = {"angry": 53, "disgust": 70, "fear": 46, "happy": 80.5, "sad": 63, "surprise": 62.5,
                         "neutral": 51.5}
 
@@ -65,32 +72,57 @@ def read_run(folder):
 
 def read_runs(folder):
     """({network: run} of the recipe runs, [(network, tag, run)] of the improvements) under folder."""
-    runs = {name: run for name in RUNS if (run := read_run(os.path.join(folder, f"{name}_fer2013")))}
+    runs = {}
+    for name in RUNS:
+        for run in (read_run(os.path.join(folder, entry)) for entry in RECIPE_FOLDERS[name]):
+            if run is not None:
+                runs[name] = run
+                break
+    recipe_folders = {entry for entries in RECIPE_FOLDERS.values() for entry in entries}
     extras = []
     for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
         m = EXTRA.match(entry)
-        if m and os.path.isdir(os.path.join(folder, entry)) and (run := read_run(os.path.join(folder, entry))):
+        if (m and entry not in recipe_folders and os.path.isdir(os.path.join(folder, entry))
+                and (run := read_run(os.path.join(folder, entry)))):
             extras.append((m.group(1), m.group(2), run))
     return runs, extras
 
 
-def recipe_changes(network, args):
-    """What a run's options (results.json's "args") change from its network's recipe, as
-    command-line options: e.g. "--lr-decay 1, --conv-dropout 0.25"."""
+def run_options(results):
+    """A finished run's training options from its results.json: "args" without the
+    bookkeeping, and the run's real length (args has epochs None where the last command,
+    a resume, kept the run's own)."""
+    options = {k: v for k, v in results["args"].items() if k not in BOOKKEEPING}
+    options["epochs"] = results["epochs"]
+    return options
+
+
+def recipe_options(network, recipe_run=None):
+    """The recipe's options: the finished recipe run's own, else the training command's
+    defaults (35 epochs on FER2013)."""
+    if recipe_run is not None and recipe_run["finished"]:
+        return run_options(recipe_run["results"])
     from fercnn.cli.experiment import build_parser
 
     hog = network == "hybrid"
-    recipe = vars(build_parser("shallow" if hog else network, hog).parse_args([]))
-    recipe["epochs"] = 35  # the FER2013 default that --epochs None stands for
-    args = {**args, "epochs": args.get("epochs") or 35}
+    defaults = vars(build_parser("shallow" if hog else network, hog).parse_args([]))
+    return {**{k: v for k, v in defaults.items() if k not in BOOKKEEPING}, "epochs": 35}
+
+
+def recipe_changes(options, recipe):
+    """What a run's options change from the recipe's, as command-line options: e.g.
+    "--conv-dropout 0.25, --lr-decay 1"."""
     changed = [f"--{key.replace('_', '-')}" + ("" if value is True else f" {value:g}" if isinstance(value, float)
                                                  else f" {value}")
-               for key, value in sorted(args.items()) if key not in BOOKKEEPING and recipe.get(key) != value]
+               for key, value in sorted(options.items()) if recipe.get(key) != value]
     return ", ".join(changed) or "the recipe's options"
 
 
-def extra_label(network, tag, run):
-    how = recipe_changes(network, run["results"]["args"]) if run["finished"] else f"'{tag}', running"
+def extra_label(network, tag, run, recipe_run=None):
+    if run["finished"]:
+        how = recipe_changes(run_options(run["results"]), recipe_options(network, recipe_run))
+    else:
+        how = f"'{tag}', unfinished"
     return f"{network}: {how} (improvement, chosen on validation)"
 
 
@@ -102,8 +134,9 @@ def cell(pair):
     return " / ".join("–" if v is None else f"{v:.1f}" for v in pair)
 
 
-def figures(run):
-    """(fercnn's cell, status) of one run for the results table."""
+def figures(run, epochs=None):
+    """(fercnn's cell, status) of one run for the results table; epochs: the length it is
+    meant to have, where known."""
     if run is None:
         return "–", "not started"
     if run["finished"]:
@@ -112,9 +145,10 @@ def figures(run):
                 f"{r['epochs_run']} of {r['epochs']} epochs, best epoch {r['best_epoch']}")
     h = run["history"]
     if not h["val_acc"]:  # no epoch finished yet: no validation figure at all
-        return "–", "running: no epoch done yet"
+        return "–", "unfinished: no epoch done yet"
+    done = f"{h['epochs_run']} of {epochs}" if epochs else str(h["epochs_run"])
     return (f"{pct(h['best_val_acc'])} / –",
-            f"running: {h['epochs_run']} of 35 epochs done (validation so far, best epoch {h['best_epoch']})")
+            f"unfinished: {done} epochs done (validation so far, best epoch {h['best_epoch']})")
 
 
 def results_table(runs, reference, extras=()):
@@ -123,11 +157,11 @@ def results_table(runs, reference, extras=()):
     for name in RUNS:
         ref = reference.get(REFERENCE_RUN[name]) if REFERENCE_RUN[name] else None
         ref_cell = cell((100 * ref["val"], 100 * ref["test"])) if ref else "–"
-        ours, status = figures(runs.get(name))
+        ours, status = figures(runs.get(name), 35)
         rows.append(f"| {name} | {cell(PAPER[name])} | {cell(SEED[name])} | {ref_cell} | {ours} | {status} |")
     for network, tag, run in extras:
         ours, status = figures(run)
-        rows.append(f"| {extra_label(network, tag, run)} | | | | {ours} | {status} |")
+        rows.append(f"| {extra_label(network, tag, run, runs.get(network))} | | | | {ours} | {status} |")
     return "\n".join(rows)
 
 
@@ -149,7 +183,7 @@ def runs_table(runs, extras=()):
     for name, run in named + [(f"{network}_{tag}", run) for network, tag, run in extras]:
         h = run["history"]
         at = ", ".join(f"({r['epoch']}, {r['iteration']})" for r in h["resumes"]) or "–"
-        rows.append(f"| {name} | {h['epochs_run']}{'' if run['finished'] else ' (running)'} | "
+        rows.append(f"| {name} | {h['epochs_run']}{'' if run['finished'] else ' (unfinished)'} | "
                     f"{h['train_seconds'] / 3600:.1f} h | {len(h['resumes'])} times | {at} |")
     return "\n".join(rows)
 
@@ -170,7 +204,7 @@ def plot_curves(runs, reference, path, extras=()):
             ax.plot(epochs, 100 * np.array(h["train_acc"]), "o-", ms=3, label="fercnn train (1,000 drawn)")
             ax.plot(epochs, 100 * np.array(h["val_acc"]), "o-", ms=3, label="fercnn validation")
         for network, tag, extra in extras:
-            if network == name:
+            if network == name and extra["history"]["val_acc"]:
                 curve = extra["history"]["val_acc"]
                 ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), ".:", label=f"validation, {tag}")
         if name == "hybrid" and runs.get("shallow") and runs["shallow"]["history"]["val_acc"]:
@@ -213,6 +247,13 @@ def main(argv=None):
     runs, extras = read_runs(args.runs)
     if not runs and not extras:
         raise SystemExit(f"report: no run folders (<network>_fer2013) in {args.runs}")
+    blocks = {"results": results_table(runs, reference, extras),
+              "per-class": per_class_table(runs.get("deep"), reference), "runs": runs_table(runs, extras)}
+    # both documents filled before anything is written: a missing block changes no file
+    with open(args.doc) as f:
+        doc = fill(f.read(), blocks, args.doc)
+    with open(args.readme) as f:
+        readme = fill(f.read(), {"results": blocks["results"]}, args.readme)
     figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
     plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
     from fercnn.plots import plot_confusion
@@ -221,13 +262,7 @@ def main(argv=None):
         if run["finished"]:
             plot_confusion(np.array(run["results"]["test_confusion"]), list(CLASS_NAMES),
                            os.path.join(figures_dir, f"confusion_{name}.png"), title=f"{name}: test (PrivateTest)")
-    blocks = {"results": results_table(runs, reference, extras),
-              "per-class": per_class_table(runs.get("deep"), reference), "runs": runs_table(runs, extras)}
-    with open(args.doc) as f:
-        doc = fill(f.read(), blocks, args.doc)
-    with open(args.readme) as f:
-        readme = fill(f.read(), {"results": blocks["results"]}, args.readme)
-    write_text(args.doc, doc)  # both filled before either is written: a missing block changes neither
+    write_text(args.doc, doc)
     write_text(args.readme, readme)
     for text in blocks.values():
         print(text + "\n")

@@ -1,5 +1,5 @@
 """fercnn/metrics.py on cases worked out by hand: which way round the confusion matrix is
-(rows = true class, columns = predicted, as the README's per-class tables read it)."""
+(rows = true class, columns = predicted, as the per-class tables of docs/REPRODUCTION.md read it)."""
 import numpy as np
 import pytest
 

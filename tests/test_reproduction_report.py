@@ -6,6 +6,8 @@ import os
 import numpy as np
 import pytest
 
+from fercnn.cli.experiment import build_parser
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec = importlib.util.spec_from_file_location("report", os.path.join(ROOT, "reproduction", "report.py"))
 report = importlib.util.module_from_spec(spec)
@@ -26,13 +28,18 @@ def _history(epochs, resumes=()):
             "resumes": [{"epoch": e, "iteration": 100 * e} for e in resumes]}
 
 
+def _args(network, *argv):
+    """results.json's "args" of a FER2013 run of network made with these options."""
+    return vars(build_parser(network, False).parse_args(["--data", "/data", "--out", "/o", *argv]))
+
+
 def _runs(tmp_path):
     """A finished deep run and a shallow one still going."""
     deep = tmp_path / "deep_fer2013"
     deep.mkdir()
     cm = np.diag([10, 2, 5, 20, 8, 9, 11]) + 1
     (deep / "results.json").write_text(json.dumps({
-        "epochs": 35, "epochs_run": 35, "best_epoch": 30, "val_accuracy": 0.641, "test_accuracy": 0.6523,
+        "args": _args("deep", "--lr-decay", "0.9"), "epochs": 35, "epochs_run": 35, "best_epoch": 30, "val_accuracy": 0.641, "test_accuracy": 0.6523,
         "test_confusion": cm.tolist(), "resumes": [{}], "train_seconds": 1.0}))
     (deep / "history.json").write_text(json.dumps(_history(35, resumes=(3,))))
     (tmp_path / "shallow_fer2013" / "checkpoints").mkdir(parents=True)
@@ -40,50 +47,63 @@ def _runs(tmp_path):
     return cm
 
 
-def test_tables_from_finished_and_running_runs(tmp_path):
+def test_tables_from_finished_and_unfinished_runs(tmp_path):
     cm = _runs(tmp_path)
     runs = {n: r for n in report.RUNS if (r := report.read_run(str(tmp_path / f"{n}_fer2013")))}
     assert set(runs) == {"deep", "shallow"} and runs["deep"]["finished"] and not runs["shallow"]["finished"]
     table = report.results_table(runs, REFERENCE).splitlines()
-    assert table[2].startswith("| shallow | 55.0 / 54.0 | 53.0 / 52.9 | 56.1 / 57.0 | 43.0 / – | running: 4 of 35")
+    assert table[2].startswith("| shallow | 55.0 / 54.0 | 53.0 / 52.9 | 56.1 / 57.0 | 43.0 / – | unfinished: 4 of 35")
     assert table[3].startswith("| deep | 65.0 / 64.0 | 60.2 / 62.8 | 64.3 / 65.0 | **64.1 / 65.2** | 35 of 35")
     assert table[4].startswith("| hybrid |") and "not started" in table[4]
     per_class = report.per_class_table(runs["deep"], REFERENCE).splitlines()
     disgust = per_class[3].split(" | ")
     assert disgust[0] == "| disgust" and disgust[1] == "70" and disgust[3] == f"{100 * 3 / cm[1].sum():.1f}"
-    assert report.runs_table(runs).splitlines()[2] == "| shallow | 4 (running) | 2.0 h | 0 times | – |"
+    assert report.runs_table(runs).splitlines()[2] == "| shallow | 4 (unfinished) | 2.0 h | 0 times | – |"
+
+
+def _finished(folder, args, epochs=35):
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps({
+        "args": args, "epochs": epochs, "epochs_run": epochs, "best_epoch": 33, "val_accuracy": 0.555,
+        "test_accuracy": 0.561, "test_confusion": np.eye(7).tolist(), "resumes": [], "train_seconds": 1.0}))
+    (folder / "history.json").write_text(json.dumps(_history(epochs)))
 
 
 def test_improvements_get_their_own_rows_labelled_by_what_they_change(tmp_path):
     _runs(tmp_path)
-    args = {"data": "/somewhere", "out": str(tmp_path / "x"), "resume": True, "checkpoint_every": 100,
-            "epochs": None, "lr": 0.001, "reg": 1e-06, "lr_decay": 1.0, "conv_dropout": 0.25, "augment_flip": True}
-    extra = tmp_path / "shallow_nodecay_fer2013"
-    extra.mkdir()
-    (extra / "results.json").write_text(json.dumps({
-        "args": args, "epochs": 35, "epochs_run": 35, "best_epoch": 33, "val_accuracy": 0.555,
-        "test_accuracy": 0.561, "test_confusion": np.eye(7).tolist(), "resumes": [], "train_seconds": 1.0}))
-    (extra / "history.json").write_text(json.dumps(_history(35)))
-    (tmp_path / "deep_wider_fer2013" / "checkpoints").mkdir(parents=True)  # still running
+    # started with --epochs 50, resumed without it (args keep the last command: epochs None);
+    # --min-face acts only on photo folders, --resume and --checkpoint-every only on keeping
+    _finished(tmp_path / "shallow_nodecay_fer2013", _args(
+        "shallow", "--resume", "--checkpoint-every", "100", "--lr-decay", "1", "--conv-dropout", "0.25",
+        "--augment-flip", "--min-face", "64", "--weight-init", "uniform"), epochs=50)
+    # against the finished deep recipe run's own options (its --lr-decay 0.9), not today's defaults
+    _finished(tmp_path / "deep_fc4_fer2013", _args("deep", "--lr-decay", "0.9", "--fc-dropout", "0.4"))
+    (tmp_path / "deep_wider_fer2013" / "checkpoints").mkdir(parents=True)  # unfinished
     (tmp_path / "deep_wider_fer2013" / "checkpoints" / "history.json").write_text(json.dumps(_history(2)))
     (tmp_path / "hybrid_x_fer2013" / "checkpoints").mkdir(parents=True)  # started, no epoch done
     (tmp_path / "hybrid_x_fer2013" / "checkpoints" / "history.json").write_text(json.dumps(
         {**_history(0), "best_val_acc": -1.0, "best_epoch": 0}))
+    (tmp_path / "hybrid_shallow_fer2013" / "checkpoints").mkdir(parents=True)  # the hybrid's default folder name
+    (tmp_path / "hybrid_shallow_fer2013" / "checkpoints" / "history.json").write_text(json.dumps(_history(3)))
     (tmp_path / "shallow_fer2013.log").write_text("")  # not a run folder
     (tmp_path / "linear_x_fer2013").mkdir()  # not one of the paper's networks
 
     runs, extras = report.read_runs(str(tmp_path))
-    assert set(runs) == {"deep", "shallow"}
-    assert [(network, tag) for network, tag, _ in extras] == [("deep", "wider"), ("hybrid", "x"), ("shallow", "nodecay")]
-    assert report.recipe_changes("shallow", args) == "--augment-flip, --conv-dropout 0.25, --lr-decay 1"
-    assert report.recipe_changes("deep", {"lr": 0.01, "reg": 1e-07, "epochs": 35}) == "the recipe's options"
+    assert set(runs) == {"deep", "shallow", "hybrid"} and runs["hybrid"]["history"]["epochs_run"] == 3
+    assert [(network, tag) for network, tag, _ in extras] == [
+        ("deep", "fc4"), ("deep", "wider"), ("hybrid", "x"), ("shallow", "nodecay")]
     table = report.results_table(runs, REFERENCE, extras).splitlines()
-    assert len(table) == 2 + 3 + 3  # the three recipe rows stay, in their places
-    assert table[5].startswith("| deep: 'wider', running (improvement, chosen on validation) | | | | 41.0 / – | running: 2 of 35")
-    assert table[6] == "| hybrid: 'x', running (improvement, chosen on validation) | | | | – | running: no epoch done yet |"
-    assert table[7] == ("| shallow: --augment-flip, --conv-dropout 0.25, --lr-decay 1 (improvement, chosen on "
-                        "validation) | | | | **55.5 / 56.1** | 35 of 35 epochs, best epoch 33 |")
-    assert report.runs_table(runs, extras).splitlines()[-1] == "| shallow_nodecay | 35 | 2.0 h | 0 times | – |"
+    assert len(table) == 2 + 3 + 4  # the three recipe rows stay, in their places
+    assert table[4].startswith("| hybrid | – / – | – / – | – | 42.0 / – | unfinished: 3 of 35 epochs done")
+    assert table[5].startswith("| deep: --fc-dropout 0.4 (improvement, chosen on validation) | | | | **55.5 / 56.1** |")
+    assert table[6] == ("| deep: 'wider', unfinished (improvement, chosen on validation) | | | | 41.0 / – | "
+                        "unfinished: 2 epochs done (validation so far, best epoch 2) |")
+    assert table[7] == "| hybrid: 'x', unfinished (improvement, chosen on validation) | | | | – | unfinished: no epoch done yet |"
+    assert table[8] == ("| shallow: --augment-flip, --conv-dropout 0.25, --epochs 50, --lr-decay 1, --weight-init uniform "
+                        "(improvement, chosen on validation) | | | | **55.5 / 56.1** | 50 of 50 epochs, best epoch 33 |")
+    assert report.runs_table(runs, extras).splitlines()[-1] == "| shallow_nodecay | 50 | 2.0 h | 0 times | – |"
+    same = report.run_options(json.loads((tmp_path / "deep_fer2013" / "results.json").read_text()))
+    assert report.recipe_changes(same, report.recipe_options("deep", runs["deep"])) == "the recipe's options"
 
 
 def test_main_fills_the_report_and_the_readme_or_neither(tmp_path):
@@ -98,7 +118,8 @@ def test_main_fills_the_report_and_the_readme_or_neither(tmp_path):
     argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme)]
     with pytest.raises(ValueError, match="README.md has no <!-- begin:results -->"):
         report.main(argv)
-    assert "old" in doc.read_text()  # neither file written
+    assert "old" in doc.read_text()  # neither file written, and no figure drawn
+    assert not (doc.parent / "reproduction").exists()
     readme.write_text("# readme\n<!-- begin:results -->\n<!-- end:results -->\n")
     report.main(argv)
     results = report.results_table(*report.read_runs(str(tmp_path))[:1], REFERENCE)
@@ -107,7 +128,8 @@ def test_main_fills_the_report_and_the_readme_or_neither(tmp_path):
     assert (doc.parent / "reproduction" / "curves.png").stat().st_size > 0
     assert (doc.parent / "reproduction" / "confusion_deep.png").stat().st_size > 0
     with pytest.raises(SystemExit, match="no run folders"):
-        report.main(["--runs", str(tmp_path / "empty"), "--reference", str(reference), "--doc", str(doc)])
+        report.main(["--runs", str(tmp_path / "empty"), "--reference", str(reference), "--doc", str(doc),
+                     "--readme", str(readme)])
 
 
 def test_fill_replaces_only_the_marked_blocks():
