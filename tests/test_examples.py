@@ -73,3 +73,11 @@ def test_evaluate_picks_on_validation_and_reports_test(tmp_path):
     cut = subprocess.run(cmd[:-2] + [str(tmp_path / "cut.npz")], capture_output=True, text=True, cwd=tmp_path)
     assert cut.returncode == 2 and cut.stderr.startswith("error: load: ") and "cut.npz is not a complete fercnn file" \
         in cut.stderr and "Traceback" not in cut.stderr
+
+
+def test_example_rejects_an_unknown_weight_init(tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, "examples", "train_shallow.py"), "--weight-init", "xavier"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and "--weight-init" in done.stderr and "'xavier'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
