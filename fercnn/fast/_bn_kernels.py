@@ -11,7 +11,7 @@ out as a number (see the NaN rule in _rules.py).
 import numpy as np
 from numba import njit, prange
 
-from fercnn.fast._rules import kept, masked, normalized, relu_passes, standardized
+from fercnn.fast._rules import batchnorm_dx, kept, masked, normalized, relu_passes, standardized
 
 FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}  # fastmath=True less nnan and ninf
 
@@ -112,10 +112,10 @@ def backward(dout, x, mean, inv_std, gamma, training, mask, scale):
         dbeta[c] = sb
         dgamma[c] = sg
         scale_c = gamma[c] * s
-        mb = sb / m if training else 0.0
-        mg = sg / m if training else 0.0
+        mb = sb / m
+        mg = sg / m
         for n in range(N):
             for i in range(L):
                 d = masked(dout[n, c, i], mask[n, c, i], s_drop) if with_mask else dout[n, c, i]
-                dx[n, c, i] = scale_c * (d - mb - standardized(x[n, c, i], mu, s) * mg)
+                dx[n, c, i] = batchnorm_dx(d, standardized(x[n, c, i], mu, s), scale_c, mb, mg, training)
     return dx, dgamma, dbeta

@@ -1,12 +1,15 @@
 """Numba kernels behind max_pool_forward / max_pool_backward.
 
 The forward records, for every window, the flat index (h * W + w) of its first maximum
-(scan order row by row; later equal values do not replace it). Backward sends each
+(scan order row by row; later equal values do not replace it; a NaN is the maximum, the
+rule of _rules.replaces_max). Backward sends each
 upstream gradient to exactly that pixel. Outer loops run over (image, channel) pairs
 with ``prange``; each pair owns its slice of the output, so there are no races.
 """
 import numpy as np
 from numba import njit, prange
+
+from fercnn.fast._rules import replaces_max
 
 
 @njit(parallel=True, cache=True)
@@ -27,7 +30,7 @@ def max_pool_forward(x, size, stride, H_out, W_out):
                 for i in range(size):
                     for j in range(size):
                         v = x[n, c, h0 + i, w0 + j]
-                        if v > best:
+                        if replaces_max(v, best):
                             best = v
                             best_i = (h0 + i) * W + w0 + j
                 out[n, c, oh, ow] = best

@@ -7,6 +7,7 @@ The readable ops in fercnn.layers state the same rules in NumPy.
 NaN: no op hides one. ReLU lets NaN through (a max keeps NaN), forward and backward; the
 dropout mask and the gradient's gates multiply instead of selecting, so a NaN or inf under
 a 0 of the mask stays non-finite (0 * NaN is NaN), as in the readable ops, which multiply too.
+Max-pooling takes a window's first NaN as its maximum, as np.argmax does.
 """
 from numba import njit
 
@@ -41,3 +42,19 @@ def standardized(v, mean, inv_std):
 def normalized(v, mean, inv_std, gamma, beta):
     """Batchnorm's output gamma * x_hat + beta."""
     return gamma * standardized(v, mean, inv_std) + beta
+
+
+@njit(inline="always")
+def batchnorm_dx(d, x_hat, scale, mean_d, mean_d_x_hat, training):
+    """Batchnorm's dx for one unit, scale = gamma / std. Training: the batch statistics depend
+    on the unit, so scale * (d - mean(d) - x_hat * mean(d * x_hat)); evaluation: constant
+    statistics, scale * d, where a NaN or inf in x (x_hat) does not reach dx."""
+    return scale * (d - mean_d - x_hat * mean_d_x_hat) if training else scale * d
+
+
+@njit(inline="always")
+def replaces_max(v, best):
+    """Whether v replaces best, the maximum of a window so far in scan order: v is greater, or
+    v is NaN; nothing replaces a NaN. So the first NaN wins, as in np.argmax, and else the
+    first of equal maxima."""
+    return best == best and not (v <= best)

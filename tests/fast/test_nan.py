@@ -68,23 +68,47 @@ def test_dropout_and_relu_dropout_faces_agree_on_nan(dtype, p):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(12, 4), (3, 4, 3, 2)])
-def test_batchnorm_relu_dropout_agrees_with_the_readable_ops_on_nan(dtype, shape):
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_relu_dropout_agrees_with_the_readable_ops_on_nan(dtype, shape, training):
+    """Training: a NaN in x makes its channel's batch statistics, and so all of it, NaN.
+    Evaluation: the statistics are constant, so the NaN stays at its unit, dx too."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype)
-    x[0, 0] = np.nan  # channel 0: its statistics, and so all of it, become NaN
+    x[0, 0] = np.nan
     dout = rng.standard_normal(shape).astype(dtype)
     dout[1, 2] = np.nan  # channel 2: a NaN gradient, at a unit that is dropped or not
     C = shape[1]
     gamma, beta = rng.uniform(0.5, 1.5, C).astype(dtype), rng.standard_normal(C).astype(dtype)
     bn = "spatial_batchnorm" if len(shape) == 4 else "batchnorm"
-    h, c1 = getattr(readable, f"{bn}_forward")(x, gamma, beta, {}, training=True)
+    h, c1 = getattr(readable, f"{bn}_forward")(x, gamma, beta, {}, training=training)
     r, c2 = readable.relu_forward(h)
-    want, c3 = readable.dropout_forward(r, 0.4, training=True, rng=np.random.default_rng(3))
+    want, c3 = readable.dropout_forward(r, 0.4, training=training, rng=np.random.default_rng(3))
     grads = getattr(readable, f"{bn}_backward")(
         readable.relu_backward(readable.dropout_backward(dout, c3), c2), c1)
-    got, cache = fast.batchnorm_relu_dropout_forward(x, gamma, beta, {}, 0.4, training=True,
+    got, cache = fast.batchnorm_relu_dropout_forward(x, gamma, beta, {}, 0.4, training=training,
                                                      rng=np.random.default_rng(3))
     _same(got, want, "forward")
     for name, g, w in zip(("dx", "dgamma", "dbeta"), fast.batchnorm_relu_dropout_backward(dout, cache), grads):
         _same(g, w, name)
-    assert np.isnan(got[:, 0]).all() and not np.isnan(got[:, 1]).any()
+    assert np.isnan(got[:, 0]).all() == training and not np.isnan(got[:, 1]).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 1)])
+def test_max_pool_faces_agree_on_nan(dtype, size, stride):
+    """A window's first NaN is its maximum (np.argmax's rule), in every face; the gradient goes there."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # two NaN in one window: the first in scan order wins
+    x[1, 2, 3, 3] = np.inf
+    x[1, 1, 4, 5] = np.nan  # last place of a window
+    dout = rng.standard_normal(readable.max_pool_forward(x, size=size, stride=stride)[0].shape).astype(dtype)
+    results = []
+    for ops in (readable, fast):
+        out, cache = ops.max_pool_forward(x, size=size, stride=stride)
+        results.append((out, ops.max_pool_backward(dout, cache)))
+    _same(results[1][0], results[0][0], "max-pool forward")
+    _same(results[1][1], results[0][1], "max-pool backward")
+    assert np.isnan(results[0][0][0, 0, 0, 0]) and np.isnan(results[0][0][1, 1]).any()
+    if size == stride:  # one window holds both NaN: the first took the gradient
+        assert results[0][1][0, 0, 0, 1] != 0 and results[0][1][0, 0, 1, 0] == 0
