@@ -2,9 +2,9 @@
 
 The forward records, for every window, the flat index (h * W + w) of its first maximum
 (scan order row by row; later equal values do not replace it; a NaN is the maximum, the
-rule of _rules.replaces_max). Backward sends each
-upstream gradient to exactly that pixel. Outer loops run over (image, channel) pairs
-with ``prange``; each pair owns its slice of the output, so there are no races.
+rule of _rules.replaces_max). Backward sends each upstream gradient to exactly that
+pixel. Outer loops run over (image, channel) pairs with ``prange``; each pair owns its
+slice of the output, so there are no races.
 """
 import numpy as np
 from numba import njit, prange
