@@ -25,10 +25,15 @@ KEEP_LEVELS = 1 << 16  # dropout's rule, stated here on its own: 16-bit draws, k
 def keep_mask(seed, p, shape):
     """The units dropout keeps, from np.random.default_rng(seed), by the documented rule.
 
-    Each unit gets one uniform 16-bit draw, in C order; it is kept when its draw is at least
-    round(p * 65536). Written here apart from fercnn, so that a test holds fercnn to the rule.
+    Each unit gets one uniform 16-bit draw, in C order: the rng draws uniform 64-bit words,
+    and units 4i, 4i+1, 4i+2, 4i+3 take word i's bits 0-15, 16-31, 32-47, 48-63. A unit is
+    kept when its draw is at least round(p * 65536). Written here apart from fercnn, so that
+    a test holds fercnn to the rule.
     """
-    draws = np.random.default_rng(seed).integers(0, KEEP_LEVELS, size=int(np.prod(shape)), dtype=np.uint16)
+    n = int(np.prod(shape))
+    words = np.random.default_rng(seed).integers(0, 1 << 64, size=(n + 3) // 4, dtype=np.uint64)
+    shifts = np.array([0, 16, 32, 48], dtype=np.uint64)
+    draws = ((words[:, None] >> shifts) & np.uint64(KEEP_LEVELS - 1)).reshape(-1)[:n]
     return (draws >= round(p * KEEP_LEVELS)).reshape(shape)
 
 

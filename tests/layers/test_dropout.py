@@ -2,9 +2,10 @@
 evaluation, the mask in backward.
 
 The rule (README, "The layers"; fercnn.layers.dropout.draw_keep): each unit gets one uniform
-16-bit draw from the rng, in C order; it is kept when its draw >= round(p * 65536), and a
-kept unit is multiplied by 1 / (1 - p). tests/op_registry.py states it once more on its own
-(keep_mask), and the tests hold every op that drops units to that statement.
+16-bit draw from the rng, in C order (a quarter of a 64-bit draw); it is kept when its draw
+>= round(p * 65536), and a kept unit is multiplied by 1 / (1 - p). tests/op_registry.py
+states it once more on its own (keep_mask), and the tests hold every op that drops units
+to that statement.
 """
 import numpy as np
 import pytest
@@ -25,11 +26,14 @@ def test_keeps_what_the_rule_keeps_and_scales_by_one_over_one_minus_p(ops, p, dt
 
 
 class EveryDrawOnce(np.random.Generator):
-    """A Generator whose integer draws run through every value of their range once, in order,
-    then again: with 65536 units, each 16-bit draw comes up exactly once."""
+    """A Generator whose 64-bit words hold the 16-bit draws 0, 1, 2, ... in order (four to a
+    word, lowest bits first, as the rule cuts them), then again: with 65536 units, each
+    16-bit draw comes up exactly once."""
 
     def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
-        return (low + np.arange(size) % (high - low)).astype(dtype)
+        assert (low, high, np.dtype(dtype)) == (0, 1 << 64, np.uint64), "the rule draws full 64-bit words"
+        parts = (np.arange(4 * size, dtype=np.uint64) % np.uint64(1 << 16)).reshape(size, 4)
+        return np.bitwise_or.reduce(parts << np.array([0, 16, 32, 48], dtype=np.uint64), axis=1)
 
 
 @pytest.mark.parametrize("p", [3 / 65536, 1 / 512, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99])
