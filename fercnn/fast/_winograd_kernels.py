@@ -25,8 +25,8 @@ def input_f2x3(x, n0, n1, pad, th, tw, coef, V):
     xp = np.zeros((th * 2 + 2, Wp, G), dtype=x.dtype)  # the border stays 0
     R = np.empty((4, Wp, G), dtype=x.dtype)
     for c in range(C):
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
         for ty in range(th):
@@ -77,8 +77,8 @@ def output_f2x3(M, bias, n0, n1, th, tw, coef, out):
                         Y[ty * 2 + i, tx * 2 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + bf
                     for g in range(G):
                         Y[ty * 2 + i, tx * 2 + 1, g] = S[i, 1, g] - S[i, 2, g] + S[i, 3, g] + bf
-        for g in range(G):
-            for h in range(H_out):
+        for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     out[n0 + g, f, h, w] = Y[h, w, g]
 
@@ -93,15 +93,16 @@ def dout_f2x3(dout, n0, n1, th, tw, coef, D, db):
     G = n1 - n0
     dyp = np.zeros((th * 2, tw * 2, G), dtype=dout.dtype)  # the part past the edge stays 0
     S = np.empty((2, 4, G), dtype=dout.dtype)
+    column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
-        total = 0.0
-        for g in range(G):
-            for h in range(H_out):
+        column_sums[:] = 0
+        for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
                     dyp[h, w, g] = val
-                    total += val
-        db[f] += total
+                    column_sums[w] += val
+        db[f] += column_sums.sum()
         for ty in range(th):
             for tx in range(tw):
                 q0 = (ty * tw + tx) * G
@@ -160,8 +161,8 @@ def dinput_f2x3(dV, n0, n1, pad, th, tw, coef, dx):
                     dxp[ty * 2 + 2, col, g] += -R[0, col, g] + R[1, col, g] + R[2, col, g]
                 for g in range(G):
                     dxp[ty * 2 + 3, col, g] += R[3, col, g]
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
 
@@ -179,8 +180,8 @@ def input_f3x3(x, n0, n1, pad, th, tw, coef, V):
     xp = np.zeros((th * 3 + 2, Wp, G), dtype=x.dtype)  # the border stays 0
     R = np.empty((5, Wp, G), dtype=x.dtype)
     for c in range(C):
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
         for ty in range(th):
@@ -241,8 +242,8 @@ def output_f3x3(M, bias, n0, n1, th, tw, coef, out):
                         Y[ty * 3 + i, tx * 3 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] + bf
                     for g in range(G):
                         Y[ty * 3 + i, tx * 3 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + S[i, 4, g] + bf
-        for g in range(G):
-            for h in range(H_out):
+        for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     out[n0 + g, f, h, w] = Y[h, w, g]
 
@@ -259,15 +260,16 @@ def dout_f3x3(dout, n0, n1, th, tw, coef, D, db):
     G = n1 - n0
     dyp = np.zeros((th * 3, tw * 3, G), dtype=dout.dtype)  # the part past the edge stays 0
     S = np.empty((3, 5, G), dtype=dout.dtype)
+    column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
-        total = 0.0
-        for g in range(G):
-            for h in range(H_out):
+        column_sums[:] = 0
+        for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
                     dyp[h, w, g] = val
-                    total += val
-        db[f] += total
+                    column_sums[w] += val
+        db[f] += column_sums.sum()
         for ty in range(th):
             for tx in range(tw):
                 q0 = (ty * tw + tx) * G
@@ -336,8 +338,8 @@ def dinput_f3x3(dV, n0, n1, pad, th, tw, coef, dx):
                     dxp[ty * 3 + 3, col, g] += R[0, col, g] - R[1, col, g] - R[2, col, g] + R[3, col, g] - k2*R[4, col, g]
                 for g in range(G):
                     dxp[ty * 3 + 4, col, g] += R[4, col, g]
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
 
@@ -356,8 +358,8 @@ def input_f4x3(x, n0, n1, pad, th, tw, coef, V):
     xp = np.zeros((th * 4 + 2, Wp, G), dtype=x.dtype)  # the border stays 0
     R = np.empty((6, Wp, G), dtype=x.dtype)
     for c in range(C):
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
         for ty in range(th):
@@ -427,8 +429,8 @@ def output_f4x3(M, bias, n0, n1, th, tw, coef, out):
                         Y[ty * 4 + i, tx * 4 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + k4*S[i, 4, g] + bf
                     for g in range(G):
                         Y[ty * 4 + i, tx * 4 + 3, g] = S[i, 1, g] - S[i, 2, g] + k8*S[i, 3, g] - k8*S[i, 4, g] + S[i, 5, g] + bf
-        for g in range(G):
-            for h in range(H_out):
+        for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     out[n0 + g, f, h, w] = Y[h, w, g]
 
@@ -446,15 +448,16 @@ def dout_f4x3(dout, n0, n1, th, tw, coef, D, db):
     G = n1 - n0
     dyp = np.zeros((th * 4, tw * 4, G), dtype=dout.dtype)  # the part past the edge stays 0
     S = np.empty((4, 6, G), dtype=dout.dtype)
+    column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
-        total = 0.0
-        for g in range(G):
-            for h in range(H_out):
+        column_sums[:] = 0
+        for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
                     dyp[h, w, g] = val
-                    total += val
-        db[f] += total
+                    column_sums[w] += val
+        db[f] += column_sums.sum()
         for ty in range(th):
             for tx in range(tw):
                 q0 = (ty * tw + tx) * G
@@ -532,8 +535,8 @@ def dinput_f4x3(dV, n0, n1, pad, th, tw, coef, dx):
                     dxp[ty * 4 + 4, col, g] += R[0, col, g] - R[1, col, g] - R[2, col, g] + R[3, col, g] + R[4, col, g]
                 for g in range(G):
                     dxp[ty * 4 + 5, col, g] += R[5, col, g]
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
 
@@ -552,8 +555,8 @@ def input_f2x5(x, n0, n1, pad, th, tw, coef, V):
     xp = np.zeros((th * 2 + 4, Wp, G), dtype=x.dtype)  # the border stays 0
     R = np.empty((6, Wp, G), dtype=x.dtype)
     for c in range(C):
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
         for ty in range(th):
@@ -613,8 +616,8 @@ def output_f2x5(M, bias, n0, n1, th, tw, coef, out):
                         Y[ty * 2 + i, tx * 2 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + S[i, 3, g] + S[i, 4, g] + bf
                     for g in range(G):
                         Y[ty * 2 + i, tx * 2 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] - k2*S[i, 4, g] + S[i, 5, g] + bf
-        for g in range(G):
-            for h in range(H_out):
+        for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     out[n0 + g, f, h, w] = Y[h, w, g]
 
@@ -630,15 +633,16 @@ def dout_f2x5(dout, n0, n1, th, tw, coef, D, db):
     G = n1 - n0
     dyp = np.zeros((th * 2, tw * 2, G), dtype=dout.dtype)  # the part past the edge stays 0
     S = np.empty((2, 6, G), dtype=dout.dtype)
+    column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
-        total = 0.0
-        for g in range(G):
-            for h in range(H_out):
+        column_sums[:] = 0
+        for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
                     dyp[h, w, g] = val
-                    total += val
-        db[f] += total
+                    column_sums[w] += val
+        db[f] += column_sums.sum()
         for ty in range(th):
             for tx in range(tw):
                 q0 = (ty * tw + tx) * G
@@ -716,8 +720,8 @@ def dinput_f2x5(dV, n0, n1, pad, th, tw, coef, dx):
                     dxp[ty * 2 + 4, col, g] += R[0, col, g] - R[1, col, g] - R[2, col, g] + R[3, col, g] + R[4, col, g]
                 for g in range(G):
                     dxp[ty * 2 + 5, col, g] += R[5, col, g]
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
 
@@ -746,8 +750,8 @@ def input_f4x5(x, n0, n1, pad, th, tw, coef, V):
     xp = np.zeros((th * 4 + 4, Wp, G), dtype=x.dtype)  # the border stays 0
     R = np.empty((8, Wp, G), dtype=x.dtype)
     for c in range(C):
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
         for ty in range(th):
@@ -825,8 +829,8 @@ def output_f4x5(M, bias, n0, n1, th, tw, coef, out):
                         Y[ty * 4 + i, tx * 4 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + k4*S[i, 4, g] + k2*S[i, 5, g] + k2*S[i, 6, g] + bf
                     for g in range(G):
                         Y[ty * 4 + i, tx * 4 + 3, g] = S[i, 1, g] - S[i, 2, g] + k8*S[i, 3, g] - k8*S[i, 4, g] + S[i, 5, g] - S[i, 6, g] + S[i, 7, g] + bf
-        for g in range(G):
-            for h in range(H_out):
+        for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     out[n0 + g, f, h, w] = Y[h, w, g]
 
@@ -844,15 +848,16 @@ def dout_f4x5(dout, n0, n1, th, tw, coef, D, db):
     G = n1 - n0
     dyp = np.zeros((th * 4, tw * 4, G), dtype=dout.dtype)  # the part past the edge stays 0
     S = np.empty((4, 8, G), dtype=dout.dtype)
+    column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
-        total = 0.0
-        for g in range(G):
-            for h in range(H_out):
+        column_sums[:] = 0
+        for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
                     dyp[h, w, g] = val
-                    total += val
-        db[f] += total
+                    column_sums[w] += val
+        db[f] += column_sums.sum()
         for ty in range(th):
             for tx in range(tw):
                 q0 = (ty * tw + tx) * G
@@ -956,7 +961,7 @@ def dinput_f4x5(dV, n0, n1, pad, th, tw, coef, dx):
                     dxp[ty * 4 + 6, col, g] += -k4*R[0, col, g] - k4*R[1, col, g] - k4*R[2, col, g] + k4*R[3, col, g] + k4*R[4, col, g] + k32*R[5, col, g] + k32*R[6, col, g]
                 for g in range(G):
                     dxp[ty * 4 + 7, col, g] += k4*R[7, col, g]
-        for g in range(G):
-            for h in range(H):
+        for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            for g in range(G):
                 for w in range(W):
                     dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
