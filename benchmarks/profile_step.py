@@ -43,6 +43,8 @@ def main():
     args = p.parse_args()
     if args.steps < 1 or args.batch < 1:
         p.error(f"--steps and --batch must be at least 1, got {args.steps} and {args.batch}")
+    if args.threads is not None and args.threads < 1:
+        p.error(f"--threads must be at least 1, got {args.threads}")
 
     import numba
     import numpy as np
@@ -52,7 +54,7 @@ def main():
     from fercnn.runtime import reuse_freed_memory
 
     reuse_freed_memory()
-    if args.threads:
+    if args.threads is not None:
         numba.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.batch, 1, 48, 48)).astype(np.float32)

@@ -20,7 +20,8 @@ def draw_keep(op, p, rng, size):
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"{op}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
     words = rng.integers(0, 1 << 64, size=-(-size // 4), dtype=np.uint64)
-    draws = words.astype("<u8", copy=False).view("<u2")[:size]  # "<": lowest bits first on any machine
+    # "<": lowest bits first on any machine; then native byte order, which the Numba kernels need
+    draws = words.astype("<u8", copy=False).view("<u2")[:size].astype(np.uint16, copy=False)
     return draws, int(round(p * LEVELS)), 1.0 / (1.0 - p)
 
 
