@@ -6,9 +6,11 @@ For each F(m x m, r x r) variant, four serial nogil kernels working on one block
 images n0..n1-1 (see fercnn/fast/winograd.py): input_* (BT @ d @ BT.T per tile),
 output_* (AT @ M @ AT.T per tile, plus bias), and their adjoints for backward, dout_*
 and dinput_*. ``coef`` holds the integer multipliers (k2, k4, ...) in the data's dtype.
-Each transform runs in two passes through a small buffer. Tiles are numbered
-q = (ty * tw + tx) * G + g, image g of the block innermost, and every inner loop runs
-over g with unit stride, so the compiler vectorises it however small the image is.
+Each transform runs in two passes through small buffers that hold one band of tiles
+(a row of tiles, every image of the block). Tiles are numbered q = (ty * tw + tx) * G
++ g, image g of the block innermost, and the buffers store columns by phase, so every
+inner loop runs over a whole band (tw * G values) with unit stride, indexed by the
+loop variable alone, and the compiler vectorises it however small the image is.
 """
 import numpy as np
 from numba import njit
@@ -21,35 +23,54 @@ def input_f2x3(x, n0, n1, pad, th, tw, coef, V):
     4x4 window of image n0 + g, zero-padded, at row ty * 2, column tx * 2."""
     _, C, H, W = x.shape
     G = n1 - n0
-    Wp = tw * 2 + 2
-    xp = np.zeros((th * 2 + 2, Wp, G), dtype=x.dtype)  # the border stays 0
-    R = np.empty((4, Wp, G), dtype=x.dtype)
+    groups = tw + 1  # column groups of 2: the last tile's window passes tw * 2
+    # the padded image, phase-major: column col of image g at [row, col % m, (col // m) * G + g]
+    xp = np.zeros((th * 2 + 2, 2, groups * G), dtype=x.dtype)  # the border stays 0
+    R = np.empty((4, 2, groups * G), dtype=x.dtype)
+    xf = xp.reshape(th * 2 + 2, 2 * groups * G)
+    Rf = R.reshape(4, 2 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
+                    col = w + pad
+                    xp[h + pad, col % 2, (col // 2) * G + g] = x[n0 + g, c, h, w]
         for ty in range(th):
-            for col in range(Wp):  # BT down the tile's rows
-                for g in range(G):
-                    R[0, col, g] = xp[ty * 2 + 0, col, g] - xp[ty * 2 + 2, col, g]
-                for g in range(G):
-                    R[1, col, g] = xp[ty * 2 + 1, col, g] + xp[ty * 2 + 2, col, g]
-                for g in range(G):
-                    R[2, col, g] = -xp[ty * 2 + 1, col, g] + xp[ty * 2 + 2, col, g]
-                for g in range(G):
-                    R[3, col, g] = -xp[ty * 2 + 1, col, g] + xp[ty * 2 + 3, col, g]
-            for tx in range(tw):  # then BT along each row
-                q0 = (ty * tw + tx) * G
-                for a in range(4):
-                    for g in range(G):
-                        V[a * 4 + 0, c, q0 + g] = R[a, tx * 2 + 0, g] - R[a, tx * 2 + 2, g]
-                    for g in range(G):
-                        V[a * 4 + 1, c, q0 + g] = R[a, tx * 2 + 1, g] + R[a, tx * 2 + 2, g]
-                    for g in range(G):
-                        V[a * 4 + 2, c, q0 + g] = -R[a, tx * 2 + 1, g] + R[a, tx * 2 + 2, g]
-                    for g in range(G):
-                        V[a * 4 + 3, c, q0 + g] = -R[a, tx * 2 + 1, g] + R[a, tx * 2 + 3, g]
+            q0 = ty * tw * G
+            # BT down the rows of the band, every column at once
+            d0 = xf[ty * 2 + 0]
+            d1 = xf[ty * 2 + 1]
+            d2 = xf[ty * 2 + 2]
+            d3 = xf[ty * 2 + 3]
+            r0 = Rf[0]
+            r1 = Rf[1]
+            r2 = Rf[2]
+            r3 = Rf[3]
+            for p in range(2 * groups * G):
+                r0[p] = d0[p] - d2[p]
+            for p in range(2 * groups * G):
+                r1[p] = d1[p] + d2[p]
+            for p in range(2 * groups * G):
+                r2[p] = -d1[p] + d2[p]
+            for p in range(2 * groups * G):
+                r3[p] = -d1[p] + d3[p]
+            for a in range(4):  # then BT along the rows: column j of every tile at once
+                s0 = R[a, 0, :]
+                s1 = R[a, 1, :]
+                s2 = R[a, 0, G:]
+                s3 = R[a, 1, G:]
+                v0 = V[a * 4 + 0, c, q0:]
+                v1 = V[a * 4 + 1, c, q0:]
+                v2 = V[a * 4 + 2, c, q0:]
+                v3 = V[a * 4 + 3, c, q0:]
+                for p in range(tw * G):
+                    v0[p] = s0[p] - s2[p]
+                for p in range(tw * G):
+                    v1[p] = s1[p] + s2[p]
+                for p in range(tw * G):
+                    v2[p] = -s1[p] + s2[p]
+                for p in range(tw * G):
+                    v3[p] = -s1[p] + s3[p]
 
 
 @njit(nogil=True, cache=True)
@@ -60,27 +81,39 @@ def output_f2x3(M, bias, n0, n1, th, tw, coef, out):
     clipped to the output's edge."""
     _, F, H_out, W_out = out.shape
     G = n1 - n0
-    S = np.empty((2, 4, G), dtype=out.dtype)
-    Y = np.empty((th * 2, tw * 2, G), dtype=out.dtype)
+    S = np.empty((2, 4, tw * G), dtype=out.dtype)
+    # the output images, phase-major: column w of image g at [h, w % m, (w // m) * G + g]
+    Y = np.empty((th * 2, 2, tw * G), dtype=out.dtype)
     for f in range(F):
         bf = bias[f]
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for b in range(4):  # AT down each column of the tile
-                    for g in range(G):
-                        S[0, b, g] = M[0 + b, f, q0 + g] + M[4 + b, f, q0 + g] + M[8 + b, f, q0 + g]
-                    for g in range(G):
-                        S[1, b, g] = M[4 + b, f, q0 + g] - M[8 + b, f, q0 + g] + M[12 + b, f, q0 + g]
-                for i in range(2):  # then AT along each row
-                    for g in range(G):
-                        Y[ty * 2 + i, tx * 2 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + bf
-                    for g in range(G):
-                        Y[ty * 2 + i, tx * 2 + 1, g] = S[i, 1, g] - S[i, 2, g] + S[i, 3, g] + bf
+            q0 = ty * tw * G
+            for b in range(4):  # AT down each column of the band's tiles
+                u0 = M[0 + b, f, q0:]
+                u1 = M[4 + b, f, q0:]
+                u2 = M[8 + b, f, q0:]
+                u3 = M[12 + b, f, q0:]
+                s0 = S[0, b]
+                s1 = S[1, b]
+                for p in range(tw * G):
+                    s0[p] = u0[p] + u1[p] + u2[p]
+                for p in range(tw * G):
+                    s1[p] = u1[p] - u2[p] + u3[p]
+            for i in range(2):  # then AT along each row
+                t0 = S[i, 0]
+                t1 = S[i, 1]
+                t2 = S[i, 2]
+                t3 = S[i, 3]
+                y0 = Y[ty * 2 + i, 0]
+                y1 = Y[ty * 2 + i, 1]
+                for p in range(tw * G):
+                    y0[p] = t0[p] + t1[p] + t2[p] + bf
+                for p in range(tw * G):
+                    y1[p] = t1[p] - t2[p] + t3[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
             for g in range(G):
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w, g]
+                    out[n0 + g, f, h, w] = Y[h, w % 2, (w // 2) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -91,8 +124,10 @@ def dout_f2x3(dout, n0, n1, th, tw, coef, D, db):
     filter's sum of dout to db: (F,) (float64)."""
     _, F, H_out, W_out = dout.shape
     G = n1 - n0
-    dyp = np.zeros((th * 2, tw * 2, G), dtype=dout.dtype)  # the part past the edge stays 0
-    S = np.empty((2, 4, G), dtype=dout.dtype)
+    # dout phase-major (column w of image g at [h, w % m, (w // m) * G + g]); the part
+    # past the edge stays 0
+    dyp = np.zeros((th * 2, 2, tw * G), dtype=dout.dtype)
+    S = np.empty((2, 4, tw * G), dtype=dout.dtype)
     column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
         column_sums[:] = 0
@@ -100,30 +135,41 @@ def dout_f2x3(dout, n0, n1, th, tw, coef, D, db):
             for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
-                    dyp[h, w, g] = val
+                    dyp[h, w % 2, (w // 2) * G + g] = val
                     column_sums[w] += val
         db[f] += column_sums.sum()
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for i in range(2):  # AT.T along each row of the tile
-                    for g in range(G):
-                        S[i, 0, g] = dyp[ty * 2 + i, tx * 2 + 0, g]
-                    for g in range(G):
-                        S[i, 1, g] = dyp[ty * 2 + i, tx * 2 + 0, g] + dyp[ty * 2 + i, tx * 2 + 1, g]
-                    for g in range(G):
-                        S[i, 2, g] = dyp[ty * 2 + i, tx * 2 + 0, g] - dyp[ty * 2 + i, tx * 2 + 1, g]
-                    for g in range(G):
-                        S[i, 3, g] = dyp[ty * 2 + i, tx * 2 + 1, g]
-                for b in range(4):  # then down each column
-                    for g in range(G):
-                        D[0 + b, f, q0 + g] = S[0, b, g]
-                    for g in range(G):
-                        D[4 + b, f, q0 + g] = S[0, b, g] + S[1, b, g]
-                    for g in range(G):
-                        D[8 + b, f, q0 + g] = S[0, b, g] - S[1, b, g]
-                    for g in range(G):
-                        D[12 + b, f, q0 + g] = S[1, b, g]
+            q0 = ty * tw * G
+            for i in range(2):  # AT.T along each row of the band's tiles
+                d0 = dyp[ty * 2 + i, 0]
+                d1 = dyp[ty * 2 + i, 1]
+                s0 = S[i, 0]
+                s1 = S[i, 1]
+                s2 = S[i, 2]
+                s3 = S[i, 3]
+                for p in range(tw * G):
+                    s0[p] = d0[p]
+                for p in range(tw * G):
+                    s1[p] = d0[p] + d1[p]
+                for p in range(tw * G):
+                    s2[p] = d0[p] - d1[p]
+                for p in range(tw * G):
+                    s3[p] = d1[p]
+            for b in range(4):  # then down each column
+                t0 = S[0, b]
+                t1 = S[1, b]
+                e0 = D[0 + b, f, q0:]
+                e1 = D[4 + b, f, q0:]
+                e2 = D[8 + b, f, q0:]
+                e3 = D[12 + b, f, q0:]
+                for p in range(tw * G):
+                    e0[p] = t0[p]
+                for p in range(tw * G):
+                    e1[p] = t0[p] + t1[p]
+                for p in range(tw * G):
+                    e2[p] = t0[p] - t1[p]
+                for p in range(tw * G):
+                    e3[p] = t1[p]
 
 
 @njit(nogil=True, cache=True)
@@ -134,37 +180,57 @@ def dinput_f2x3(dV, n0, n1, pad, th, tw, coef, dx):
     is dropped."""
     _, C, H, W = dx.shape
     G = n1 - n0
-    Wp = tw * 2 + 2
-    dxp = np.empty((th * 2 + 2, Wp, G), dtype=dx.dtype)
-    R = np.empty((4, Wp, G), dtype=dx.dtype)
+    groups = tw + 1
+    # phase-major, as input_* lays out the padded image
+    dxp = np.empty((th * 2 + 2, 2, groups * G), dtype=dx.dtype)
+    R = np.empty((4, 2, groups * G), dtype=dx.dtype)
+    dxf = dxp.reshape(th * 2 + 2, 2 * groups * G)
+    Rf = R.reshape(4, 2 * groups * G)
     for c in range(C):
         dxp[:] = 0
         for ty in range(th):
+            q0 = ty * tw * G
             R[:] = 0
-            for tx in range(tw):  # BT.T along each row, added into overlapping columns
-                q0 = (ty * tw + tx) * G
-                for a in range(4):
-                    for g in range(G):
-                        R[a, tx * 2 + 0, g] += dV[a * 4 + 0, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 1, g] += dV[a * 4 + 1, c, q0 + g] - dV[a * 4 + 2, c, q0 + g] - dV[a * 4 + 3, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 2, g] += -dV[a * 4 + 0, c, q0 + g] + dV[a * 4 + 1, c, q0 + g] + dV[a * 4 + 2, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 3, g] += dV[a * 4 + 3, c, q0 + g]
-            for col in range(Wp):  # then BT.T down the rows
-                for g in range(G):
-                    dxp[ty * 2 + 0, col, g] += R[0, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 1, col, g] += R[1, col, g] - R[2, col, g] - R[3, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 2, col, g] += -R[0, col, g] + R[1, col, g] + R[2, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 3, col, g] += R[3, col, g]
+            for a in range(4):  # BT.T along the rows: column j of every tile at once, added
+                # into the columns the windows share
+                e0 = dV[a * 4 + 0, c, q0:]
+                e1 = dV[a * 4 + 1, c, q0:]
+                e2 = dV[a * 4 + 2, c, q0:]
+                e3 = dV[a * 4 + 3, c, q0:]
+                r0 = R[a, 0, :]
+                r1 = R[a, 1, :]
+                r2 = R[a, 0, G:]
+                r3 = R[a, 1, G:]
+                for p in range(tw * G):
+                    r0[p] += e0[p]
+                for p in range(tw * G):
+                    r1[p] += e1[p] - e2[p] - e3[p]
+                for p in range(tw * G):
+                    r2[p] += -e0[p] + e1[p] + e2[p]
+                for p in range(tw * G):
+                    r3[p] += e3[p]
+            # then BT.T down the rows of the band, every column at once
+            s0 = Rf[0]
+            s1 = Rf[1]
+            s2 = Rf[2]
+            s3 = Rf[3]
+            x0 = dxf[ty * 2 + 0]
+            x1 = dxf[ty * 2 + 1]
+            x2 = dxf[ty * 2 + 2]
+            x3 = dxf[ty * 2 + 3]
+            for p in range(2 * groups * G):
+                x0[p] += s0[p]
+            for p in range(2 * groups * G):
+                x1[p] += s1[p] - s2[p] - s3[p]
+            for p in range(2 * groups * G):
+                x2[p] += -s0[p] + s1[p] + s2[p]
+            for p in range(2 * groups * G):
+                x3[p] += s3[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
+                    col = w + pad
+                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 2, (col // 2) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -176,39 +242,62 @@ def input_f3x3(x, n0, n1, pad, th, tw, coef, V):
     k3 = coef[1]
     _, C, H, W = x.shape
     G = n1 - n0
-    Wp = tw * 3 + 2
-    xp = np.zeros((th * 3 + 2, Wp, G), dtype=x.dtype)  # the border stays 0
-    R = np.empty((5, Wp, G), dtype=x.dtype)
+    groups = tw + 1  # column groups of 3: the last tile's window passes tw * 3
+    # the padded image, phase-major: column col of image g at [row, col % m, (col // m) * G + g]
+    xp = np.zeros((th * 3 + 2, 3, groups * G), dtype=x.dtype)  # the border stays 0
+    R = np.empty((5, 3, groups * G), dtype=x.dtype)
+    xf = xp.reshape(th * 3 + 2, 3 * groups * G)
+    Rf = R.reshape(5, 3 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
+                    col = w + pad
+                    xp[h + pad, col % 3, (col // 3) * G + g] = x[n0 + g, c, h, w]
         for ty in range(th):
-            for col in range(Wp):  # BT down the tile's rows
-                for g in range(G):
-                    R[0, col, g] = k2*xp[ty * 3 + 0, col, g] - xp[ty * 3 + 1, col, g] - k2*xp[ty * 3 + 2, col, g] + xp[ty * 3 + 3, col, g]
-                for g in range(G):
-                    R[1, col, g] = k2*xp[ty * 3 + 1, col, g] + xp[ty * 3 + 2, col, g] - xp[ty * 3 + 3, col, g]
-                for g in range(G):
-                    R[2, col, g] = -k2*xp[ty * 3 + 1, col, g] + k3*xp[ty * 3 + 2, col, g] - xp[ty * 3 + 3, col, g]
-                for g in range(G):
-                    R[3, col, g] = -xp[ty * 3 + 1, col, g] + xp[ty * 3 + 3, col, g]
-                for g in range(G):
-                    R[4, col, g] = k2*xp[ty * 3 + 1, col, g] - xp[ty * 3 + 2, col, g] - k2*xp[ty * 3 + 3, col, g] + xp[ty * 3 + 4, col, g]
-            for tx in range(tw):  # then BT along each row
-                q0 = (ty * tw + tx) * G
-                for a in range(5):
-                    for g in range(G):
-                        V[a * 5 + 0, c, q0 + g] = k2*R[a, tx * 3 + 0, g] - R[a, tx * 3 + 1, g] - k2*R[a, tx * 3 + 2, g] + R[a, tx * 3 + 3, g]
-                    for g in range(G):
-                        V[a * 5 + 1, c, q0 + g] = k2*R[a, tx * 3 + 1, g] + R[a, tx * 3 + 2, g] - R[a, tx * 3 + 3, g]
-                    for g in range(G):
-                        V[a * 5 + 2, c, q0 + g] = -k2*R[a, tx * 3 + 1, g] + k3*R[a, tx * 3 + 2, g] - R[a, tx * 3 + 3, g]
-                    for g in range(G):
-                        V[a * 5 + 3, c, q0 + g] = -R[a, tx * 3 + 1, g] + R[a, tx * 3 + 3, g]
-                    for g in range(G):
-                        V[a * 5 + 4, c, q0 + g] = k2*R[a, tx * 3 + 1, g] - R[a, tx * 3 + 2, g] - k2*R[a, tx * 3 + 3, g] + R[a, tx * 3 + 4, g]
+            q0 = ty * tw * G
+            # BT down the rows of the band, every column at once
+            d0 = xf[ty * 3 + 0]
+            d1 = xf[ty * 3 + 1]
+            d2 = xf[ty * 3 + 2]
+            d3 = xf[ty * 3 + 3]
+            d4 = xf[ty * 3 + 4]
+            r0 = Rf[0]
+            r1 = Rf[1]
+            r2 = Rf[2]
+            r3 = Rf[3]
+            r4 = Rf[4]
+            for p in range(3 * groups * G):
+                r0[p] = k2*d0[p] - d1[p] - k2*d2[p] + d3[p]
+            for p in range(3 * groups * G):
+                r1[p] = k2*d1[p] + d2[p] - d3[p]
+            for p in range(3 * groups * G):
+                r2[p] = -k2*d1[p] + k3*d2[p] - d3[p]
+            for p in range(3 * groups * G):
+                r3[p] = -d1[p] + d3[p]
+            for p in range(3 * groups * G):
+                r4[p] = k2*d1[p] - d2[p] - k2*d3[p] + d4[p]
+            for a in range(5):  # then BT along the rows: column j of every tile at once
+                s0 = R[a, 0, :]
+                s1 = R[a, 1, :]
+                s2 = R[a, 2, :]
+                s3 = R[a, 0, G:]
+                s4 = R[a, 1, G:]
+                v0 = V[a * 5 + 0, c, q0:]
+                v1 = V[a * 5 + 1, c, q0:]
+                v2 = V[a * 5 + 2, c, q0:]
+                v3 = V[a * 5 + 3, c, q0:]
+                v4 = V[a * 5 + 4, c, q0:]
+                for p in range(tw * G):
+                    v0[p] = k2*s0[p] - s1[p] - k2*s2[p] + s3[p]
+                for p in range(tw * G):
+                    v1[p] = k2*s1[p] + s2[p] - s3[p]
+                for p in range(tw * G):
+                    v2[p] = -k2*s1[p] + k3*s2[p] - s3[p]
+                for p in range(tw * G):
+                    v3[p] = -s1[p] + s3[p]
+                for p in range(tw * G):
+                    v4[p] = k2*s1[p] - s2[p] - k2*s3[p] + s4[p]
 
 
 @njit(nogil=True, cache=True)
@@ -221,31 +310,47 @@ def output_f3x3(M, bias, n0, n1, th, tw, coef, out):
     k4 = coef[2]
     _, F, H_out, W_out = out.shape
     G = n1 - n0
-    S = np.empty((3, 5, G), dtype=out.dtype)
-    Y = np.empty((th * 3, tw * 3, G), dtype=out.dtype)
+    S = np.empty((3, 5, tw * G), dtype=out.dtype)
+    # the output images, phase-major: column w of image g at [h, w % m, (w // m) * G + g]
+    Y = np.empty((th * 3, 3, tw * G), dtype=out.dtype)
     for f in range(F):
         bf = bias[f]
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for b in range(5):  # AT down each column of the tile
-                    for g in range(G):
-                        S[0, b, g] = M[0 + b, f, q0 + g] + M[5 + b, f, q0 + g] + M[10 + b, f, q0 + g] + M[15 + b, f, q0 + g]
-                    for g in range(G):
-                        S[1, b, g] = M[5 + b, f, q0 + g] - M[10 + b, f, q0 + g] + k2*M[15 + b, f, q0 + g]
-                    for g in range(G):
-                        S[2, b, g] = M[5 + b, f, q0 + g] + M[10 + b, f, q0 + g] + k4*M[15 + b, f, q0 + g] + M[20 + b, f, q0 + g]
-                for i in range(3):  # then AT along each row
-                    for g in range(G):
-                        Y[ty * 3 + i, tx * 3 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + S[i, 3, g] + bf
-                    for g in range(G):
-                        Y[ty * 3 + i, tx * 3 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] + bf
-                    for g in range(G):
-                        Y[ty * 3 + i, tx * 3 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + S[i, 4, g] + bf
+            q0 = ty * tw * G
+            for b in range(5):  # AT down each column of the band's tiles
+                u0 = M[0 + b, f, q0:]
+                u1 = M[5 + b, f, q0:]
+                u2 = M[10 + b, f, q0:]
+                u3 = M[15 + b, f, q0:]
+                u4 = M[20 + b, f, q0:]
+                s0 = S[0, b]
+                s1 = S[1, b]
+                s2 = S[2, b]
+                for p in range(tw * G):
+                    s0[p] = u0[p] + u1[p] + u2[p] + u3[p]
+                for p in range(tw * G):
+                    s1[p] = u1[p] - u2[p] + k2*u3[p]
+                for p in range(tw * G):
+                    s2[p] = u1[p] + u2[p] + k4*u3[p] + u4[p]
+            for i in range(3):  # then AT along each row
+                t0 = S[i, 0]
+                t1 = S[i, 1]
+                t2 = S[i, 2]
+                t3 = S[i, 3]
+                t4 = S[i, 4]
+                y0 = Y[ty * 3 + i, 0]
+                y1 = Y[ty * 3 + i, 1]
+                y2 = Y[ty * 3 + i, 2]
+                for p in range(tw * G):
+                    y0[p] = t0[p] + t1[p] + t2[p] + t3[p] + bf
+                for p in range(tw * G):
+                    y1[p] = t1[p] - t2[p] + k2*t3[p] + bf
+                for p in range(tw * G):
+                    y2[p] = t1[p] + t2[p] + k4*t3[p] + t4[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
             for g in range(G):
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w, g]
+                    out[n0 + g, f, h, w] = Y[h, w % 3, (w // 3) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -258,8 +363,10 @@ def dout_f3x3(dout, n0, n1, th, tw, coef, D, db):
     k4 = coef[2]
     _, F, H_out, W_out = dout.shape
     G = n1 - n0
-    dyp = np.zeros((th * 3, tw * 3, G), dtype=dout.dtype)  # the part past the edge stays 0
-    S = np.empty((3, 5, G), dtype=dout.dtype)
+    # dout phase-major (column w of image g at [h, w % m, (w // m) * G + g]); the part
+    # past the edge stays 0
+    dyp = np.zeros((th * 3, 3, tw * G), dtype=dout.dtype)
+    S = np.empty((3, 5, tw * G), dtype=dout.dtype)
     column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
         column_sums[:] = 0
@@ -267,34 +374,49 @@ def dout_f3x3(dout, n0, n1, th, tw, coef, D, db):
             for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
-                    dyp[h, w, g] = val
+                    dyp[h, w % 3, (w // 3) * G + g] = val
                     column_sums[w] += val
         db[f] += column_sums.sum()
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for i in range(3):  # AT.T along each row of the tile
-                    for g in range(G):
-                        S[i, 0, g] = dyp[ty * 3 + i, tx * 3 + 0, g]
-                    for g in range(G):
-                        S[i, 1, g] = dyp[ty * 3 + i, tx * 3 + 0, g] + dyp[ty * 3 + i, tx * 3 + 1, g] + dyp[ty * 3 + i, tx * 3 + 2, g]
-                    for g in range(G):
-                        S[i, 2, g] = dyp[ty * 3 + i, tx * 3 + 0, g] - dyp[ty * 3 + i, tx * 3 + 1, g] + dyp[ty * 3 + i, tx * 3 + 2, g]
-                    for g in range(G):
-                        S[i, 3, g] = dyp[ty * 3 + i, tx * 3 + 0, g] + k2*dyp[ty * 3 + i, tx * 3 + 1, g] + k4*dyp[ty * 3 + i, tx * 3 + 2, g]
-                    for g in range(G):
-                        S[i, 4, g] = dyp[ty * 3 + i, tx * 3 + 2, g]
-                for b in range(5):  # then down each column
-                    for g in range(G):
-                        D[0 + b, f, q0 + g] = S[0, b, g]
-                    for g in range(G):
-                        D[5 + b, f, q0 + g] = S[0, b, g] + S[1, b, g] + S[2, b, g]
-                    for g in range(G):
-                        D[10 + b, f, q0 + g] = S[0, b, g] - S[1, b, g] + S[2, b, g]
-                    for g in range(G):
-                        D[15 + b, f, q0 + g] = S[0, b, g] + k2*S[1, b, g] + k4*S[2, b, g]
-                    for g in range(G):
-                        D[20 + b, f, q0 + g] = S[2, b, g]
+            q0 = ty * tw * G
+            for i in range(3):  # AT.T along each row of the band's tiles
+                d0 = dyp[ty * 3 + i, 0]
+                d1 = dyp[ty * 3 + i, 1]
+                d2 = dyp[ty * 3 + i, 2]
+                s0 = S[i, 0]
+                s1 = S[i, 1]
+                s2 = S[i, 2]
+                s3 = S[i, 3]
+                s4 = S[i, 4]
+                for p in range(tw * G):
+                    s0[p] = d0[p]
+                for p in range(tw * G):
+                    s1[p] = d0[p] + d1[p] + d2[p]
+                for p in range(tw * G):
+                    s2[p] = d0[p] - d1[p] + d2[p]
+                for p in range(tw * G):
+                    s3[p] = d0[p] + k2*d1[p] + k4*d2[p]
+                for p in range(tw * G):
+                    s4[p] = d2[p]
+            for b in range(5):  # then down each column
+                t0 = S[0, b]
+                t1 = S[1, b]
+                t2 = S[2, b]
+                e0 = D[0 + b, f, q0:]
+                e1 = D[5 + b, f, q0:]
+                e2 = D[10 + b, f, q0:]
+                e3 = D[15 + b, f, q0:]
+                e4 = D[20 + b, f, q0:]
+                for p in range(tw * G):
+                    e0[p] = t0[p]
+                for p in range(tw * G):
+                    e1[p] = t0[p] + t1[p] + t2[p]
+                for p in range(tw * G):
+                    e2[p] = t0[p] - t1[p] + t2[p]
+                for p in range(tw * G):
+                    e3[p] = t0[p] + k2*t1[p] + k4*t2[p]
+                for p in range(tw * G):
+                    e4[p] = t2[p]
 
 
 @njit(nogil=True, cache=True)
@@ -307,41 +429,65 @@ def dinput_f3x3(dV, n0, n1, pad, th, tw, coef, dx):
     k3 = coef[1]
     _, C, H, W = dx.shape
     G = n1 - n0
-    Wp = tw * 3 + 2
-    dxp = np.empty((th * 3 + 2, Wp, G), dtype=dx.dtype)
-    R = np.empty((5, Wp, G), dtype=dx.dtype)
+    groups = tw + 1
+    # phase-major, as input_* lays out the padded image
+    dxp = np.empty((th * 3 + 2, 3, groups * G), dtype=dx.dtype)
+    R = np.empty((5, 3, groups * G), dtype=dx.dtype)
+    dxf = dxp.reshape(th * 3 + 2, 3 * groups * G)
+    Rf = R.reshape(5, 3 * groups * G)
     for c in range(C):
         dxp[:] = 0
         for ty in range(th):
+            q0 = ty * tw * G
             R[:] = 0
-            for tx in range(tw):  # BT.T along each row, added into overlapping columns
-                q0 = (ty * tw + tx) * G
-                for a in range(5):
-                    for g in range(G):
-                        R[a, tx * 3 + 0, g] += k2*dV[a * 5 + 0, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 3 + 1, g] += -dV[a * 5 + 0, c, q0 + g] + k2*dV[a * 5 + 1, c, q0 + g] - k2*dV[a * 5 + 2, c, q0 + g] - dV[a * 5 + 3, c, q0 + g] + k2*dV[a * 5 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 3 + 2, g] += -k2*dV[a * 5 + 0, c, q0 + g] + dV[a * 5 + 1, c, q0 + g] + k3*dV[a * 5 + 2, c, q0 + g] - dV[a * 5 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 3 + 3, g] += dV[a * 5 + 0, c, q0 + g] - dV[a * 5 + 1, c, q0 + g] - dV[a * 5 + 2, c, q0 + g] + dV[a * 5 + 3, c, q0 + g] - k2*dV[a * 5 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 3 + 4, g] += dV[a * 5 + 4, c, q0 + g]
-            for col in range(Wp):  # then BT.T down the rows
-                for g in range(G):
-                    dxp[ty * 3 + 0, col, g] += k2*R[0, col, g]
-                for g in range(G):
-                    dxp[ty * 3 + 1, col, g] += -R[0, col, g] + k2*R[1, col, g] - k2*R[2, col, g] - R[3, col, g] + k2*R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 3 + 2, col, g] += -k2*R[0, col, g] + R[1, col, g] + k3*R[2, col, g] - R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 3 + 3, col, g] += R[0, col, g] - R[1, col, g] - R[2, col, g] + R[3, col, g] - k2*R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 3 + 4, col, g] += R[4, col, g]
+            for a in range(5):  # BT.T along the rows: column j of every tile at once, added
+                # into the columns the windows share
+                e0 = dV[a * 5 + 0, c, q0:]
+                e1 = dV[a * 5 + 1, c, q0:]
+                e2 = dV[a * 5 + 2, c, q0:]
+                e3 = dV[a * 5 + 3, c, q0:]
+                e4 = dV[a * 5 + 4, c, q0:]
+                r0 = R[a, 0, :]
+                r1 = R[a, 1, :]
+                r2 = R[a, 2, :]
+                r3 = R[a, 0, G:]
+                r4 = R[a, 1, G:]
+                for p in range(tw * G):
+                    r0[p] += k2*e0[p]
+                for p in range(tw * G):
+                    r1[p] += -e0[p] + k2*e1[p] - k2*e2[p] - e3[p] + k2*e4[p]
+                for p in range(tw * G):
+                    r2[p] += -k2*e0[p] + e1[p] + k3*e2[p] - e4[p]
+                for p in range(tw * G):
+                    r3[p] += e0[p] - e1[p] - e2[p] + e3[p] - k2*e4[p]
+                for p in range(tw * G):
+                    r4[p] += e4[p]
+            # then BT.T down the rows of the band, every column at once
+            s0 = Rf[0]
+            s1 = Rf[1]
+            s2 = Rf[2]
+            s3 = Rf[3]
+            s4 = Rf[4]
+            x0 = dxf[ty * 3 + 0]
+            x1 = dxf[ty * 3 + 1]
+            x2 = dxf[ty * 3 + 2]
+            x3 = dxf[ty * 3 + 3]
+            x4 = dxf[ty * 3 + 4]
+            for p in range(3 * groups * G):
+                x0[p] += k2*s0[p]
+            for p in range(3 * groups * G):
+                x1[p] += -s0[p] + k2*s1[p] - k2*s2[p] - s3[p] + k2*s4[p]
+            for p in range(3 * groups * G):
+                x2[p] += -k2*s0[p] + s1[p] + k3*s2[p] - s4[p]
+            for p in range(3 * groups * G):
+                x3[p] += s0[p] - s1[p] - s2[p] + s3[p] - k2*s4[p]
+            for p in range(3 * groups * G):
+                x4[p] += s4[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
+                    col = w + pad
+                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 3, (col // 3) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -354,43 +500,70 @@ def input_f4x3(x, n0, n1, pad, th, tw, coef, V):
     k5 = coef[2]
     _, C, H, W = x.shape
     G = n1 - n0
-    Wp = tw * 4 + 2
-    xp = np.zeros((th * 4 + 2, Wp, G), dtype=x.dtype)  # the border stays 0
-    R = np.empty((6, Wp, G), dtype=x.dtype)
+    groups = tw + 1  # column groups of 4: the last tile's window passes tw * 4
+    # the padded image, phase-major: column col of image g at [row, col % m, (col // m) * G + g]
+    xp = np.zeros((th * 4 + 2, 4, groups * G), dtype=x.dtype)  # the border stays 0
+    R = np.empty((6, 4, groups * G), dtype=x.dtype)
+    xf = xp.reshape(th * 4 + 2, 4 * groups * G)
+    Rf = R.reshape(6, 4 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
+                    col = w + pad
+                    xp[h + pad, col % 4, (col // 4) * G + g] = x[n0 + g, c, h, w]
         for ty in range(th):
-            for col in range(Wp):  # BT down the tile's rows
-                for g in range(G):
-                    R[0, col, g] = k4*xp[ty * 4 + 0, col, g] - k5*xp[ty * 4 + 2, col, g] + xp[ty * 4 + 4, col, g]
-                for g in range(G):
-                    R[1, col, g] = k4*xp[ty * 4 + 1, col, g] + k4*xp[ty * 4 + 2, col, g] - xp[ty * 4 + 3, col, g] - xp[ty * 4 + 4, col, g]
-                for g in range(G):
-                    R[2, col, g] = -k4*xp[ty * 4 + 1, col, g] + k4*xp[ty * 4 + 2, col, g] + xp[ty * 4 + 3, col, g] - xp[ty * 4 + 4, col, g]
-                for g in range(G):
-                    R[3, col, g] = -k2*xp[ty * 4 + 1, col, g] - xp[ty * 4 + 2, col, g] + k2*xp[ty * 4 + 3, col, g] + xp[ty * 4 + 4, col, g]
-                for g in range(G):
-                    R[4, col, g] = k2*xp[ty * 4 + 1, col, g] - xp[ty * 4 + 2, col, g] - k2*xp[ty * 4 + 3, col, g] + xp[ty * 4 + 4, col, g]
-                for g in range(G):
-                    R[5, col, g] = k4*xp[ty * 4 + 1, col, g] - k5*xp[ty * 4 + 3, col, g] + xp[ty * 4 + 5, col, g]
-            for tx in range(tw):  # then BT along each row
-                q0 = (ty * tw + tx) * G
-                for a in range(6):
-                    for g in range(G):
-                        V[a * 6 + 0, c, q0 + g] = k4*R[a, tx * 4 + 0, g] - k5*R[a, tx * 4 + 2, g] + R[a, tx * 4 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 1, c, q0 + g] = k4*R[a, tx * 4 + 1, g] + k4*R[a, tx * 4 + 2, g] - R[a, tx * 4 + 3, g] - R[a, tx * 4 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 2, c, q0 + g] = -k4*R[a, tx * 4 + 1, g] + k4*R[a, tx * 4 + 2, g] + R[a, tx * 4 + 3, g] - R[a, tx * 4 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 3, c, q0 + g] = -k2*R[a, tx * 4 + 1, g] - R[a, tx * 4 + 2, g] + k2*R[a, tx * 4 + 3, g] + R[a, tx * 4 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 4, c, q0 + g] = k2*R[a, tx * 4 + 1, g] - R[a, tx * 4 + 2, g] - k2*R[a, tx * 4 + 3, g] + R[a, tx * 4 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 5, c, q0 + g] = k4*R[a, tx * 4 + 1, g] - k5*R[a, tx * 4 + 3, g] + R[a, tx * 4 + 5, g]
+            q0 = ty * tw * G
+            # BT down the rows of the band, every column at once
+            d0 = xf[ty * 4 + 0]
+            d1 = xf[ty * 4 + 1]
+            d2 = xf[ty * 4 + 2]
+            d3 = xf[ty * 4 + 3]
+            d4 = xf[ty * 4 + 4]
+            d5 = xf[ty * 4 + 5]
+            r0 = Rf[0]
+            r1 = Rf[1]
+            r2 = Rf[2]
+            r3 = Rf[3]
+            r4 = Rf[4]
+            r5 = Rf[5]
+            for p in range(4 * groups * G):
+                r0[p] = k4*d0[p] - k5*d2[p] + d4[p]
+            for p in range(4 * groups * G):
+                r1[p] = k4*d1[p] + k4*d2[p] - d3[p] - d4[p]
+            for p in range(4 * groups * G):
+                r2[p] = -k4*d1[p] + k4*d2[p] + d3[p] - d4[p]
+            for p in range(4 * groups * G):
+                r3[p] = -k2*d1[p] - d2[p] + k2*d3[p] + d4[p]
+            for p in range(4 * groups * G):
+                r4[p] = k2*d1[p] - d2[p] - k2*d3[p] + d4[p]
+            for p in range(4 * groups * G):
+                r5[p] = k4*d1[p] - k5*d3[p] + d5[p]
+            for a in range(6):  # then BT along the rows: column j of every tile at once
+                s0 = R[a, 0, :]
+                s1 = R[a, 1, :]
+                s2 = R[a, 2, :]
+                s3 = R[a, 3, :]
+                s4 = R[a, 0, G:]
+                s5 = R[a, 1, G:]
+                v0 = V[a * 6 + 0, c, q0:]
+                v1 = V[a * 6 + 1, c, q0:]
+                v2 = V[a * 6 + 2, c, q0:]
+                v3 = V[a * 6 + 3, c, q0:]
+                v4 = V[a * 6 + 4, c, q0:]
+                v5 = V[a * 6 + 5, c, q0:]
+                for p in range(tw * G):
+                    v0[p] = k4*s0[p] - k5*s2[p] + s4[p]
+                for p in range(tw * G):
+                    v1[p] = k4*s1[p] + k4*s2[p] - s3[p] - s4[p]
+                for p in range(tw * G):
+                    v2[p] = -k4*s1[p] + k4*s2[p] + s3[p] - s4[p]
+                for p in range(tw * G):
+                    v3[p] = -k2*s1[p] - s2[p] + k2*s3[p] + s4[p]
+                for p in range(tw * G):
+                    v4[p] = k2*s1[p] - s2[p] - k2*s3[p] + s4[p]
+                for p in range(tw * G):
+                    v5[p] = k4*s1[p] - k5*s3[p] + s5[p]
 
 
 @njit(nogil=True, cache=True)
@@ -404,35 +577,55 @@ def output_f4x3(M, bias, n0, n1, th, tw, coef, out):
     k8 = coef[3]
     _, F, H_out, W_out = out.shape
     G = n1 - n0
-    S = np.empty((4, 6, G), dtype=out.dtype)
-    Y = np.empty((th * 4, tw * 4, G), dtype=out.dtype)
+    S = np.empty((4, 6, tw * G), dtype=out.dtype)
+    # the output images, phase-major: column w of image g at [h, w % m, (w // m) * G + g]
+    Y = np.empty((th * 4, 4, tw * G), dtype=out.dtype)
     for f in range(F):
         bf = bias[f]
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for b in range(6):  # AT down each column of the tile
-                    for g in range(G):
-                        S[0, b, g] = M[0 + b, f, q0 + g] + M[6 + b, f, q0 + g] + M[12 + b, f, q0 + g] + M[18 + b, f, q0 + g] + M[24 + b, f, q0 + g]
-                    for g in range(G):
-                        S[1, b, g] = M[6 + b, f, q0 + g] - M[12 + b, f, q0 + g] + k2*M[18 + b, f, q0 + g] - k2*M[24 + b, f, q0 + g]
-                    for g in range(G):
-                        S[2, b, g] = M[6 + b, f, q0 + g] + M[12 + b, f, q0 + g] + k4*M[18 + b, f, q0 + g] + k4*M[24 + b, f, q0 + g]
-                    for g in range(G):
-                        S[3, b, g] = M[6 + b, f, q0 + g] - M[12 + b, f, q0 + g] + k8*M[18 + b, f, q0 + g] - k8*M[24 + b, f, q0 + g] + M[30 + b, f, q0 + g]
-                for i in range(4):  # then AT along each row
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + S[i, 3, g] + S[i, 4, g] + bf
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] - k2*S[i, 4, g] + bf
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + k4*S[i, 4, g] + bf
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 3, g] = S[i, 1, g] - S[i, 2, g] + k8*S[i, 3, g] - k8*S[i, 4, g] + S[i, 5, g] + bf
+            q0 = ty * tw * G
+            for b in range(6):  # AT down each column of the band's tiles
+                u0 = M[0 + b, f, q0:]
+                u1 = M[6 + b, f, q0:]
+                u2 = M[12 + b, f, q0:]
+                u3 = M[18 + b, f, q0:]
+                u4 = M[24 + b, f, q0:]
+                u5 = M[30 + b, f, q0:]
+                s0 = S[0, b]
+                s1 = S[1, b]
+                s2 = S[2, b]
+                s3 = S[3, b]
+                for p in range(tw * G):
+                    s0[p] = u0[p] + u1[p] + u2[p] + u3[p] + u4[p]
+                for p in range(tw * G):
+                    s1[p] = u1[p] - u2[p] + k2*u3[p] - k2*u4[p]
+                for p in range(tw * G):
+                    s2[p] = u1[p] + u2[p] + k4*u3[p] + k4*u4[p]
+                for p in range(tw * G):
+                    s3[p] = u1[p] - u2[p] + k8*u3[p] - k8*u4[p] + u5[p]
+            for i in range(4):  # then AT along each row
+                t0 = S[i, 0]
+                t1 = S[i, 1]
+                t2 = S[i, 2]
+                t3 = S[i, 3]
+                t4 = S[i, 4]
+                t5 = S[i, 5]
+                y0 = Y[ty * 4 + i, 0]
+                y1 = Y[ty * 4 + i, 1]
+                y2 = Y[ty * 4 + i, 2]
+                y3 = Y[ty * 4 + i, 3]
+                for p in range(tw * G):
+                    y0[p] = t0[p] + t1[p] + t2[p] + t3[p] + t4[p] + bf
+                for p in range(tw * G):
+                    y1[p] = t1[p] - t2[p] + k2*t3[p] - k2*t4[p] + bf
+                for p in range(tw * G):
+                    y2[p] = t1[p] + t2[p] + k4*t3[p] + k4*t4[p] + bf
+                for p in range(tw * G):
+                    y3[p] = t1[p] - t2[p] + k8*t3[p] - k8*t4[p] + t5[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
             for g in range(G):
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w, g]
+                    out[n0 + g, f, h, w] = Y[h, w % 4, (w // 4) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -446,8 +639,10 @@ def dout_f4x3(dout, n0, n1, th, tw, coef, D, db):
     k8 = coef[3]
     _, F, H_out, W_out = dout.shape
     G = n1 - n0
-    dyp = np.zeros((th * 4, tw * 4, G), dtype=dout.dtype)  # the part past the edge stays 0
-    S = np.empty((4, 6, G), dtype=dout.dtype)
+    # dout phase-major (column w of image g at [h, w % m, (w // m) * G + g]); the part
+    # past the edge stays 0
+    dyp = np.zeros((th * 4, 4, tw * G), dtype=dout.dtype)
+    S = np.empty((4, 6, tw * G), dtype=dout.dtype)
     column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
         column_sums[:] = 0
@@ -455,38 +650,57 @@ def dout_f4x3(dout, n0, n1, th, tw, coef, D, db):
             for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
-                    dyp[h, w, g] = val
+                    dyp[h, w % 4, (w // 4) * G + g] = val
                     column_sums[w] += val
         db[f] += column_sums.sum()
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for i in range(4):  # AT.T along each row of the tile
-                    for g in range(G):
-                        S[i, 0, g] = dyp[ty * 4 + i, tx * 4 + 0, g]
-                    for g in range(G):
-                        S[i, 1, g] = dyp[ty * 4 + i, tx * 4 + 0, g] + dyp[ty * 4 + i, tx * 4 + 1, g] + dyp[ty * 4 + i, tx * 4 + 2, g] + dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 2, g] = dyp[ty * 4 + i, tx * 4 + 0, g] - dyp[ty * 4 + i, tx * 4 + 1, g] + dyp[ty * 4 + i, tx * 4 + 2, g] - dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 3, g] = dyp[ty * 4 + i, tx * 4 + 0, g] + k2*dyp[ty * 4 + i, tx * 4 + 1, g] + k4*dyp[ty * 4 + i, tx * 4 + 2, g] + k8*dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 4, g] = dyp[ty * 4 + i, tx * 4 + 0, g] - k2*dyp[ty * 4 + i, tx * 4 + 1, g] + k4*dyp[ty * 4 + i, tx * 4 + 2, g] - k8*dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 5, g] = dyp[ty * 4 + i, tx * 4 + 3, g]
-                for b in range(6):  # then down each column
-                    for g in range(G):
-                        D[0 + b, f, q0 + g] = S[0, b, g]
-                    for g in range(G):
-                        D[6 + b, f, q0 + g] = S[0, b, g] + S[1, b, g] + S[2, b, g] + S[3, b, g]
-                    for g in range(G):
-                        D[12 + b, f, q0 + g] = S[0, b, g] - S[1, b, g] + S[2, b, g] - S[3, b, g]
-                    for g in range(G):
-                        D[18 + b, f, q0 + g] = S[0, b, g] + k2*S[1, b, g] + k4*S[2, b, g] + k8*S[3, b, g]
-                    for g in range(G):
-                        D[24 + b, f, q0 + g] = S[0, b, g] - k2*S[1, b, g] + k4*S[2, b, g] - k8*S[3, b, g]
-                    for g in range(G):
-                        D[30 + b, f, q0 + g] = S[3, b, g]
+            q0 = ty * tw * G
+            for i in range(4):  # AT.T along each row of the band's tiles
+                d0 = dyp[ty * 4 + i, 0]
+                d1 = dyp[ty * 4 + i, 1]
+                d2 = dyp[ty * 4 + i, 2]
+                d3 = dyp[ty * 4 + i, 3]
+                s0 = S[i, 0]
+                s1 = S[i, 1]
+                s2 = S[i, 2]
+                s3 = S[i, 3]
+                s4 = S[i, 4]
+                s5 = S[i, 5]
+                for p in range(tw * G):
+                    s0[p] = d0[p]
+                for p in range(tw * G):
+                    s1[p] = d0[p] + d1[p] + d2[p] + d3[p]
+                for p in range(tw * G):
+                    s2[p] = d0[p] - d1[p] + d2[p] - d3[p]
+                for p in range(tw * G):
+                    s3[p] = d0[p] + k2*d1[p] + k4*d2[p] + k8*d3[p]
+                for p in range(tw * G):
+                    s4[p] = d0[p] - k2*d1[p] + k4*d2[p] - k8*d3[p]
+                for p in range(tw * G):
+                    s5[p] = d3[p]
+            for b in range(6):  # then down each column
+                t0 = S[0, b]
+                t1 = S[1, b]
+                t2 = S[2, b]
+                t3 = S[3, b]
+                e0 = D[0 + b, f, q0:]
+                e1 = D[6 + b, f, q0:]
+                e2 = D[12 + b, f, q0:]
+                e3 = D[18 + b, f, q0:]
+                e4 = D[24 + b, f, q0:]
+                e5 = D[30 + b, f, q0:]
+                for p in range(tw * G):
+                    e0[p] = t0[p]
+                for p in range(tw * G):
+                    e1[p] = t0[p] + t1[p] + t2[p] + t3[p]
+                for p in range(tw * G):
+                    e2[p] = t0[p] - t1[p] + t2[p] - t3[p]
+                for p in range(tw * G):
+                    e3[p] = t0[p] + k2*t1[p] + k4*t2[p] + k8*t3[p]
+                for p in range(tw * G):
+                    e4[p] = t0[p] - k2*t1[p] + k4*t2[p] - k8*t3[p]
+                for p in range(tw * G):
+                    e5[p] = t3[p]
 
 
 @njit(nogil=True, cache=True)
@@ -500,45 +714,73 @@ def dinput_f4x3(dV, n0, n1, pad, th, tw, coef, dx):
     k5 = coef[2]
     _, C, H, W = dx.shape
     G = n1 - n0
-    Wp = tw * 4 + 2
-    dxp = np.empty((th * 4 + 2, Wp, G), dtype=dx.dtype)
-    R = np.empty((6, Wp, G), dtype=dx.dtype)
+    groups = tw + 1
+    # phase-major, as input_* lays out the padded image
+    dxp = np.empty((th * 4 + 2, 4, groups * G), dtype=dx.dtype)
+    R = np.empty((6, 4, groups * G), dtype=dx.dtype)
+    dxf = dxp.reshape(th * 4 + 2, 4 * groups * G)
+    Rf = R.reshape(6, 4 * groups * G)
     for c in range(C):
         dxp[:] = 0
         for ty in range(th):
+            q0 = ty * tw * G
             R[:] = 0
-            for tx in range(tw):  # BT.T along each row, added into overlapping columns
-                q0 = (ty * tw + tx) * G
-                for a in range(6):
-                    for g in range(G):
-                        R[a, tx * 4 + 0, g] += k4*dV[a * 6 + 0, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 1, g] += k4*dV[a * 6 + 1, c, q0 + g] - k4*dV[a * 6 + 2, c, q0 + g] - k2*dV[a * 6 + 3, c, q0 + g] + k2*dV[a * 6 + 4, c, q0 + g] + k4*dV[a * 6 + 5, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 2, g] += -k5*dV[a * 6 + 0, c, q0 + g] + k4*dV[a * 6 + 1, c, q0 + g] + k4*dV[a * 6 + 2, c, q0 + g] - dV[a * 6 + 3, c, q0 + g] - dV[a * 6 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 3, g] += -dV[a * 6 + 1, c, q0 + g] + dV[a * 6 + 2, c, q0 + g] + k2*dV[a * 6 + 3, c, q0 + g] - k2*dV[a * 6 + 4, c, q0 + g] - k5*dV[a * 6 + 5, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 4, g] += dV[a * 6 + 0, c, q0 + g] - dV[a * 6 + 1, c, q0 + g] - dV[a * 6 + 2, c, q0 + g] + dV[a * 6 + 3, c, q0 + g] + dV[a * 6 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 5, g] += dV[a * 6 + 5, c, q0 + g]
-            for col in range(Wp):  # then BT.T down the rows
-                for g in range(G):
-                    dxp[ty * 4 + 0, col, g] += k4*R[0, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 1, col, g] += k4*R[1, col, g] - k4*R[2, col, g] - k2*R[3, col, g] + k2*R[4, col, g] + k4*R[5, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 2, col, g] += -k5*R[0, col, g] + k4*R[1, col, g] + k4*R[2, col, g] - R[3, col, g] - R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 3, col, g] += -R[1, col, g] + R[2, col, g] + k2*R[3, col, g] - k2*R[4, col, g] - k5*R[5, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 4, col, g] += R[0, col, g] - R[1, col, g] - R[2, col, g] + R[3, col, g] + R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 5, col, g] += R[5, col, g]
+            for a in range(6):  # BT.T along the rows: column j of every tile at once, added
+                # into the columns the windows share
+                e0 = dV[a * 6 + 0, c, q0:]
+                e1 = dV[a * 6 + 1, c, q0:]
+                e2 = dV[a * 6 + 2, c, q0:]
+                e3 = dV[a * 6 + 3, c, q0:]
+                e4 = dV[a * 6 + 4, c, q0:]
+                e5 = dV[a * 6 + 5, c, q0:]
+                r0 = R[a, 0, :]
+                r1 = R[a, 1, :]
+                r2 = R[a, 2, :]
+                r3 = R[a, 3, :]
+                r4 = R[a, 0, G:]
+                r5 = R[a, 1, G:]
+                for p in range(tw * G):
+                    r0[p] += k4*e0[p]
+                for p in range(tw * G):
+                    r1[p] += k4*e1[p] - k4*e2[p] - k2*e3[p] + k2*e4[p] + k4*e5[p]
+                for p in range(tw * G):
+                    r2[p] += -k5*e0[p] + k4*e1[p] + k4*e2[p] - e3[p] - e4[p]
+                for p in range(tw * G):
+                    r3[p] += -e1[p] + e2[p] + k2*e3[p] - k2*e4[p] - k5*e5[p]
+                for p in range(tw * G):
+                    r4[p] += e0[p] - e1[p] - e2[p] + e3[p] + e4[p]
+                for p in range(tw * G):
+                    r5[p] += e5[p]
+            # then BT.T down the rows of the band, every column at once
+            s0 = Rf[0]
+            s1 = Rf[1]
+            s2 = Rf[2]
+            s3 = Rf[3]
+            s4 = Rf[4]
+            s5 = Rf[5]
+            x0 = dxf[ty * 4 + 0]
+            x1 = dxf[ty * 4 + 1]
+            x2 = dxf[ty * 4 + 2]
+            x3 = dxf[ty * 4 + 3]
+            x4 = dxf[ty * 4 + 4]
+            x5 = dxf[ty * 4 + 5]
+            for p in range(4 * groups * G):
+                x0[p] += k4*s0[p]
+            for p in range(4 * groups * G):
+                x1[p] += k4*s1[p] - k4*s2[p] - k2*s3[p] + k2*s4[p] + k4*s5[p]
+            for p in range(4 * groups * G):
+                x2[p] += -k5*s0[p] + k4*s1[p] + k4*s2[p] - s3[p] - s4[p]
+            for p in range(4 * groups * G):
+                x3[p] += -s1[p] + s2[p] + k2*s3[p] - k2*s4[p] - k5*s5[p]
+            for p in range(4 * groups * G):
+                x4[p] += s0[p] - s1[p] - s2[p] + s3[p] + s4[p]
+            for p in range(4 * groups * G):
+                x5[p] += s5[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
+                    col = w + pad
+                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 4, (col // 4) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -551,43 +793,70 @@ def input_f2x5(x, n0, n1, pad, th, tw, coef, V):
     k5 = coef[2]
     _, C, H, W = x.shape
     G = n1 - n0
-    Wp = tw * 2 + 4
-    xp = np.zeros((th * 2 + 4, Wp, G), dtype=x.dtype)  # the border stays 0
-    R = np.empty((6, Wp, G), dtype=x.dtype)
+    groups = tw + 2  # column groups of 2: the last tile's window passes tw * 2
+    # the padded image, phase-major: column col of image g at [row, col % m, (col // m) * G + g]
+    xp = np.zeros((th * 2 + 4, 2, groups * G), dtype=x.dtype)  # the border stays 0
+    R = np.empty((6, 2, groups * G), dtype=x.dtype)
+    xf = xp.reshape(th * 2 + 4, 2 * groups * G)
+    Rf = R.reshape(6, 2 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
+                    col = w + pad
+                    xp[h + pad, col % 2, (col // 2) * G + g] = x[n0 + g, c, h, w]
         for ty in range(th):
-            for col in range(Wp):  # BT down the tile's rows
-                for g in range(G):
-                    R[0, col, g] = k4*xp[ty * 2 + 0, col, g] - k5*xp[ty * 2 + 2, col, g] + xp[ty * 2 + 4, col, g]
-                for g in range(G):
-                    R[1, col, g] = k4*xp[ty * 2 + 1, col, g] + k4*xp[ty * 2 + 2, col, g] - xp[ty * 2 + 3, col, g] - xp[ty * 2 + 4, col, g]
-                for g in range(G):
-                    R[2, col, g] = -k4*xp[ty * 2 + 1, col, g] + k4*xp[ty * 2 + 2, col, g] + xp[ty * 2 + 3, col, g] - xp[ty * 2 + 4, col, g]
-                for g in range(G):
-                    R[3, col, g] = -k2*xp[ty * 2 + 1, col, g] - xp[ty * 2 + 2, col, g] + k2*xp[ty * 2 + 3, col, g] + xp[ty * 2 + 4, col, g]
-                for g in range(G):
-                    R[4, col, g] = k2*xp[ty * 2 + 1, col, g] - xp[ty * 2 + 2, col, g] - k2*xp[ty * 2 + 3, col, g] + xp[ty * 2 + 4, col, g]
-                for g in range(G):
-                    R[5, col, g] = k4*xp[ty * 2 + 1, col, g] - k5*xp[ty * 2 + 3, col, g] + xp[ty * 2 + 5, col, g]
-            for tx in range(tw):  # then BT along each row
-                q0 = (ty * tw + tx) * G
-                for a in range(6):
-                    for g in range(G):
-                        V[a * 6 + 0, c, q0 + g] = k4*R[a, tx * 2 + 0, g] - k5*R[a, tx * 2 + 2, g] + R[a, tx * 2 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 1, c, q0 + g] = k4*R[a, tx * 2 + 1, g] + k4*R[a, tx * 2 + 2, g] - R[a, tx * 2 + 3, g] - R[a, tx * 2 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 2, c, q0 + g] = -k4*R[a, tx * 2 + 1, g] + k4*R[a, tx * 2 + 2, g] + R[a, tx * 2 + 3, g] - R[a, tx * 2 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 3, c, q0 + g] = -k2*R[a, tx * 2 + 1, g] - R[a, tx * 2 + 2, g] + k2*R[a, tx * 2 + 3, g] + R[a, tx * 2 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 4, c, q0 + g] = k2*R[a, tx * 2 + 1, g] - R[a, tx * 2 + 2, g] - k2*R[a, tx * 2 + 3, g] + R[a, tx * 2 + 4, g]
-                    for g in range(G):
-                        V[a * 6 + 5, c, q0 + g] = k4*R[a, tx * 2 + 1, g] - k5*R[a, tx * 2 + 3, g] + R[a, tx * 2 + 5, g]
+            q0 = ty * tw * G
+            # BT down the rows of the band, every column at once
+            d0 = xf[ty * 2 + 0]
+            d1 = xf[ty * 2 + 1]
+            d2 = xf[ty * 2 + 2]
+            d3 = xf[ty * 2 + 3]
+            d4 = xf[ty * 2 + 4]
+            d5 = xf[ty * 2 + 5]
+            r0 = Rf[0]
+            r1 = Rf[1]
+            r2 = Rf[2]
+            r3 = Rf[3]
+            r4 = Rf[4]
+            r5 = Rf[5]
+            for p in range(2 * groups * G):
+                r0[p] = k4*d0[p] - k5*d2[p] + d4[p]
+            for p in range(2 * groups * G):
+                r1[p] = k4*d1[p] + k4*d2[p] - d3[p] - d4[p]
+            for p in range(2 * groups * G):
+                r2[p] = -k4*d1[p] + k4*d2[p] + d3[p] - d4[p]
+            for p in range(2 * groups * G):
+                r3[p] = -k2*d1[p] - d2[p] + k2*d3[p] + d4[p]
+            for p in range(2 * groups * G):
+                r4[p] = k2*d1[p] - d2[p] - k2*d3[p] + d4[p]
+            for p in range(2 * groups * G):
+                r5[p] = k4*d1[p] - k5*d3[p] + d5[p]
+            for a in range(6):  # then BT along the rows: column j of every tile at once
+                s0 = R[a, 0, :]
+                s1 = R[a, 1, :]
+                s2 = R[a, 0, G:]
+                s3 = R[a, 1, G:]
+                s4 = R[a, 0, 2 * G:]
+                s5 = R[a, 1, 2 * G:]
+                v0 = V[a * 6 + 0, c, q0:]
+                v1 = V[a * 6 + 1, c, q0:]
+                v2 = V[a * 6 + 2, c, q0:]
+                v3 = V[a * 6 + 3, c, q0:]
+                v4 = V[a * 6 + 4, c, q0:]
+                v5 = V[a * 6 + 5, c, q0:]
+                for p in range(tw * G):
+                    v0[p] = k4*s0[p] - k5*s2[p] + s4[p]
+                for p in range(tw * G):
+                    v1[p] = k4*s1[p] + k4*s2[p] - s3[p] - s4[p]
+                for p in range(tw * G):
+                    v2[p] = -k4*s1[p] + k4*s2[p] + s3[p] - s4[p]
+                for p in range(tw * G):
+                    v3[p] = -k2*s1[p] - s2[p] + k2*s3[p] + s4[p]
+                for p in range(tw * G):
+                    v4[p] = k2*s1[p] - s2[p] - k2*s3[p] + s4[p]
+                for p in range(tw * G):
+                    v5[p] = k4*s1[p] - k5*s3[p] + s5[p]
 
 
 @njit(nogil=True, cache=True)
@@ -599,27 +868,43 @@ def output_f2x5(M, bias, n0, n1, th, tw, coef, out):
     k2 = coef[0]
     _, F, H_out, W_out = out.shape
     G = n1 - n0
-    S = np.empty((2, 6, G), dtype=out.dtype)
-    Y = np.empty((th * 2, tw * 2, G), dtype=out.dtype)
+    S = np.empty((2, 6, tw * G), dtype=out.dtype)
+    # the output images, phase-major: column w of image g at [h, w % m, (w // m) * G + g]
+    Y = np.empty((th * 2, 2, tw * G), dtype=out.dtype)
     for f in range(F):
         bf = bias[f]
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for b in range(6):  # AT down each column of the tile
-                    for g in range(G):
-                        S[0, b, g] = M[0 + b, f, q0 + g] + M[6 + b, f, q0 + g] + M[12 + b, f, q0 + g] + M[18 + b, f, q0 + g] + M[24 + b, f, q0 + g]
-                    for g in range(G):
-                        S[1, b, g] = M[6 + b, f, q0 + g] - M[12 + b, f, q0 + g] + k2*M[18 + b, f, q0 + g] - k2*M[24 + b, f, q0 + g] + M[30 + b, f, q0 + g]
-                for i in range(2):  # then AT along each row
-                    for g in range(G):
-                        Y[ty * 2 + i, tx * 2 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + S[i, 3, g] + S[i, 4, g] + bf
-                    for g in range(G):
-                        Y[ty * 2 + i, tx * 2 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] - k2*S[i, 4, g] + S[i, 5, g] + bf
+            q0 = ty * tw * G
+            for b in range(6):  # AT down each column of the band's tiles
+                u0 = M[0 + b, f, q0:]
+                u1 = M[6 + b, f, q0:]
+                u2 = M[12 + b, f, q0:]
+                u3 = M[18 + b, f, q0:]
+                u4 = M[24 + b, f, q0:]
+                u5 = M[30 + b, f, q0:]
+                s0 = S[0, b]
+                s1 = S[1, b]
+                for p in range(tw * G):
+                    s0[p] = u0[p] + u1[p] + u2[p] + u3[p] + u4[p]
+                for p in range(tw * G):
+                    s1[p] = u1[p] - u2[p] + k2*u3[p] - k2*u4[p] + u5[p]
+            for i in range(2):  # then AT along each row
+                t0 = S[i, 0]
+                t1 = S[i, 1]
+                t2 = S[i, 2]
+                t3 = S[i, 3]
+                t4 = S[i, 4]
+                t5 = S[i, 5]
+                y0 = Y[ty * 2 + i, 0]
+                y1 = Y[ty * 2 + i, 1]
+                for p in range(tw * G):
+                    y0[p] = t0[p] + t1[p] + t2[p] + t3[p] + t4[p] + bf
+                for p in range(tw * G):
+                    y1[p] = t1[p] - t2[p] + k2*t3[p] - k2*t4[p] + t5[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
             for g in range(G):
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w, g]
+                    out[n0 + g, f, h, w] = Y[h, w % 2, (w // 2) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -631,8 +916,10 @@ def dout_f2x5(dout, n0, n1, th, tw, coef, D, db):
     k2 = coef[0]
     _, F, H_out, W_out = dout.shape
     G = n1 - n0
-    dyp = np.zeros((th * 2, tw * 2, G), dtype=dout.dtype)  # the part past the edge stays 0
-    S = np.empty((2, 6, G), dtype=dout.dtype)
+    # dout phase-major (column w of image g at [h, w % m, (w // m) * G + g]); the part
+    # past the edge stays 0
+    dyp = np.zeros((th * 2, 2, tw * G), dtype=dout.dtype)
+    S = np.empty((2, 6, tw * G), dtype=dout.dtype)
     column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
         column_sums[:] = 0
@@ -640,38 +927,53 @@ def dout_f2x5(dout, n0, n1, th, tw, coef, D, db):
             for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
-                    dyp[h, w, g] = val
+                    dyp[h, w % 2, (w // 2) * G + g] = val
                     column_sums[w] += val
         db[f] += column_sums.sum()
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for i in range(2):  # AT.T along each row of the tile
-                    for g in range(G):
-                        S[i, 0, g] = dyp[ty * 2 + i, tx * 2 + 0, g]
-                    for g in range(G):
-                        S[i, 1, g] = dyp[ty * 2 + i, tx * 2 + 0, g] + dyp[ty * 2 + i, tx * 2 + 1, g]
-                    for g in range(G):
-                        S[i, 2, g] = dyp[ty * 2 + i, tx * 2 + 0, g] - dyp[ty * 2 + i, tx * 2 + 1, g]
-                    for g in range(G):
-                        S[i, 3, g] = dyp[ty * 2 + i, tx * 2 + 0, g] + k2*dyp[ty * 2 + i, tx * 2 + 1, g]
-                    for g in range(G):
-                        S[i, 4, g] = dyp[ty * 2 + i, tx * 2 + 0, g] - k2*dyp[ty * 2 + i, tx * 2 + 1, g]
-                    for g in range(G):
-                        S[i, 5, g] = dyp[ty * 2 + i, tx * 2 + 1, g]
-                for b in range(6):  # then down each column
-                    for g in range(G):
-                        D[0 + b, f, q0 + g] = S[0, b, g]
-                    for g in range(G):
-                        D[6 + b, f, q0 + g] = S[0, b, g] + S[1, b, g]
-                    for g in range(G):
-                        D[12 + b, f, q0 + g] = S[0, b, g] - S[1, b, g]
-                    for g in range(G):
-                        D[18 + b, f, q0 + g] = S[0, b, g] + k2*S[1, b, g]
-                    for g in range(G):
-                        D[24 + b, f, q0 + g] = S[0, b, g] - k2*S[1, b, g]
-                    for g in range(G):
-                        D[30 + b, f, q0 + g] = S[1, b, g]
+            q0 = ty * tw * G
+            for i in range(2):  # AT.T along each row of the band's tiles
+                d0 = dyp[ty * 2 + i, 0]
+                d1 = dyp[ty * 2 + i, 1]
+                s0 = S[i, 0]
+                s1 = S[i, 1]
+                s2 = S[i, 2]
+                s3 = S[i, 3]
+                s4 = S[i, 4]
+                s5 = S[i, 5]
+                for p in range(tw * G):
+                    s0[p] = d0[p]
+                for p in range(tw * G):
+                    s1[p] = d0[p] + d1[p]
+                for p in range(tw * G):
+                    s2[p] = d0[p] - d1[p]
+                for p in range(tw * G):
+                    s3[p] = d0[p] + k2*d1[p]
+                for p in range(tw * G):
+                    s4[p] = d0[p] - k2*d1[p]
+                for p in range(tw * G):
+                    s5[p] = d1[p]
+            for b in range(6):  # then down each column
+                t0 = S[0, b]
+                t1 = S[1, b]
+                e0 = D[0 + b, f, q0:]
+                e1 = D[6 + b, f, q0:]
+                e2 = D[12 + b, f, q0:]
+                e3 = D[18 + b, f, q0:]
+                e4 = D[24 + b, f, q0:]
+                e5 = D[30 + b, f, q0:]
+                for p in range(tw * G):
+                    e0[p] = t0[p]
+                for p in range(tw * G):
+                    e1[p] = t0[p] + t1[p]
+                for p in range(tw * G):
+                    e2[p] = t0[p] - t1[p]
+                for p in range(tw * G):
+                    e3[p] = t0[p] + k2*t1[p]
+                for p in range(tw * G):
+                    e4[p] = t0[p] - k2*t1[p]
+                for p in range(tw * G):
+                    e5[p] = t1[p]
 
 
 @njit(nogil=True, cache=True)
@@ -685,45 +987,73 @@ def dinput_f2x5(dV, n0, n1, pad, th, tw, coef, dx):
     k5 = coef[2]
     _, C, H, W = dx.shape
     G = n1 - n0
-    Wp = tw * 2 + 4
-    dxp = np.empty((th * 2 + 4, Wp, G), dtype=dx.dtype)
-    R = np.empty((6, Wp, G), dtype=dx.dtype)
+    groups = tw + 2
+    # phase-major, as input_* lays out the padded image
+    dxp = np.empty((th * 2 + 4, 2, groups * G), dtype=dx.dtype)
+    R = np.empty((6, 2, groups * G), dtype=dx.dtype)
+    dxf = dxp.reshape(th * 2 + 4, 2 * groups * G)
+    Rf = R.reshape(6, 2 * groups * G)
     for c in range(C):
         dxp[:] = 0
         for ty in range(th):
+            q0 = ty * tw * G
             R[:] = 0
-            for tx in range(tw):  # BT.T along each row, added into overlapping columns
-                q0 = (ty * tw + tx) * G
-                for a in range(6):
-                    for g in range(G):
-                        R[a, tx * 2 + 0, g] += k4*dV[a * 6 + 0, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 1, g] += k4*dV[a * 6 + 1, c, q0 + g] - k4*dV[a * 6 + 2, c, q0 + g] - k2*dV[a * 6 + 3, c, q0 + g] + k2*dV[a * 6 + 4, c, q0 + g] + k4*dV[a * 6 + 5, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 2, g] += -k5*dV[a * 6 + 0, c, q0 + g] + k4*dV[a * 6 + 1, c, q0 + g] + k4*dV[a * 6 + 2, c, q0 + g] - dV[a * 6 + 3, c, q0 + g] - dV[a * 6 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 3, g] += -dV[a * 6 + 1, c, q0 + g] + dV[a * 6 + 2, c, q0 + g] + k2*dV[a * 6 + 3, c, q0 + g] - k2*dV[a * 6 + 4, c, q0 + g] - k5*dV[a * 6 + 5, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 4, g] += dV[a * 6 + 0, c, q0 + g] - dV[a * 6 + 1, c, q0 + g] - dV[a * 6 + 2, c, q0 + g] + dV[a * 6 + 3, c, q0 + g] + dV[a * 6 + 4, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 2 + 5, g] += dV[a * 6 + 5, c, q0 + g]
-            for col in range(Wp):  # then BT.T down the rows
-                for g in range(G):
-                    dxp[ty * 2 + 0, col, g] += k4*R[0, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 1, col, g] += k4*R[1, col, g] - k4*R[2, col, g] - k2*R[3, col, g] + k2*R[4, col, g] + k4*R[5, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 2, col, g] += -k5*R[0, col, g] + k4*R[1, col, g] + k4*R[2, col, g] - R[3, col, g] - R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 3, col, g] += -R[1, col, g] + R[2, col, g] + k2*R[3, col, g] - k2*R[4, col, g] - k5*R[5, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 4, col, g] += R[0, col, g] - R[1, col, g] - R[2, col, g] + R[3, col, g] + R[4, col, g]
-                for g in range(G):
-                    dxp[ty * 2 + 5, col, g] += R[5, col, g]
+            for a in range(6):  # BT.T along the rows: column j of every tile at once, added
+                # into the columns the windows share
+                e0 = dV[a * 6 + 0, c, q0:]
+                e1 = dV[a * 6 + 1, c, q0:]
+                e2 = dV[a * 6 + 2, c, q0:]
+                e3 = dV[a * 6 + 3, c, q0:]
+                e4 = dV[a * 6 + 4, c, q0:]
+                e5 = dV[a * 6 + 5, c, q0:]
+                r0 = R[a, 0, :]
+                r1 = R[a, 1, :]
+                r2 = R[a, 0, G:]
+                r3 = R[a, 1, G:]
+                r4 = R[a, 0, 2 * G:]
+                r5 = R[a, 1, 2 * G:]
+                for p in range(tw * G):
+                    r0[p] += k4*e0[p]
+                for p in range(tw * G):
+                    r1[p] += k4*e1[p] - k4*e2[p] - k2*e3[p] + k2*e4[p] + k4*e5[p]
+                for p in range(tw * G):
+                    r2[p] += -k5*e0[p] + k4*e1[p] + k4*e2[p] - e3[p] - e4[p]
+                for p in range(tw * G):
+                    r3[p] += -e1[p] + e2[p] + k2*e3[p] - k2*e4[p] - k5*e5[p]
+                for p in range(tw * G):
+                    r4[p] += e0[p] - e1[p] - e2[p] + e3[p] + e4[p]
+                for p in range(tw * G):
+                    r5[p] += e5[p]
+            # then BT.T down the rows of the band, every column at once
+            s0 = Rf[0]
+            s1 = Rf[1]
+            s2 = Rf[2]
+            s3 = Rf[3]
+            s4 = Rf[4]
+            s5 = Rf[5]
+            x0 = dxf[ty * 2 + 0]
+            x1 = dxf[ty * 2 + 1]
+            x2 = dxf[ty * 2 + 2]
+            x3 = dxf[ty * 2 + 3]
+            x4 = dxf[ty * 2 + 4]
+            x5 = dxf[ty * 2 + 5]
+            for p in range(2 * groups * G):
+                x0[p] += k4*s0[p]
+            for p in range(2 * groups * G):
+                x1[p] += k4*s1[p] - k4*s2[p] - k2*s3[p] + k2*s4[p] + k4*s5[p]
+            for p in range(2 * groups * G):
+                x2[p] += -k5*s0[p] + k4*s1[p] + k4*s2[p] - s3[p] - s4[p]
+            for p in range(2 * groups * G):
+                x3[p] += -s1[p] + s2[p] + k2*s3[p] - k2*s4[p] - k5*s5[p]
+            for p in range(2 * groups * G):
+                x4[p] += s0[p] - s1[p] - s2[p] + s3[p] + s4[p]
+            for p in range(2 * groups * G):
+                x5[p] += s5[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
+                    col = w + pad
+                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 2, (col // 2) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -746,51 +1076,86 @@ def input_f4x5(x, n0, n1, pad, th, tw, coef, V):
     k160 = coef[12]
     _, C, H, W = x.shape
     G = n1 - n0
-    Wp = tw * 4 + 4
-    xp = np.zeros((th * 4 + 4, Wp, G), dtype=x.dtype)  # the border stays 0
-    R = np.empty((8, Wp, G), dtype=x.dtype)
+    groups = tw + 1  # column groups of 4: the last tile's window passes tw * 4
+    # the padded image, phase-major: column col of image g at [row, col % m, (col // m) * G + g]
+    xp = np.zeros((th * 4 + 4, 4, groups * G), dtype=x.dtype)  # the border stays 0
+    R = np.empty((8, 4, groups * G), dtype=x.dtype)
+    xf = xp.reshape(th * 4 + 4, 4 * groups * G)
+    Rf = R.reshape(8, 4 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    xp[h + pad, w + pad, g] = x[n0 + g, c, h, w]
+                    col = w + pad
+                    xp[h + pad, col % 4, (col // 4) * G + g] = x[n0 + g, c, h, w]
         for ty in range(th):
-            for col in range(Wp):  # BT down the tile's rows
-                for g in range(G):
-                    R[0, col, g] = k4*xp[ty * 4 + 0, col, g] - k21*xp[ty * 4 + 2, col, g] + k21*xp[ty * 4 + 4, col, g] - k4*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[1, col, g] = -k4*xp[ty * 4 + 1, col, g] - k4*xp[ty * 4 + 2, col, g] + k17*xp[ty * 4 + 3, col, g] + k17*xp[ty * 4 + 4, col, g] - k4*xp[ty * 4 + 5, col, g] - k4*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[2, col, g] = k4*xp[ty * 4 + 1, col, g] - k4*xp[ty * 4 + 2, col, g] - k17*xp[ty * 4 + 3, col, g] + k17*xp[ty * 4 + 4, col, g] + k4*xp[ty * 4 + 5, col, g] - k4*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[3, col, g] = k2*xp[ty * 4 + 1, col, g] + xp[ty * 4 + 2, col, g] - k10*xp[ty * 4 + 3, col, g] - k5*xp[ty * 4 + 4, col, g] + k8*xp[ty * 4 + 5, col, g] + k4*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[4, col, g] = -k2*xp[ty * 4 + 1, col, g] + xp[ty * 4 + 2, col, g] + k10*xp[ty * 4 + 3, col, g] - k5*xp[ty * 4 + 4, col, g] - k8*xp[ty * 4 + 5, col, g] + k4*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[5, col, g] = k64*xp[ty * 4 + 1, col, g] + k128*xp[ty * 4 + 2, col, g] - k80*xp[ty * 4 + 3, col, g] - k160*xp[ty * 4 + 4, col, g] + k16*xp[ty * 4 + 5, col, g] + k32*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[6, col, g] = -k64*xp[ty * 4 + 1, col, g] + k128*xp[ty * 4 + 2, col, g] + k80*xp[ty * 4 + 3, col, g] - k160*xp[ty * 4 + 4, col, g] - k16*xp[ty * 4 + 5, col, g] + k32*xp[ty * 4 + 6, col, g]
-                for g in range(G):
-                    R[7, col, g] = -k4*xp[ty * 4 + 1, col, g] + k21*xp[ty * 4 + 3, col, g] - k21*xp[ty * 4 + 5, col, g] + k4*xp[ty * 4 + 7, col, g]
-            for tx in range(tw):  # then BT along each row
-                q0 = (ty * tw + tx) * G
-                for a in range(8):
-                    for g in range(G):
-                        V[a * 8 + 0, c, q0 + g] = k4*R[a, tx * 4 + 0, g] - k21*R[a, tx * 4 + 2, g] + k21*R[a, tx * 4 + 4, g] - k4*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 1, c, q0 + g] = -k4*R[a, tx * 4 + 1, g] - k4*R[a, tx * 4 + 2, g] + k17*R[a, tx * 4 + 3, g] + k17*R[a, tx * 4 + 4, g] - k4*R[a, tx * 4 + 5, g] - k4*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 2, c, q0 + g] = k4*R[a, tx * 4 + 1, g] - k4*R[a, tx * 4 + 2, g] - k17*R[a, tx * 4 + 3, g] + k17*R[a, tx * 4 + 4, g] + k4*R[a, tx * 4 + 5, g] - k4*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 3, c, q0 + g] = k2*R[a, tx * 4 + 1, g] + R[a, tx * 4 + 2, g] - k10*R[a, tx * 4 + 3, g] - k5*R[a, tx * 4 + 4, g] + k8*R[a, tx * 4 + 5, g] + k4*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 4, c, q0 + g] = -k2*R[a, tx * 4 + 1, g] + R[a, tx * 4 + 2, g] + k10*R[a, tx * 4 + 3, g] - k5*R[a, tx * 4 + 4, g] - k8*R[a, tx * 4 + 5, g] + k4*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 5, c, q0 + g] = k64*R[a, tx * 4 + 1, g] + k128*R[a, tx * 4 + 2, g] - k80*R[a, tx * 4 + 3, g] - k160*R[a, tx * 4 + 4, g] + k16*R[a, tx * 4 + 5, g] + k32*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 6, c, q0 + g] = -k64*R[a, tx * 4 + 1, g] + k128*R[a, tx * 4 + 2, g] + k80*R[a, tx * 4 + 3, g] - k160*R[a, tx * 4 + 4, g] - k16*R[a, tx * 4 + 5, g] + k32*R[a, tx * 4 + 6, g]
-                    for g in range(G):
-                        V[a * 8 + 7, c, q0 + g] = -k4*R[a, tx * 4 + 1, g] + k21*R[a, tx * 4 + 3, g] - k21*R[a, tx * 4 + 5, g] + k4*R[a, tx * 4 + 7, g]
+            q0 = ty * tw * G
+            # BT down the rows of the band, every column at once
+            d0 = xf[ty * 4 + 0]
+            d1 = xf[ty * 4 + 1]
+            d2 = xf[ty * 4 + 2]
+            d3 = xf[ty * 4 + 3]
+            d4 = xf[ty * 4 + 4]
+            d5 = xf[ty * 4 + 5]
+            d6 = xf[ty * 4 + 6]
+            d7 = xf[ty * 4 + 7]
+            r0 = Rf[0]
+            r1 = Rf[1]
+            r2 = Rf[2]
+            r3 = Rf[3]
+            r4 = Rf[4]
+            r5 = Rf[5]
+            r6 = Rf[6]
+            r7 = Rf[7]
+            for p in range(4 * groups * G):
+                r0[p] = k4*d0[p] - k21*d2[p] + k21*d4[p] - k4*d6[p]
+            for p in range(4 * groups * G):
+                r1[p] = -k4*d1[p] - k4*d2[p] + k17*d3[p] + k17*d4[p] - k4*d5[p] - k4*d6[p]
+            for p in range(4 * groups * G):
+                r2[p] = k4*d1[p] - k4*d2[p] - k17*d3[p] + k17*d4[p] + k4*d5[p] - k4*d6[p]
+            for p in range(4 * groups * G):
+                r3[p] = k2*d1[p] + d2[p] - k10*d3[p] - k5*d4[p] + k8*d5[p] + k4*d6[p]
+            for p in range(4 * groups * G):
+                r4[p] = -k2*d1[p] + d2[p] + k10*d3[p] - k5*d4[p] - k8*d5[p] + k4*d6[p]
+            for p in range(4 * groups * G):
+                r5[p] = k64*d1[p] + k128*d2[p] - k80*d3[p] - k160*d4[p] + k16*d5[p] + k32*d6[p]
+            for p in range(4 * groups * G):
+                r6[p] = -k64*d1[p] + k128*d2[p] + k80*d3[p] - k160*d4[p] - k16*d5[p] + k32*d6[p]
+            for p in range(4 * groups * G):
+                r7[p] = -k4*d1[p] + k21*d3[p] - k21*d5[p] + k4*d7[p]
+            for a in range(8):  # then BT along the rows: column j of every tile at once
+                s0 = R[a, 0, :]
+                s1 = R[a, 1, :]
+                s2 = R[a, 2, :]
+                s3 = R[a, 3, :]
+                s4 = R[a, 0, G:]
+                s5 = R[a, 1, G:]
+                s6 = R[a, 2, G:]
+                s7 = R[a, 3, G:]
+                v0 = V[a * 8 + 0, c, q0:]
+                v1 = V[a * 8 + 1, c, q0:]
+                v2 = V[a * 8 + 2, c, q0:]
+                v3 = V[a * 8 + 3, c, q0:]
+                v4 = V[a * 8 + 4, c, q0:]
+                v5 = V[a * 8 + 5, c, q0:]
+                v6 = V[a * 8 + 6, c, q0:]
+                v7 = V[a * 8 + 7, c, q0:]
+                for p in range(tw * G):
+                    v0[p] = k4*s0[p] - k21*s2[p] + k21*s4[p] - k4*s6[p]
+                for p in range(tw * G):
+                    v1[p] = -k4*s1[p] - k4*s2[p] + k17*s3[p] + k17*s4[p] - k4*s5[p] - k4*s6[p]
+                for p in range(tw * G):
+                    v2[p] = k4*s1[p] - k4*s2[p] - k17*s3[p] + k17*s4[p] + k4*s5[p] - k4*s6[p]
+                for p in range(tw * G):
+                    v3[p] = k2*s1[p] + s2[p] - k10*s3[p] - k5*s4[p] + k8*s5[p] + k4*s6[p]
+                for p in range(tw * G):
+                    v4[p] = -k2*s1[p] + s2[p] + k10*s3[p] - k5*s4[p] - k8*s5[p] + k4*s6[p]
+                for p in range(tw * G):
+                    v5[p] = k64*s1[p] + k128*s2[p] - k80*s3[p] - k160*s4[p] + k16*s5[p] + k32*s6[p]
+                for p in range(tw * G):
+                    v6[p] = -k64*s1[p] + k128*s2[p] + k80*s3[p] - k160*s4[p] - k16*s5[p] + k32*s6[p]
+                for p in range(tw * G):
+                    v7[p] = -k4*s1[p] + k21*s3[p] - k21*s5[p] + k4*s7[p]
 
 
 @njit(nogil=True, cache=True)
@@ -804,35 +1169,59 @@ def output_f4x5(M, bias, n0, n1, th, tw, coef, out):
     k8 = coef[3]
     _, F, H_out, W_out = out.shape
     G = n1 - n0
-    S = np.empty((4, 8, G), dtype=out.dtype)
-    Y = np.empty((th * 4, tw * 4, G), dtype=out.dtype)
+    S = np.empty((4, 8, tw * G), dtype=out.dtype)
+    # the output images, phase-major: column w of image g at [h, w % m, (w // m) * G + g]
+    Y = np.empty((th * 4, 4, tw * G), dtype=out.dtype)
     for f in range(F):
         bf = bias[f]
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for b in range(8):  # AT down each column of the tile
-                    for g in range(G):
-                        S[0, b, g] = M[0 + b, f, q0 + g] + M[8 + b, f, q0 + g] + M[16 + b, f, q0 + g] + M[24 + b, f, q0 + g] + M[32 + b, f, q0 + g] + k8*M[40 + b, f, q0 + g] + k8*M[48 + b, f, q0 + g]
-                    for g in range(G):
-                        S[1, b, g] = M[8 + b, f, q0 + g] - M[16 + b, f, q0 + g] + k2*M[24 + b, f, q0 + g] - k2*M[32 + b, f, q0 + g] + k4*M[40 + b, f, q0 + g] - k4*M[48 + b, f, q0 + g]
-                    for g in range(G):
-                        S[2, b, g] = M[8 + b, f, q0 + g] + M[16 + b, f, q0 + g] + k4*M[24 + b, f, q0 + g] + k4*M[32 + b, f, q0 + g] + k2*M[40 + b, f, q0 + g] + k2*M[48 + b, f, q0 + g]
-                    for g in range(G):
-                        S[3, b, g] = M[8 + b, f, q0 + g] - M[16 + b, f, q0 + g] + k8*M[24 + b, f, q0 + g] - k8*M[32 + b, f, q0 + g] + M[40 + b, f, q0 + g] - M[48 + b, f, q0 + g] + M[56 + b, f, q0 + g]
-                for i in range(4):  # then AT along each row
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 0, g] = S[i, 0, g] + S[i, 1, g] + S[i, 2, g] + S[i, 3, g] + S[i, 4, g] + k8*S[i, 5, g] + k8*S[i, 6, g] + bf
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 1, g] = S[i, 1, g] - S[i, 2, g] + k2*S[i, 3, g] - k2*S[i, 4, g] + k4*S[i, 5, g] - k4*S[i, 6, g] + bf
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 2, g] = S[i, 1, g] + S[i, 2, g] + k4*S[i, 3, g] + k4*S[i, 4, g] + k2*S[i, 5, g] + k2*S[i, 6, g] + bf
-                    for g in range(G):
-                        Y[ty * 4 + i, tx * 4 + 3, g] = S[i, 1, g] - S[i, 2, g] + k8*S[i, 3, g] - k8*S[i, 4, g] + S[i, 5, g] - S[i, 6, g] + S[i, 7, g] + bf
+            q0 = ty * tw * G
+            for b in range(8):  # AT down each column of the band's tiles
+                u0 = M[0 + b, f, q0:]
+                u1 = M[8 + b, f, q0:]
+                u2 = M[16 + b, f, q0:]
+                u3 = M[24 + b, f, q0:]
+                u4 = M[32 + b, f, q0:]
+                u5 = M[40 + b, f, q0:]
+                u6 = M[48 + b, f, q0:]
+                u7 = M[56 + b, f, q0:]
+                s0 = S[0, b]
+                s1 = S[1, b]
+                s2 = S[2, b]
+                s3 = S[3, b]
+                for p in range(tw * G):
+                    s0[p] = u0[p] + u1[p] + u2[p] + u3[p] + u4[p] + k8*u5[p] + k8*u6[p]
+                for p in range(tw * G):
+                    s1[p] = u1[p] - u2[p] + k2*u3[p] - k2*u4[p] + k4*u5[p] - k4*u6[p]
+                for p in range(tw * G):
+                    s2[p] = u1[p] + u2[p] + k4*u3[p] + k4*u4[p] + k2*u5[p] + k2*u6[p]
+                for p in range(tw * G):
+                    s3[p] = u1[p] - u2[p] + k8*u3[p] - k8*u4[p] + u5[p] - u6[p] + u7[p]
+            for i in range(4):  # then AT along each row
+                t0 = S[i, 0]
+                t1 = S[i, 1]
+                t2 = S[i, 2]
+                t3 = S[i, 3]
+                t4 = S[i, 4]
+                t5 = S[i, 5]
+                t6 = S[i, 6]
+                t7 = S[i, 7]
+                y0 = Y[ty * 4 + i, 0]
+                y1 = Y[ty * 4 + i, 1]
+                y2 = Y[ty * 4 + i, 2]
+                y3 = Y[ty * 4 + i, 3]
+                for p in range(tw * G):
+                    y0[p] = t0[p] + t1[p] + t2[p] + t3[p] + t4[p] + k8*t5[p] + k8*t6[p] + bf
+                for p in range(tw * G):
+                    y1[p] = t1[p] - t2[p] + k2*t3[p] - k2*t4[p] + k4*t5[p] - k4*t6[p] + bf
+                for p in range(tw * G):
+                    y2[p] = t1[p] + t2[p] + k4*t3[p] + k4*t4[p] + k2*t5[p] + k2*t6[p] + bf
+                for p in range(tw * G):
+                    y3[p] = t1[p] - t2[p] + k8*t3[p] - k8*t4[p] + t5[p] - t6[p] + t7[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
             for g in range(G):
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w, g]
+                    out[n0 + g, f, h, w] = Y[h, w % 4, (w // 4) * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -846,8 +1235,10 @@ def dout_f4x5(dout, n0, n1, th, tw, coef, D, db):
     k8 = coef[3]
     _, F, H_out, W_out = dout.shape
     G = n1 - n0
-    dyp = np.zeros((th * 4, tw * 4, G), dtype=dout.dtype)  # the part past the edge stays 0
-    S = np.empty((4, 8, G), dtype=dout.dtype)
+    # dout phase-major (column w of image g at [h, w % m, (w // m) * G + g]); the part
+    # past the edge stays 0
+    dyp = np.zeros((th * 4, 4, tw * G), dtype=dout.dtype)
+    S = np.empty((4, 8, tw * G), dtype=dout.dtype)
     column_sums = np.empty(W_out, dtype=np.float64)  # filter f's sum of dout, by column
     for f in range(F):
         column_sums[:] = 0
@@ -855,46 +1246,69 @@ def dout_f4x5(dout, n0, n1, th, tw, coef, D, db):
             for g in range(G):
                 for w in range(W_out):
                     val = dout[n0 + g, f, h, w]
-                    dyp[h, w, g] = val
+                    dyp[h, w % 4, (w // 4) * G + g] = val
                     column_sums[w] += val
         db[f] += column_sums.sum()
         for ty in range(th):
-            for tx in range(tw):
-                q0 = (ty * tw + tx) * G
-                for i in range(4):  # AT.T along each row of the tile
-                    for g in range(G):
-                        S[i, 0, g] = dyp[ty * 4 + i, tx * 4 + 0, g]
-                    for g in range(G):
-                        S[i, 1, g] = dyp[ty * 4 + i, tx * 4 + 0, g] + dyp[ty * 4 + i, tx * 4 + 1, g] + dyp[ty * 4 + i, tx * 4 + 2, g] + dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 2, g] = dyp[ty * 4 + i, tx * 4 + 0, g] - dyp[ty * 4 + i, tx * 4 + 1, g] + dyp[ty * 4 + i, tx * 4 + 2, g] - dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 3, g] = dyp[ty * 4 + i, tx * 4 + 0, g] + k2*dyp[ty * 4 + i, tx * 4 + 1, g] + k4*dyp[ty * 4 + i, tx * 4 + 2, g] + k8*dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 4, g] = dyp[ty * 4 + i, tx * 4 + 0, g] - k2*dyp[ty * 4 + i, tx * 4 + 1, g] + k4*dyp[ty * 4 + i, tx * 4 + 2, g] - k8*dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 5, g] = k8*dyp[ty * 4 + i, tx * 4 + 0, g] + k4*dyp[ty * 4 + i, tx * 4 + 1, g] + k2*dyp[ty * 4 + i, tx * 4 + 2, g] + dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 6, g] = k8*dyp[ty * 4 + i, tx * 4 + 0, g] - k4*dyp[ty * 4 + i, tx * 4 + 1, g] + k2*dyp[ty * 4 + i, tx * 4 + 2, g] - dyp[ty * 4 + i, tx * 4 + 3, g]
-                    for g in range(G):
-                        S[i, 7, g] = dyp[ty * 4 + i, tx * 4 + 3, g]
-                for b in range(8):  # then down each column
-                    for g in range(G):
-                        D[0 + b, f, q0 + g] = S[0, b, g]
-                    for g in range(G):
-                        D[8 + b, f, q0 + g] = S[0, b, g] + S[1, b, g] + S[2, b, g] + S[3, b, g]
-                    for g in range(G):
-                        D[16 + b, f, q0 + g] = S[0, b, g] - S[1, b, g] + S[2, b, g] - S[3, b, g]
-                    for g in range(G):
-                        D[24 + b, f, q0 + g] = S[0, b, g] + k2*S[1, b, g] + k4*S[2, b, g] + k8*S[3, b, g]
-                    for g in range(G):
-                        D[32 + b, f, q0 + g] = S[0, b, g] - k2*S[1, b, g] + k4*S[2, b, g] - k8*S[3, b, g]
-                    for g in range(G):
-                        D[40 + b, f, q0 + g] = k8*S[0, b, g] + k4*S[1, b, g] + k2*S[2, b, g] + S[3, b, g]
-                    for g in range(G):
-                        D[48 + b, f, q0 + g] = k8*S[0, b, g] - k4*S[1, b, g] + k2*S[2, b, g] - S[3, b, g]
-                    for g in range(G):
-                        D[56 + b, f, q0 + g] = S[3, b, g]
+            q0 = ty * tw * G
+            for i in range(4):  # AT.T along each row of the band's tiles
+                d0 = dyp[ty * 4 + i, 0]
+                d1 = dyp[ty * 4 + i, 1]
+                d2 = dyp[ty * 4 + i, 2]
+                d3 = dyp[ty * 4 + i, 3]
+                s0 = S[i, 0]
+                s1 = S[i, 1]
+                s2 = S[i, 2]
+                s3 = S[i, 3]
+                s4 = S[i, 4]
+                s5 = S[i, 5]
+                s6 = S[i, 6]
+                s7 = S[i, 7]
+                for p in range(tw * G):
+                    s0[p] = d0[p]
+                for p in range(tw * G):
+                    s1[p] = d0[p] + d1[p] + d2[p] + d3[p]
+                for p in range(tw * G):
+                    s2[p] = d0[p] - d1[p] + d2[p] - d3[p]
+                for p in range(tw * G):
+                    s3[p] = d0[p] + k2*d1[p] + k4*d2[p] + k8*d3[p]
+                for p in range(tw * G):
+                    s4[p] = d0[p] - k2*d1[p] + k4*d2[p] - k8*d3[p]
+                for p in range(tw * G):
+                    s5[p] = k8*d0[p] + k4*d1[p] + k2*d2[p] + d3[p]
+                for p in range(tw * G):
+                    s6[p] = k8*d0[p] - k4*d1[p] + k2*d2[p] - d3[p]
+                for p in range(tw * G):
+                    s7[p] = d3[p]
+            for b in range(8):  # then down each column
+                t0 = S[0, b]
+                t1 = S[1, b]
+                t2 = S[2, b]
+                t3 = S[3, b]
+                e0 = D[0 + b, f, q0:]
+                e1 = D[8 + b, f, q0:]
+                e2 = D[16 + b, f, q0:]
+                e3 = D[24 + b, f, q0:]
+                e4 = D[32 + b, f, q0:]
+                e5 = D[40 + b, f, q0:]
+                e6 = D[48 + b, f, q0:]
+                e7 = D[56 + b, f, q0:]
+                for p in range(tw * G):
+                    e0[p] = t0[p]
+                for p in range(tw * G):
+                    e1[p] = t0[p] + t1[p] + t2[p] + t3[p]
+                for p in range(tw * G):
+                    e2[p] = t0[p] - t1[p] + t2[p] - t3[p]
+                for p in range(tw * G):
+                    e3[p] = t0[p] + k2*t1[p] + k4*t2[p] + k8*t3[p]
+                for p in range(tw * G):
+                    e4[p] = t0[p] - k2*t1[p] + k4*t2[p] - k8*t3[p]
+                for p in range(tw * G):
+                    e5[p] = k8*t0[p] + k4*t1[p] + k2*t2[p] + t3[p]
+                for p in range(tw * G):
+                    e6[p] = k8*t0[p] - k4*t1[p] + k2*t2[p] - t3[p]
+                for p in range(tw * G):
+                    e7[p] = t3[p]
 
 
 @njit(nogil=True, cache=True)
@@ -918,50 +1332,86 @@ def dinput_f4x5(dV, n0, n1, pad, th, tw, coef, dx):
     k160 = coef[12]
     _, C, H, W = dx.shape
     G = n1 - n0
-    Wp = tw * 4 + 4
-    dxp = np.empty((th * 4 + 4, Wp, G), dtype=dx.dtype)
-    R = np.empty((8, Wp, G), dtype=dx.dtype)
+    groups = tw + 1
+    # phase-major, as input_* lays out the padded image
+    dxp = np.empty((th * 4 + 4, 4, groups * G), dtype=dx.dtype)
+    R = np.empty((8, 4, groups * G), dtype=dx.dtype)
+    dxf = dxp.reshape(th * 4 + 4, 4 * groups * G)
+    Rf = R.reshape(8, 4 * groups * G)
     for c in range(C):
         dxp[:] = 0
         for ty in range(th):
+            q0 = ty * tw * G
             R[:] = 0
-            for tx in range(tw):  # BT.T along each row, added into overlapping columns
-                q0 = (ty * tw + tx) * G
-                for a in range(8):
-                    for g in range(G):
-                        R[a, tx * 4 + 0, g] += k4*dV[a * 8 + 0, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 1, g] += -k4*dV[a * 8 + 1, c, q0 + g] + k4*dV[a * 8 + 2, c, q0 + g] + k2*dV[a * 8 + 3, c, q0 + g] - k2*dV[a * 8 + 4, c, q0 + g] + k64*dV[a * 8 + 5, c, q0 + g] - k64*dV[a * 8 + 6, c, q0 + g] - k4*dV[a * 8 + 7, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 2, g] += -k21*dV[a * 8 + 0, c, q0 + g] - k4*dV[a * 8 + 1, c, q0 + g] - k4*dV[a * 8 + 2, c, q0 + g] + dV[a * 8 + 3, c, q0 + g] + dV[a * 8 + 4, c, q0 + g] + k128*dV[a * 8 + 5, c, q0 + g] + k128*dV[a * 8 + 6, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 3, g] += k17*dV[a * 8 + 1, c, q0 + g] - k17*dV[a * 8 + 2, c, q0 + g] - k10*dV[a * 8 + 3, c, q0 + g] + k10*dV[a * 8 + 4, c, q0 + g] - k80*dV[a * 8 + 5, c, q0 + g] + k80*dV[a * 8 + 6, c, q0 + g] + k21*dV[a * 8 + 7, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 4, g] += k21*dV[a * 8 + 0, c, q0 + g] + k17*dV[a * 8 + 1, c, q0 + g] + k17*dV[a * 8 + 2, c, q0 + g] - k5*dV[a * 8 + 3, c, q0 + g] - k5*dV[a * 8 + 4, c, q0 + g] - k160*dV[a * 8 + 5, c, q0 + g] - k160*dV[a * 8 + 6, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 5, g] += -k4*dV[a * 8 + 1, c, q0 + g] + k4*dV[a * 8 + 2, c, q0 + g] + k8*dV[a * 8 + 3, c, q0 + g] - k8*dV[a * 8 + 4, c, q0 + g] + k16*dV[a * 8 + 5, c, q0 + g] - k16*dV[a * 8 + 6, c, q0 + g] - k21*dV[a * 8 + 7, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 6, g] += -k4*dV[a * 8 + 0, c, q0 + g] - k4*dV[a * 8 + 1, c, q0 + g] - k4*dV[a * 8 + 2, c, q0 + g] + k4*dV[a * 8 + 3, c, q0 + g] + k4*dV[a * 8 + 4, c, q0 + g] + k32*dV[a * 8 + 5, c, q0 + g] + k32*dV[a * 8 + 6, c, q0 + g]
-                    for g in range(G):
-                        R[a, tx * 4 + 7, g] += k4*dV[a * 8 + 7, c, q0 + g]
-            for col in range(Wp):  # then BT.T down the rows
-                for g in range(G):
-                    dxp[ty * 4 + 0, col, g] += k4*R[0, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 1, col, g] += -k4*R[1, col, g] + k4*R[2, col, g] + k2*R[3, col, g] - k2*R[4, col, g] + k64*R[5, col, g] - k64*R[6, col, g] - k4*R[7, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 2, col, g] += -k21*R[0, col, g] - k4*R[1, col, g] - k4*R[2, col, g] + R[3, col, g] + R[4, col, g] + k128*R[5, col, g] + k128*R[6, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 3, col, g] += k17*R[1, col, g] - k17*R[2, col, g] - k10*R[3, col, g] + k10*R[4, col, g] - k80*R[5, col, g] + k80*R[6, col, g] + k21*R[7, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 4, col, g] += k21*R[0, col, g] + k17*R[1, col, g] + k17*R[2, col, g] - k5*R[3, col, g] - k5*R[4, col, g] - k160*R[5, col, g] - k160*R[6, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 5, col, g] += -k4*R[1, col, g] + k4*R[2, col, g] + k8*R[3, col, g] - k8*R[4, col, g] + k16*R[5, col, g] - k16*R[6, col, g] - k21*R[7, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 6, col, g] += -k4*R[0, col, g] - k4*R[1, col, g] - k4*R[2, col, g] + k4*R[3, col, g] + k4*R[4, col, g] + k32*R[5, col, g] + k32*R[6, col, g]
-                for g in range(G):
-                    dxp[ty * 4 + 7, col, g] += k4*R[7, col, g]
+            for a in range(8):  # BT.T along the rows: column j of every tile at once, added
+                # into the columns the windows share
+                e0 = dV[a * 8 + 0, c, q0:]
+                e1 = dV[a * 8 + 1, c, q0:]
+                e2 = dV[a * 8 + 2, c, q0:]
+                e3 = dV[a * 8 + 3, c, q0:]
+                e4 = dV[a * 8 + 4, c, q0:]
+                e5 = dV[a * 8 + 5, c, q0:]
+                e6 = dV[a * 8 + 6, c, q0:]
+                e7 = dV[a * 8 + 7, c, q0:]
+                r0 = R[a, 0, :]
+                r1 = R[a, 1, :]
+                r2 = R[a, 2, :]
+                r3 = R[a, 3, :]
+                r4 = R[a, 0, G:]
+                r5 = R[a, 1, G:]
+                r6 = R[a, 2, G:]
+                r7 = R[a, 3, G:]
+                for p in range(tw * G):
+                    r0[p] += k4*e0[p]
+                for p in range(tw * G):
+                    r1[p] += -k4*e1[p] + k4*e2[p] + k2*e3[p] - k2*e4[p] + k64*e5[p] - k64*e6[p] - k4*e7[p]
+                for p in range(tw * G):
+                    r2[p] += -k21*e0[p] - k4*e1[p] - k4*e2[p] + e3[p] + e4[p] + k128*e5[p] + k128*e6[p]
+                for p in range(tw * G):
+                    r3[p] += k17*e1[p] - k17*e2[p] - k10*e3[p] + k10*e4[p] - k80*e5[p] + k80*e6[p] + k21*e7[p]
+                for p in range(tw * G):
+                    r4[p] += k21*e0[p] + k17*e1[p] + k17*e2[p] - k5*e3[p] - k5*e4[p] - k160*e5[p] - k160*e6[p]
+                for p in range(tw * G):
+                    r5[p] += -k4*e1[p] + k4*e2[p] + k8*e3[p] - k8*e4[p] + k16*e5[p] - k16*e6[p] - k21*e7[p]
+                for p in range(tw * G):
+                    r6[p] += -k4*e0[p] - k4*e1[p] - k4*e2[p] + k4*e3[p] + k4*e4[p] + k32*e5[p] + k32*e6[p]
+                for p in range(tw * G):
+                    r7[p] += k4*e7[p]
+            # then BT.T down the rows of the band, every column at once
+            s0 = Rf[0]
+            s1 = Rf[1]
+            s2 = Rf[2]
+            s3 = Rf[3]
+            s4 = Rf[4]
+            s5 = Rf[5]
+            s6 = Rf[6]
+            s7 = Rf[7]
+            x0 = dxf[ty * 4 + 0]
+            x1 = dxf[ty * 4 + 1]
+            x2 = dxf[ty * 4 + 2]
+            x3 = dxf[ty * 4 + 3]
+            x4 = dxf[ty * 4 + 4]
+            x5 = dxf[ty * 4 + 5]
+            x6 = dxf[ty * 4 + 6]
+            x7 = dxf[ty * 4 + 7]
+            for p in range(4 * groups * G):
+                x0[p] += k4*s0[p]
+            for p in range(4 * groups * G):
+                x1[p] += -k4*s1[p] + k4*s2[p] + k2*s3[p] - k2*s4[p] + k64*s5[p] - k64*s6[p] - k4*s7[p]
+            for p in range(4 * groups * G):
+                x2[p] += -k21*s0[p] - k4*s1[p] - k4*s2[p] + s3[p] + s4[p] + k128*s5[p] + k128*s6[p]
+            for p in range(4 * groups * G):
+                x3[p] += k17*s1[p] - k17*s2[p] - k10*s3[p] + k10*s4[p] - k80*s5[p] + k80*s6[p] + k21*s7[p]
+            for p in range(4 * groups * G):
+                x4[p] += k21*s0[p] + k17*s1[p] + k17*s2[p] - k5*s3[p] - k5*s4[p] - k160*s5[p] - k160*s6[p]
+            for p in range(4 * groups * G):
+                x5[p] += -k4*s1[p] + k4*s2[p] + k8*s3[p] - k8*s4[p] + k16*s5[p] - k16*s6[p] - k21*s7[p]
+            for p in range(4 * groups * G):
+                x6[p] += -k4*s0[p] - k4*s1[p] - k4*s2[p] + k4*s3[p] + k4*s4[p] + k32*s5[p] + k32*s6[p]
+            for p in range(4 * groups * G):
+                x7[p] += k4*s7[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
             for g in range(G):
                 for w in range(W):
-                    dx[n0 + g, c, h, w] = dxp[h + pad, w + pad, g]
+                    col = w + pad
+                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 4, (col // 4) * G + g]

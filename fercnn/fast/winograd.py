@@ -36,8 +36,8 @@ from fercnn.fast._workers import map_blocks
 from fercnn.fast.winograd_transforms import VARIANTS, coefficients, matrices, tiles
 
 # A block holds enough images for at least this many tiles (the matrix products' width),
-# in a multiple of 8 images: the kernels' inner loops run over a block's images, and 8
-# float32 values fill one AVX2 vector.
+# in a multiple of 8 images: the kernels' inner loops run over a band of tiles with the
+# block's images innermost, and 8 float32 values fill one AVX2 vector.
 MIN_BLOCK_TILES = 256
 IMAGES_MULTIPLE = 8
 
