@@ -31,10 +31,11 @@ def input_f2x3(x, n0, n1, pad, th, tw, coef, V):
     Rf = R.reshape(4, 2 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            buf = xp[h + pad]
             for g in range(G):
+                row = x[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    xp[h + pad, col % 2, (col // 2) * G + g] = x[n0 + g, c, h, w]
+                    buf[(w + pad) % 2, (w + pad) // 2 * G + g] = row[w]
         for ty in range(th):
             q0 = ty * tw * G
             # BT down the rows of the band, every column at once
@@ -111,9 +112,11 @@ def output_f2x3(M, bias, n0, n1, th, tw, coef, out):
                 for p in range(tw * G):
                     y1[p] = t1[p] - t2[p] + t3[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            buf = Y[h]
             for g in range(G):
+                row = out[n0 + g, f, h]
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w % 2, (w // 2) * G + g]
+                    row[w] = buf[w % 2, w // 2 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -132,11 +135,12 @@ def dout_f2x3(dout, n0, n1, th, tw, coef, D, db):
     for f in range(F):
         column_sums[:] = 0
         for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            buf = dyp[h]
             for g in range(G):
+                row = dout[n0 + g, f, h]
                 for w in range(W_out):
-                    val = dout[n0 + g, f, h, w]
-                    dyp[h, w % 2, (w // 2) * G + g] = val
-                    column_sums[w] += val
+                    buf[w % 2, w // 2 * G + g] = row[w]
+                    column_sums[w] += row[w]
         db[f] += column_sums.sum()
         for ty in range(th):
             q0 = ty * tw * G
@@ -227,10 +231,11 @@ def dinput_f2x3(dV, n0, n1, pad, th, tw, coef, dx):
             for p in range(2 * groups * G):
                 x3[p] += s3[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            buf = dxp[h + pad]
             for g in range(G):
+                row = dx[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 2, (col // 2) * G + g]
+                    row[w] = buf[(w + pad) % 2, (w + pad) // 2 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -250,10 +255,14 @@ def input_f3x3(x, n0, n1, pad, th, tw, coef, V):
     Rf = R.reshape(5, 3 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            buf = xp[h + pad]
             for g in range(G):
-                for w in range(W):
-                    col = w + pad
-                    xp[h + pad, col % 3, (col // 3) * G + g] = x[n0 + g, c, h, w]
+                row = x[n0 + g, c, h]
+                for j in range(3):
+                    phase = buf[j]
+                    for t in range((pad - j + 2) // 3, (W + pad - j + 2) // 3):
+                        w = t * 3 + j - pad
+                        phase[t * G + g] = row[w]
         for ty in range(th):
             q0 = ty * tw * G
             # BT down the rows of the band, every column at once
@@ -348,9 +357,14 @@ def output_f3x3(M, bias, n0, n1, th, tw, coef, out):
                 for p in range(tw * G):
                     y2[p] = t1[p] + t2[p] + k4*t3[p] + t4[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            buf = Y[h]
             for g in range(G):
-                for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w % 3, (w // 3) * G + g]
+                row = out[n0 + g, f, h]
+                for j in range(3):
+                    phase = buf[j]
+                    for t in range((W_out - j + 2) // 3):
+                        w = t * 3 + j
+                        row[w] = phase[t * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -371,11 +385,15 @@ def dout_f3x3(dout, n0, n1, th, tw, coef, D, db):
     for f in range(F):
         column_sums[:] = 0
         for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            buf = dyp[h]
             for g in range(G):
-                for w in range(W_out):
-                    val = dout[n0 + g, f, h, w]
-                    dyp[h, w % 3, (w // 3) * G + g] = val
-                    column_sums[w] += val
+                row = dout[n0 + g, f, h]
+                for j in range(3):
+                    phase = buf[j]
+                    for t in range((W_out - j + 2) // 3):
+                        w = t * 3 + j
+                        phase[t * G + g] = row[w]
+                        column_sums[w] += row[w]
         db[f] += column_sums.sum()
         for ty in range(th):
             q0 = ty * tw * G
@@ -484,10 +502,14 @@ def dinput_f3x3(dV, n0, n1, pad, th, tw, coef, dx):
             for p in range(3 * groups * G):
                 x4[p] += s4[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            buf = dxp[h + pad]
             for g in range(G):
-                for w in range(W):
-                    col = w + pad
-                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 3, (col // 3) * G + g]
+                row = dx[n0 + g, c, h]
+                for j in range(3):
+                    phase = buf[j]
+                    for t in range((pad - j + 2) // 3, (W + pad - j + 2) // 3):
+                        w = t * 3 + j - pad
+                        row[w] = phase[t * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -508,10 +530,11 @@ def input_f4x3(x, n0, n1, pad, th, tw, coef, V):
     Rf = R.reshape(6, 4 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            buf = xp[h + pad]
             for g in range(G):
+                row = x[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    xp[h + pad, col % 4, (col // 4) * G + g] = x[n0 + g, c, h, w]
+                    buf[(w + pad) % 4, (w + pad) // 4 * G + g] = row[w]
         for ty in range(th):
             q0 = ty * tw * G
             # BT down the rows of the band, every column at once
@@ -623,9 +646,11 @@ def output_f4x3(M, bias, n0, n1, th, tw, coef, out):
                 for p in range(tw * G):
                     y3[p] = t1[p] - t2[p] + k8*t3[p] - k8*t4[p] + t5[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            buf = Y[h]
             for g in range(G):
+                row = out[n0 + g, f, h]
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w % 4, (w // 4) * G + g]
+                    row[w] = buf[w % 4, w // 4 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -647,11 +672,12 @@ def dout_f4x3(dout, n0, n1, th, tw, coef, D, db):
     for f in range(F):
         column_sums[:] = 0
         for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            buf = dyp[h]
             for g in range(G):
+                row = dout[n0 + g, f, h]
                 for w in range(W_out):
-                    val = dout[n0 + g, f, h, w]
-                    dyp[h, w % 4, (w // 4) * G + g] = val
-                    column_sums[w] += val
+                    buf[w % 4, w // 4 * G + g] = row[w]
+                    column_sums[w] += row[w]
         db[f] += column_sums.sum()
         for ty in range(th):
             q0 = ty * tw * G
@@ -777,10 +803,11 @@ def dinput_f4x3(dV, n0, n1, pad, th, tw, coef, dx):
             for p in range(4 * groups * G):
                 x5[p] += s5[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            buf = dxp[h + pad]
             for g in range(G):
+                row = dx[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 4, (col // 4) * G + g]
+                    row[w] = buf[(w + pad) % 4, (w + pad) // 4 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -801,10 +828,11 @@ def input_f2x5(x, n0, n1, pad, th, tw, coef, V):
     Rf = R.reshape(6, 2 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            buf = xp[h + pad]
             for g in range(G):
+                row = x[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    xp[h + pad, col % 2, (col // 2) * G + g] = x[n0 + g, c, h, w]
+                    buf[(w + pad) % 2, (w + pad) // 2 * G + g] = row[w]
         for ty in range(th):
             q0 = ty * tw * G
             # BT down the rows of the band, every column at once
@@ -902,9 +930,11 @@ def output_f2x5(M, bias, n0, n1, th, tw, coef, out):
                 for p in range(tw * G):
                     y1[p] = t1[p] - t2[p] + k2*t3[p] - k2*t4[p] + t5[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            buf = Y[h]
             for g in range(G):
+                row = out[n0 + g, f, h]
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w % 2, (w // 2) * G + g]
+                    row[w] = buf[w % 2, w // 2 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -924,11 +954,12 @@ def dout_f2x5(dout, n0, n1, th, tw, coef, D, db):
     for f in range(F):
         column_sums[:] = 0
         for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            buf = dyp[h]
             for g in range(G):
+                row = dout[n0 + g, f, h]
                 for w in range(W_out):
-                    val = dout[n0 + g, f, h, w]
-                    dyp[h, w % 2, (w // 2) * G + g] = val
-                    column_sums[w] += val
+                    buf[w % 2, w // 2 * G + g] = row[w]
+                    column_sums[w] += row[w]
         db[f] += column_sums.sum()
         for ty in range(th):
             q0 = ty * tw * G
@@ -1050,10 +1081,11 @@ def dinput_f2x5(dV, n0, n1, pad, th, tw, coef, dx):
             for p in range(2 * groups * G):
                 x5[p] += s5[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            buf = dxp[h + pad]
             for g in range(G):
+                row = dx[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 2, (col // 2) * G + g]
+                    row[w] = buf[(w + pad) % 2, (w + pad) // 2 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -1084,10 +1116,11 @@ def input_f4x5(x, n0, n1, pad, th, tw, coef, V):
     Rf = R.reshape(8, 4 * groups * G)
     for c in range(C):
         for h in range(H):  # h outermost: one row of xp is written at a time, in L1
+            buf = xp[h + pad]
             for g in range(G):
+                row = x[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    xp[h + pad, col % 4, (col // 4) * G + g] = x[n0 + g, c, h, w]
+                    buf[(w + pad) % 4, (w + pad) // 4 * G + g] = row[w]
         for ty in range(th):
             q0 = ty * tw * G
             # BT down the rows of the band, every column at once
@@ -1219,9 +1252,11 @@ def output_f4x5(M, bias, n0, n1, th, tw, coef, out):
                 for p in range(tw * G):
                     y3[p] = t1[p] - t2[p] + k8*t3[p] - k8*t4[p] + t5[p] - t6[p] + t7[p] + bf
         for h in range(H_out):  # h outermost: one row of Y is read at a time, in L1
+            buf = Y[h]
             for g in range(G):
+                row = out[n0 + g, f, h]
                 for w in range(W_out):
-                    out[n0 + g, f, h, w] = Y[h, w % 4, (w // 4) * G + g]
+                    row[w] = buf[w % 4, w // 4 * G + g]
 
 
 @njit(nogil=True, cache=True)
@@ -1243,11 +1278,12 @@ def dout_f4x5(dout, n0, n1, th, tw, coef, D, db):
     for f in range(F):
         column_sums[:] = 0
         for h in range(H_out):  # h outermost: one row of dyp is written at a time, in L1
+            buf = dyp[h]
             for g in range(G):
+                row = dout[n0 + g, f, h]
                 for w in range(W_out):
-                    val = dout[n0 + g, f, h, w]
-                    dyp[h, w % 4, (w // 4) * G + g] = val
-                    column_sums[w] += val
+                    buf[w % 4, w // 4 * G + g] = row[w]
+                    column_sums[w] += row[w]
         db[f] += column_sums.sum()
         for ty in range(th):
             q0 = ty * tw * G
@@ -1411,7 +1447,8 @@ def dinput_f4x5(dV, n0, n1, pad, th, tw, coef, dx):
             for p in range(4 * groups * G):
                 x7[p] += k4*s7[p]
         for h in range(H):  # h outermost: one row of dxp is read at a time, in L1
+            buf = dxp[h + pad]
             for g in range(G):
+                row = dx[n0 + g, c, h]
                 for w in range(W):
-                    col = w + pad
-                    dx[n0 + g, c, h, w] = dxp[h + pad, col % 4, (col // 4) * G + g]
+                    row[w] = buf[(w + pad) % 4, (w + pad) // 4 * G + g]
