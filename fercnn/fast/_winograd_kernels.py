@@ -9,8 +9,9 @@ and dinput_*. ``coef`` holds the integer multipliers (k2, k4, ...) in the data's
 Each transform runs in two passes through small buffers that hold one band of tiles
 (a row of tiles, every image of the block). Tiles are numbered q = (ty * tw + tx) * G
 + g, image g of the block innermost, and the buffers store columns by phase, so every
-inner loop runs over a whole band (tw * G values) with unit stride, indexed by the
-loop variable alone, and the compiler vectorises it however small the image is.
+transform loop runs over a whole band (or a band's rows) with unit stride, indexed by
+the loop variable alone, and the compiler vectorises it however small the image is.
+The copies between image rows and the buffers are strided, scalar loops.
 """
 import numpy as np
 from numba import njit

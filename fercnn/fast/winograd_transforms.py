@@ -159,7 +159,8 @@ def _pass(indent, loads, targets, matrix_rows, length, op="=", suffix=""):
     slower than the same loop over views. Each loop stores to one array and
     loads from one, so the compiler's check that they do not overlap stays small enough
     for it to vectorise (with every target in one loop it gives up: too many pairs of
-    addresses to check)."""
+    addresses to check). With op "+=" the target is read as well; the loads are never a
+    target of the same loop."""
     lines = [f"{indent}{name} = {expr}" for name, expr in (*loads, *targets)]
     names = [name for name, _ in loads]
     for (target, _), row in zip(targets, matrix_rows):
@@ -185,10 +186,11 @@ def _copy_columns(indent, m, width, pad, body):
     in body stands for that column's place in ``buf``, a row of a phase-major buffer
     (2-D: [j, t * G + g], buffer column w + pad = t * m + j).
 
-    With m a power of two, % m and // m are a mask and a shift, and one loop over w
-    vectorises. By 3 (or 6) they are divisions that cost more than the copy (a micro-benchmark at
-    m = 6: 1.4-2.0 ns a value, against 0.7 ns this way), so the loop runs over the phase j,
-    then over the columns t of that phase, through a 1-D view of phase j."""
+    With m a power of two, % m and // m are a mask and a shift, and the copy is one loop
+    over w. Otherwise they are divisions, so the loop runs over the phase j, then over the
+    columns t of that phase, through a 1-D view of phase j (measured at m = 6, a tile tried
+    and not generated: 0.7 ns a value, against 1.4-2.0 ns with the division; at m = 3 the
+    band kernels as a whole were timed, not this choice alone)."""
     if m & (m - 1) == 0:
         col = "w" if pad == "0" else f"(w + {pad})"
         place = f"buf[{col} % {m}, {col} // {m} * G + g]"
@@ -368,8 +370,9 @@ def kernel_source():
         "Each transform runs in two passes through small buffers that hold one band of tiles",
         "(a row of tiles, every image of the block). Tiles are numbered q = (ty * tw + tx) * G",
         "+ g, image g of the block innermost, and the buffers store columns by phase, so every",
-        "inner loop runs over a whole band (tw * G values) with unit stride, indexed by the",
-        "loop variable alone, and the compiler vectorises it however small the image is.",
+        "transform loop runs over a whole band (or a band's rows) with unit stride, indexed by",
+        "the loop variable alone, and the compiler vectorises it however small the image is.",
+        "The copies between image rows and the buffers are strided, scalar loops.",
         '"""',
         "import numpy as np",
         "from numba import njit",

@@ -209,3 +209,28 @@ def test_training_on_winograd_follows_im2col():
     np.testing.assert_allclose(loss_w, loss_i, rtol=1e-5, err_msg="losses of the two paths drift apart")
     for k in params_i:
         np.testing.assert_allclose(params_w[k], params_i[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_pad_and_every_size_remainder_matches_the_reference_loops(variant, monkeypatch):
+    """Each pad 0..r-1 and each H, W from the smallest valid size to two tiles more (every
+    remainder of the output size mod m), in float64; blocks of one image or the default,
+    so that the last block is sometimes smaller."""
+    m, r = VARIANTS[variant]
+    rng = np.random.default_rng(sum(map(ord, variant)))
+    from fercnn.fast import winograd
+    default = winograd.MIN_BLOCK_TILES
+    for pad in range(r):
+        low = max(1, r - 2 * pad)
+        for H in range(low, low + 2 * m + 2):
+            for W in (low, low + m - 1, low + 2 * m + 1):
+                monkeypatch.setattr(winograd, "MIN_BLOCK_TILES", int(rng.choice([default, 1])))
+                N, C, F = int(rng.choice([1, 9, 19])), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+                x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, r, r)), rng.standard_normal(F)
+                with conv_method.forced(variant):
+                    out, cache = conv_forward(x, w, b, pad=pad)
+                    dout = rng.standard_normal(out.shape)
+                    got = (out, *conv_backward(dout, cache))
+                ref, ref_cache = conv_forward_naive(x, w, b, pad=pad)
+                for name, a, e in zip(("out", "dx", "dw", "db"), got, (ref, *conv_backward_naive(dout, ref_cache))):
+                    assert _relative(a, e) < 1e-12, f"{variant} pad {pad} {(N, C, H, W)} F {F} {name}: {_relative(a, e):.1e}"
