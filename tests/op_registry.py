@@ -25,16 +25,24 @@ KEEP_LEVELS = 1 << 16  # dropout's rule, stated here on its own: 16-bit draws, k
 def keep_mask(seed, p, shape):
     """The units dropout keeps, from np.random.default_rng(seed), by the documented rule.
 
-    Each unit gets one uniform 16-bit draw, in C order: the rng draws uniform 64-bit words,
-    and units 4i, 4i+1, 4i+2, 4i+3 take word i's bits 0-15, 16-31, 32-47, 48-63. A unit is
-    kept when its draw is at least round(p * 65536). Written here apart from fercnn, so that
-    a test holds fercnn to the rule.
+    The call draws one uniform 64-bit key from the rng. Unit j (C order) gets as its 16-bit
+    draw the top 16 bits of SplitMix64's output at counter key + (j + 1) * 0x9E3779B97F4A7C15,
+    modulo 2^64, and is kept when that draw is at least round(p * 65536). Written here
+    apart from fercnn, in Python integers, so that a test holds fercnn to the rule.
     """
     n = int(np.prod(shape))
-    words = np.random.default_rng(seed).integers(0, 1 << 64, size=(n + 3) // 4, dtype=np.uint64)
-    shifts = np.array([0, 16, 32, 48], dtype=np.uint64)
-    draws = ((words[:, None] >> shifts) & np.uint64(KEEP_LEVELS - 1)).reshape(-1)[:n]
-    return (draws >= round(p * KEEP_LEVELS)).reshape(shape)
+    key = int(np.random.default_rng(seed).integers(0, 1 << 64, dtype=np.uint64))
+    return np.array([splitmix64(key + (j + 1) * 0x9E3779B97F4A7C15) >> 48 >= round(p * KEEP_LEVELS)
+                     for j in range(n)], dtype=bool).reshape(shape)
+
+
+def splitmix64(z):
+    """SplitMix64's output mix of the counter z (Python integers, modulo 2^64)."""
+    full = (1 << 64) - 1
+    z &= full
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & full
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & full
+    return z ^ (z >> 31)
 
 
 def spread_values(rng, shape, *, gap=0.01):

@@ -57,11 +57,12 @@ def normalize(x, mean, inv_std, gamma, beta):
 
 
 @njit(parallel=True, cache=True)
-def normalize_relu_dropout(x, mean, inv_std, gamma, beta, draws, threshold, scale):
+def normalize_relu_dropout(x, mean, inv_std, gamma, beta, key, threshold, scale):
     """normalize, then ReLU, then dropout, in one pass: x: (N, C, L) -> out: (N, C, L) and
     the uint8 mask (N, C, L) of the units the gradient passes through.
 
-    Unit i (flat index over (N, C, L)) is dropped when threshold > 0 and draws[i] < threshold;
+    Unit j (flat index over (N, C, L)) is dropped when threshold > 0 and its draw under key
+    is below threshold (_rules.kept);
     kept units that are positive (or NaN) come out times scale, dropped ones times 0. The
     arithmetic is that of normalize, relu_forward and dropout_forward, so the numbers are the same.
     """
@@ -73,9 +74,10 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, draws, threshold, scal
     for c in prange(C):
         mu, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
         for n in range(N):
+            j0 = (n * C + c) * L
             for i in range(L):
                 v = normalized(x[n, c, i], mu, s, g, b)
-                k = threshold == 0 or kept(draws[(n * C + c) * L + i], threshold)
+                k = kept(key, j0 + i, threshold)
                 passes = relu_passes(v)
                 mask[n, c, i] = k and passes
                 out[n, c, i] = masked(v if passes else zero, k, s_drop)

@@ -31,21 +31,22 @@ def relu_backward(dout, out):
 
 
 @njit(parallel=True, cache=True)
-def dropout_forward(x, draws, threshold, scale):
-    """Keep x[i] (times scale) where draws[i] >= threshold; return out and the uint8 keep mask."""
+def dropout_forward(x, key, threshold, scale):
+    """Keep x[i] (times scale) where unit i's draw under key is >= threshold (_rules.kept);
+    return out and the uint8 keep mask."""
     out = np.empty_like(x)
     keep = np.empty(x.size, dtype=np.uint8)
     s = x.dtype.type(scale)
     for i in prange(x.size):
-        k = kept(draws[i], threshold)
+        k = kept(key, i, threshold)
         keep[i] = k
         out[i] = masked(x[i], k, s)
     return out, keep
 
 
 @njit(parallel=True, cache=True)
-def relu_dropout_forward(x, draws, threshold, scale):
-    """ReLU then dropout in one pass: out[i] = max(x[i], 0) * scale where draws[i] >= threshold,
+def relu_dropout_forward(x, key, threshold, scale):
+    """ReLU then dropout in one pass: out[i] = max(x[i], 0) * scale where unit i is kept,
     else 0 (times 0: NaN stays NaN); the uint8 mask is 1 where the gradient passes (kept, and
     x[i] > 0 or NaN)."""
     out = np.empty_like(x)
@@ -53,7 +54,7 @@ def relu_dropout_forward(x, draws, threshold, scale):
     s = x.dtype.type(scale)
     zero = x.dtype.type(0)
     for i in prange(x.size):
-        k = kept(draws[i], threshold)
+        k = kept(key, i, threshold)
         passes = relu_passes(x[i])
         keep[i] = k and passes
         out[i] = masked(x[i] if passes else zero, k, s)

@@ -9,7 +9,10 @@ dropout mask and the gradient's gates multiply instead of selecting, so a NaN or
 a 0 of the mask stays non-finite (0 * NaN is NaN), as in the readable ops, which multiply too.
 Max-pooling takes a window's first NaN as its maximum, as np.argmax does.
 """
+import numpy as np
 from numba import njit
+
+from fercnn.layers.dropout import MIX1, MIX2, STEP
 
 
 @njit(inline="always")
@@ -27,9 +30,19 @@ def masked(v, mask, scale):
 
 
 @njit(inline="always")
-def kept(draw, threshold):
-    """Whether dropout keeps a unit whose 16-bit draw is ``draw`` (see fercnn.layers.dropout.draw_keep)."""
-    return draw >= threshold
+def unit_draw(key, j):
+    """Unit j's 16-bit dropout draw under key (np.uint64): fercnn.layers.dropout.unit_draws(key, size)[j]."""
+    z = key + np.uint64(j + 1) * STEP
+    z = (z ^ (z >> np.uint64(30))) * MIX1
+    z = (z ^ (z >> np.uint64(27))) * MIX2
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z >> np.uint64(48))  # int64, as threshold: no mixed-sign comparison
+
+
+@njit(inline="always")
+def kept(key, j, threshold):
+    """Whether dropout keeps unit j under key and threshold (see fercnn.layers.dropout.draw_keep)."""
+    return threshold == 0 or unit_draw(key, j) >= threshold
 
 
 @njit(inline="always")

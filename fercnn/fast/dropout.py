@@ -13,8 +13,9 @@ def dropout_forward(x, p, *, training, rng):
 
     x: any shape -> out: same shape. Because kept units are scaled at training time
     ("inverted" dropout), E[out] = x and evaluation is the identity.
-    rng: numpy.random.Generator; each unit gets a uniform 16-bit draw u and is kept when
-    u >= round(p * 65536), so p is honoured to 1/65536. cache = (keep mask (uint8), scale,
+    rng: numpy.random.Generator; each unit gets a uniform 16-bit draw u, computed in the
+    kernel from one 64-bit key drawn from rng (fercnn.layers.dropout.draw_keep), and is kept
+    when u >= round(p * 65536), so p is honoured to 1/65536. cache = (keep mask (uint8), scale,
     x's shape), so backward passes exactly the units forward kept; the mask is None when
     nothing was dropped.
     """
@@ -22,8 +23,8 @@ def dropout_forward(x, p, *, training, rng):
     if not training or p == 0:
         return x, (None, 1.0, x.shape)
     require_numpy("dropout_forward", x)  # every check before the draws: a refused call leaves rng as it was
-    draws, threshold, scale = draw_keep("dropout_forward", p, rng, x.size)
-    out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
+    key, threshold, scale = draw_keep("dropout_forward", p, rng)
+    out, keep = kernels.dropout_forward(np.ascontiguousarray(x).reshape(-1), key, threshold, scale)
     return out.reshape(x.shape), (keep.reshape(x.shape), scale, x.shape)
 
 
@@ -41,8 +42,8 @@ def relu_dropout_forward(x, p, *, training, rng):
         out, cache = relu_forward(x)
         return out, ("relu", cache)
     require_numpy("relu_dropout_forward", x)  # every check before the draws: a refused call leaves rng as it was
-    draws, threshold, scale = draw_keep("relu_dropout_forward", p, rng, x.size)
-    out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), draws, threshold, scale)
+    key, threshold, scale = draw_keep("relu_dropout_forward", p, rng)
+    out, mask = kernels.relu_dropout_forward(np.ascontiguousarray(x).reshape(-1), key, threshold, scale)
     return out.reshape(x.shape), ("dropout", (mask.reshape(x.shape), scale, x.shape))
 
 

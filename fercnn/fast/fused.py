@@ -33,11 +33,11 @@ def batchnorm_relu_dropout_forward(x, gamma, beta, state, p, *, training, rng=No
     # check rng, before the running statistics change
     check_statistics_args(op, x, gamma, beta, state, training, momentum, eps)
     if training and p > 0:
-        draws, threshold, scale = draw_keep(op, p, rng, x.size)
+        key, threshold, scale = draw_keep(op, p, rng)
     else:
-        draws, threshold, scale = np.zeros(1, np.uint16), 0, 1.0
+        key, threshold, scale = np.uint64(0), 0, 1.0  # threshold 0: every unit kept
     x3, mean, inv_std = statistics(op, x, gamma, beta, state, training, momentum, eps)
-    out, mask = kernels.normalize_relu_dropout(x3, mean, inv_std, gamma, beta, draws, threshold, scale)
+    out, mask = kernels.normalize_relu_dropout(x3, mean, inv_std, gamma, beta, key, threshold, scale)
     return out.reshape(x.shape), (x3, mean.copy(), inv_std, gamma, training, x.shape, mask, scale)
 
 

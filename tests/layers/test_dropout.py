@@ -1,8 +1,9 @@
 """Inverted dropout (both faces): the exact keep rule and scale, how precisely p is honoured,
 evaluation, the mask in backward.
 
-The rule (README, "The layers"; fercnn.layers.dropout.draw_keep): each unit gets one uniform
-16-bit draw from the rng, in C order (a quarter of a 64-bit draw); it is kept when its draw
+The rule (README, "The layers"; fercnn.layers.dropout.draw_keep): a call draws one 64-bit key
+from the rng; unit j (C order) gets the 16-bit draw unit_draws(key, size)[j], the top bits of
+SplitMix64's output at counter key + (j + 1) * step; it is kept when its draw
 >= round(p * 65536), and a kept unit is multiplied by 1 / (1 - p). tests/op_registry.py
 states it once more on its own (keep_mask), and the tests hold every op that drops units
 to that statement.
@@ -10,6 +11,7 @@ to that statement.
 import numpy as np
 import pytest
 
+from fercnn.layers.dropout import unit_draws
 from op_registry import keep_mask
 
 
@@ -25,26 +27,37 @@ def test_keeps_what_the_rule_keeps_and_scales_by_one_over_one_minus_p(ops, p, dt
     np.testing.assert_array_equal(ops.dropout_backward(dout, cache), np.where(keep, dout * dt(1 / (1 - p)), 0))
 
 
-class EveryDrawOnce(np.random.Generator):
-    """A Generator whose 64-bit words hold the 16-bit draws 0, 1, 2, ... in order (four to a
-    word, lowest bits first, as the rule cuts them), then again: with 65536 units, each
-    16-bit draw comes up exactly once."""
+def test_the_draws_are_splitmix64s_outputs():
+    """SplitMix64's first five outputs from seed 1234567, as published with the generator
+    (Vigna's splitmix64.c; Java's SplittableRandom), cut to their top 16 bits."""
+    published = [6457827717110365317, 3203168211198807973, 9817491932198370423,
+                 4593380528125082431, 16408922859458223821]
+    np.testing.assert_array_equal(unit_draws(np.uint64(1234567), 5), [v >> 48 for v in published])
 
-    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
-        assert (low, high, np.dtype(dtype)) == (0, 1 << 64, np.uint64), "the rule draws full 64-bit words"
-        parts = (np.arange(4 * size, dtype=np.uint64) % np.uint64(1 << 16)).reshape(size, 4)
-        return np.bitwise_or.reduce(parts << np.array([0, 16, 32, 48], dtype=np.uint64), axis=1)
+
+def test_the_draws_are_uniform_over_all_65536_values():
+    """2^22 units' draws under one key: a chi-square test over the 65536 values (65535
+    degrees of freedom: mean 65535, standard deviation 362), within 6 deviations. With
+    uniform draws a unit is dropped with probability round(p * 65536) / 65536."""
+    counts = np.bincount(unit_draws(np.uint64(2026), 1 << 22), minlength=1 << 16)
+    expected = (1 << 22) / (1 << 16)
+    chi2 = float(np.sum((counts - expected) ** 2) / expected)
+    assert abs(chi2 - 65535) < 6 * np.sqrt(2 * 65535), f"chi-square {chi2:.0f}"
 
 
 @pytest.mark.parametrize("p", [3 / 65536, 1 / 512, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99])
 def test_p_is_honoured_to_half_a_step_of_1_over_65536(ops, p):
-    """Over all 65536 draws, exactly round(p * 65536) are dropped: the probability of a drop
-    is within 1/131072 of p, for any p. (8-bit draws would get p = 1/512 wrong by 100%.)"""
-    x = np.ones(1 << 16)
-    out, _ = ops.dropout_forward(x, p, training=True, rng=EveryDrawOnce(np.random.PCG64(0)))
-    dropped = int(np.sum(out == 0))
-    assert dropped == round(p * 65536), f"p={p}: dropped {dropped} of 65536"
-    assert abs(dropped / 65536 - p) <= 1 / 131072
+    """A unit is dropped exactly when its draw is below round(p * 65536): units whose draw
+    is one below that are dropped, units whose draw equals it are kept. With the draws
+    uniform, the probability of a drop is within 1/131072 of p, for any p. (8-bit draws
+    would get p = 1/512 wrong by 100%.)"""
+    n, seed, threshold = 1 << 20, 3, round(p * 65536)
+    draws = unit_draws(np.random.default_rng(seed).integers(0, 1 << 64, dtype=np.uint64), n)
+    out, _ = ops.dropout_forward(np.ones(n), p, training=True, rng=np.random.default_rng(seed))
+    dropped = out == 0
+    assert (draws == threshold - 1).any() and (draws == threshold).any(), "both sides of the threshold occur"
+    assert dropped[draws == threshold - 1].all() and not dropped[draws == threshold].any()
+    np.testing.assert_array_equal(dropped, draws < threshold)
 
 
 def test_fraction_dropped_and_expectation(rng):
