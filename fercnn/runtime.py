@@ -17,11 +17,16 @@ A training step allocates and frees arrays of tens to hundreds of MB (activation
 im2col matrix). glibc serves such sizes with fresh mmap'ed pages and returns them on free,
 so every step pays a page fault per 4 KiB touched: on a 2-core machine that was over a
 third of the time of the elementwise passes. ``reuse_freed_memory()`` raises glibc's mmap
-and trim thresholds so freed blocks stay in the heap and are reused. It also keeps every
-thread on the one heap (one malloc arena): glibc gives each new thread its own arena, of
-64 MB heaps that it unmaps as soon as they are empty, whatever the trim threshold, so the
-convolutions' worker threads got fresh pages for their buffers in every call (2200-5000
-page faults per deep step, AMD EPYC; none with one arena, and a lower peak RSS).
+and trim thresholds so freed blocks stay in the heap and are reused. It also limits glibc
+to one malloc arena, so that threads which start allocating afterwards share the main
+heap: by default glibc gives each new thread an arena of its own, of 64 MB heaps that it
+unmaps as soon as they are empty, whatever the trim threshold, so the convolutions' worker
+threads got fresh pages for their buffers in every call (788-4952 page faults per deep
+step after warm-up in three scratch harnesses, AMD EPYC; none with one arena, and a lower
+peak RSS). The limit only stops new arenas: a thread that allocated before the call keeps
+its arena, and a later thread may be handed one of those. So call it before any thread but
+the main one allocates (fercnn's convolution workers start at the first convolution), or
+set MALLOC_ARENA_MAX=1 in the environment, which glibc reads at start-up.
 """
 import ctypes
 import ctypes.util
@@ -71,14 +76,17 @@ def quiet_idle_threads():
 
 
 def reuse_freed_memory(*, mmap_threshold=1 << 30):
-    """Keep freed blocks below ``mmap_threshold`` bytes in the heap for reuse, and threads
-    that start allocating from now on on the same heap (glibc only; see the module's
-    docstring). Call it before the first convolution: a thread that has allocated keeps
-    its own arena (the Solver calls it when training starts).
+    """Keep freed blocks below ``mmap_threshold`` bytes in the heap for reuse, and allow
+    glibc one malloc arena (glibc only; see the module's docstring). It acts fully only
+    when no thread but the main one has allocated yet: call it before the first
+    convolution (the Solver calls it when training starts; the benchmarks first thing).
 
-    Returns True when the setting took effect, False where the C library is not glibc
-    (then nothing changes). Safe to call more than once. The cost: memory freed by the
-    process is not handed back to the OS until it exits, and threads share one arena's lock.
+    Returns True when glibc accepted the three settings; False where the C library is not
+    glibc (then nothing changes) or glibc refused one of them. True does not tell whether
+    threads that allocated before the call share the heap: they keep their arenas.
+    Safe to call more than once. The costs, for the whole process and every library in it,
+    until it exits: freed memory is not handed back to the OS, and threads share one
+    arena's lock.
     """
     global _applied
     if _applied:

@@ -62,8 +62,8 @@ def normalize_relu_dropout(x, mean, inv_std, gamma, beta, key, threshold, scale)
     the uint8 mask (N, C, L) of the units the gradient passes through.
 
     Unit j (flat index over (N, C, L)) is dropped when threshold > 0 and its draw under key
-    is below threshold (_rules.kept);
-    kept units that are positive (or NaN) come out times scale, dropped ones times 0. The
+    (np.uint64) is below threshold (_rules.kept); kept units that are positive (or NaN)
+    come out times scale, dropped ones times 0. The
     arithmetic is that of normalize, relu_forward and dropout_forward, so the numbers are the same.
     """
     N, C, L = x.shape

@@ -32,7 +32,7 @@ def masked(v, mask, scale):
 @njit(inline="always")
 def unit_draw(key, j):
     """Unit j's 16-bit dropout draw under key (np.uint64): fercnn.layers.dropout.unit_draws(key, size)[j]."""
-    z = key + np.uint64(j + 1) * STEP
+    z = np.uint64(key) + np.uint64(j + 1) * STEP  # all uint64: an int64 key would be promoted to float64
     z = (z ^ (z >> np.uint64(30))) * MIX1
     z = (z ^ (z >> np.uint64(27))) * MIX2
     z = z ^ (z >> np.uint64(31))

@@ -6,7 +6,9 @@ from fercnn.checks import check_dropout_args, check_float_array, check_shape
 LEVELS = 1 << 16  # masks come from 16-bit uniform draws: p is applied in steps of 1/65536
 
 # SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", 2014):
-# its counter step (2^64 / golden ratio, odd) and the two multipliers of its output mix
+# its counter step (2^64 / golden ratio, odd) and the two multipliers of its output mix.
+# The fast kernels compile these in (fercnn/fast/_rules.py) and Numba's cache does not see
+# a change here: after changing them, delete fercnn/fast/__pycache__.
 STEP = np.uint64(0x9E3779B97F4A7C15)
 MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 MIX2 = np.uint64(0x94D049BB133111EB)

@@ -15,11 +15,15 @@ from fercnn.layers.dropout import unit_draws
 from op_registry import keep_mask
 
 
+@pytest.mark.parametrize("layout", ["C order", "transposed view"])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("p", [0.1, 0.37, 0.5, 0.8])
-def test_keeps_what_the_rule_keeps_and_scales_by_one_over_one_minus_p(ops, p, dt):
+def test_keeps_what_the_rule_keeps_and_scales_by_one_over_one_minus_p(ops, p, dt, layout):
+    """Units are numbered in C order of x's shape, whatever its memory layout."""
     shape, seed = (37, 23), int(p * 100)
     x = (np.random.default_rng(0).standard_normal(shape) + 5).astype(dt)  # no zeros of its own
+    if layout == "transposed view":
+        x = np.ascontiguousarray(x.T).T  # the same values, stored column by column
     keep = keep_mask(seed, p, shape)
     out, cache = ops.dropout_forward(x, p, training=True, rng=np.random.default_rng(seed))
     np.testing.assert_array_equal(out, np.where(keep, x * dt(1 / (1 - p)), 0))
@@ -28,8 +32,8 @@ def test_keeps_what_the_rule_keeps_and_scales_by_one_over_one_minus_p(ops, p, dt
 
 
 def test_the_draws_are_splitmix64s_outputs():
-    """SplitMix64's first five outputs from seed 1234567, as published with the generator
-    (Vigna's splitmix64.c; Java's SplittableRandom), cut to their top 16 bits."""
+    """SplitMix64's first five outputs from seed 1234567, as listed by the Rosetta Code task
+    "Pseudo-random numbers/Splitmix64", cut to their top 16 bits."""
     published = [6457827717110365317, 3203168211198807973, 9817491932198370423,
                  4593380528125082431, 16408922859458223821]
     np.testing.assert_array_equal(unit_draws(np.uint64(1234567), 5), [v >> 48 for v in published])
@@ -46,7 +50,7 @@ def test_the_draws_are_uniform_over_all_65536_values():
 
 
 @pytest.mark.parametrize("p", [3 / 65536, 1 / 512, 0.1, 0.3, 0.5, 0.75, 0.9, 0.99])
-def test_p_is_honoured_to_half_a_step_of_1_over_65536(ops, p):
+def test_the_threshold_is_round_p_times_65536_and_a_draw_at_it_is_kept(ops, p):
     """A unit is dropped exactly when its draw is below round(p * 65536): units whose draw
     is one below that are dropped, units whose draw equals it are kept. With the draws
     uniform, the probability of a drop is within 1/131072 of p, for any p. (8-bit draws
