@@ -1,6 +1,6 @@
 """One training step of the paper's networks: fercnn beside PyTorch on the same CPU.
 
-    python benchmarks/bench_train.py                  # everything (about 10 minutes on 2 cores)
+    python benchmarks/bench_train.py                  # everything (about 2 minutes on a 2-core AMD EPYC)
     python benchmarks/bench_train.py --quick          # fewer steps, no scaling tables
     python benchmarks/bench_train.py --against main~3 # fercnn at a commit beside fercnn now
 
