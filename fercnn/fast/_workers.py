@@ -52,24 +52,31 @@ def _blas_controller():
     return _controller
 
 
-def map_blocks(work, n_images, positions_per_image, *, min_columns=None):
+def map_blocks(work, n_images, positions_per_image, *, min_columns=None, scratch=None):
     """Call work(blocks) once per worker thread, each with its share of the blocks.
 
     work: a function of a list of (n0, n1) blocks that returns anything; the results come
     back as a list, one per worker that had blocks. With one worker, work runs in the
     calling thread and BLAS keeps its own thread count.
+    scratch: None, or a function of a share of blocks that returns the buffers its work
+    needs; map_blocks then calls it for every share in the calling thread, before the
+    workers start, and calls work(blocks, buffers). Buffers allocated by the calling thread
+    come from its heap, which glibc keeps and reuses (fercnn.runtime.reuse_freed_memory);
+    a worker thread's own large allocations can come from heaps that glibc unmaps when
+    they empty, and then every call faults their pages in afresh.
     """
     global _pool, _pool_size
     n_workers = numba.get_num_threads()
     blocks = plan_blocks(n_images, positions_per_image, n_workers, min_columns)
     shares = [blocks[t::n_workers] for t in range(min(n_workers, len(blocks)))]
+    args = [(share,) if scratch is None else (share, scratch(share)) for share in shares]
     if len(shares) <= 1:
-        return [work(blocks)]
+        return [work(*args[0])]
     with _lock:  # one layer at a time owns the workers and the BLAS thread setting
         if _pool_size < len(shares):
             _pool = ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="fercnn")
             _pool_size = len(shares)
         with _blas_controller().limit(limits=1, user_api="blas"):
-            futures = [_pool.submit(work, share) for share in shares]
+            futures = [_pool.submit(work, *a) for a in args]
             wait(futures)  # all of them, so that BLAS is restored only when no worker runs
         return [f.result() for f in futures]

@@ -55,9 +55,12 @@ def _im2col_forward(x, w, b, stride, pad, H_out, W_out):
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
     out3 = out.reshape(N, F, P)
 
-    def work(blocks):  # the first block of a worker's share is its largest
+    def scratch(blocks):  # the first block of a worker's share is its largest
         cols = np.empty((w2.shape[1], (blocks[0][1] - blocks[0][0]) * P), dtype=x.dtype)
-        prod = np.empty((F, cols.shape[1]), dtype=x.dtype)
+        return cols, np.empty((F, cols.shape[1]), dtype=x.dtype)
+
+    def work(blocks, buffers):
+        cols, prod = buffers
         for n0, n1 in blocks:
             width = (n1 - n0) * P
             kernels.im2col_block(x, n0, n1, HH, WW, stride, pad, H_out, W_out, cols)
@@ -68,7 +71,7 @@ def _im2col_forward(x, w, b, stride, pad, H_out, W_out):
                 np.matmul(w2, cols[:, :width], out=prod[:, :width])
                 kernels.block_to_nchw(prod, b, n0, n1, out3)
 
-    map_blocks(work, N, P)
+    map_blocks(work, N, P, scratch=scratch)
     return out
 
 
@@ -103,11 +106,13 @@ def _im2col_backward(dout, x, w, stride, pad, H_out, W_out, need_dx):
     P = H_out * W_out
     dx = np.empty_like(x) if need_dx else None
 
-    def work(blocks):  # the first block of a worker's share is its largest
+    def scratch(blocks):  # the first block of a worker's share is its largest
         width0 = (blocks[0][1] - blocks[0][0]) * P
         cols = np.empty((w2.shape[1], width0), dtype=x.dtype)
-        dfnp = np.empty((F, width0), dtype=x.dtype)
-        dcols = np.empty_like(cols) if need_dx else None
+        return cols, np.empty((F, width0), dtype=x.dtype), np.empty_like(cols) if need_dx else None
+
+    def work(blocks, buffers):
+        cols, dfnp, dcols = buffers
         dw2 = np.zeros_like(w2)
         db = np.zeros(F, dtype=np.float64)
         for n0, n1 in blocks:
@@ -125,7 +130,7 @@ def _im2col_backward(dout, x, w, stride, pad, H_out, W_out, need_dx):
                 kernels.col2im_block(dcols, n0, n1, HH, WW, stride, pad, H_out, W_out, dx)
         return dw2, db
 
-    parts = map_blocks(work, N, P)
+    parts = map_blocks(work, N, P, scratch=scratch)
     dw = sum(p[0] for p in parts).reshape(w.shape)
     db = sum(p[1] for p in parts).astype(x.dtype)
     return dx, dw, db

@@ -22,7 +22,8 @@ the output transform (AT.T @ dy @ AT per tile):
     dU[t] = D[t] @ V[t].T     ->  dw = G.T @ dU @ G
     dV[t] = U[t].T @ D[t]     ->  dx: each tile's BT.T @ dV @ BT added back where it came from
 
-As in conv.py the batch is cut into blocks of images on the worker threads, and backward
+As in conv.py the batch is cut into blocks of images on the worker threads (their buffers
+allocated by the calling thread: see fercnn.fast._workers.map_blocks), and backward
 recomputes V instead of keeping it (it is T / m^2 times the input: 2.25x for F(4x4, 3x3)).
 Rounding: the transforms add values of different sizes, so float32 error grows with the
 tile; tests/fast/test_winograd.py bounds it against float64 direct convolution.
@@ -99,17 +100,19 @@ def winograd_forward(x, w, b, pad, variant):
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
     Q = th * tw
 
-    def work(blocks):  # the first block of a worker's share is its largest
+    def scratch(blocks):  # the first block of a worker's share is its largest
         width = (blocks[0][1] - blocks[0][0]) * Q
-        V = np.empty((U.shape[0], C, width), dtype=x.dtype)
-        M = np.empty((U.shape[0], F, width), dtype=x.dtype)
+        return np.empty((U.shape[0], C, width), dtype=x.dtype), np.empty((U.shape[0], F, width), dtype=x.dtype)
+
+    def work(blocks, buffers):
+        V, M = buffers
         for n0, n1 in blocks:
             q = (n1 - n0) * Q
             input_tiles(x, n0, n1, pad, th, tw, coef, V)
             np.matmul(U, V[:, :, :q], out=M[:, :, :q])
             output_tiles(M, b, n0, n1, th, tw, coef, out)
 
-    map_blocks(work, N, Q, min_columns=_block_columns(Q))
+    map_blocks(work, N, Q, min_columns=_block_columns(Q), scratch=scratch)
     return out, U
 
 
@@ -130,7 +133,7 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True, U=None):
     Q = th * tw
     T = U.shape[0]
 
-    def work(blocks):
+    def scratch(blocks):  # the first block of a worker's share is its largest
         width = (blocks[0][1] - blocks[0][0]) * Q
         V = np.empty((T, C, width), dtype=x.dtype)
         D = np.empty((T, F, width), dtype=x.dtype)
@@ -139,6 +142,10 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True, U=None):
         # temporary of dU's size (26 MB for deep conv4) is allocated per block
         dU = np.empty((T, F, C), dtype=x.dtype)
         P = np.empty_like(dU) if len(blocks) > 1 else None
+        return V, D, dV, dU, P
+
+    def work(blocks, buffers):
+        V, D, dV, dU, P = buffers
         db = np.zeros(F, dtype=np.float64)
         for k, (n0, n1) in enumerate(blocks):
             q = (n1 - n0) * Q
@@ -152,7 +159,7 @@ def winograd_backward(dout, x, w, pad, variant, need_dx=True, U=None):
                 dinput_tiles(dV, n0, n1, pad, th, tw, coef, dx)
         return dU, db
 
-    parts = map_blocks(work, N, Q, min_columns=_block_columns(Q))
+    parts = map_blocks(work, N, Q, min_columns=_block_columns(Q), scratch=scratch)
     dU = parts[0][0]
     for part in parts[1:]:  # in place, in x's dtype: a float64 copy of dU (T*F*C) cost more than its rounding
         dU += part[0]
