@@ -74,3 +74,20 @@ def test_worker_error_reaches_the_caller(conv_case, monkeypatch):
         raise RuntimeError("block failed")
     with pytest.raises(RuntimeError, match="block failed"):
         _workers.map_blocks(broken, 8, 10)
+
+
+@pytest.mark.parametrize("method", ["im2col", "f4x3"])
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients(method):
+    """As the readable layer does: out (0, F, H_out, W_out), dx (0, C, H, W), dw and db 0."""
+    import fercnn.layers as layers
+
+    x, w, b = np.zeros((0, 8, 12, 12), np.float32), np.ones((4, 8, 3, 3), np.float32), np.ones(4, np.float32)
+    want_out, want_cache = layers.conv_forward(x, w, b, pad=1)
+    with conv_method.forced(method):
+        out, cache = conv_forward(x, w, b, stride=1, pad=1)
+    assert out.shape == want_out.shape == (0, 4, 12, 12) and out.dtype == np.float32
+    dx, dw, db = conv_backward(np.zeros_like(out), cache)
+    want = layers.conv_backward(want_out, want_cache)
+    for got, ref in zip((dx, dw, db), want):
+        assert got.shape == ref.shape and got.dtype == np.float32
+        np.testing.assert_array_equal(got, ref)

@@ -39,6 +39,8 @@ def conv_forward(x, w, b, *, stride=1, pad=0):
     require_numpy(op, x)
     method = conv_method.choose(x.shape[1], w.shape[2], w.shape[3], H_out, W_out, stride)
     x = np.ascontiguousarray(x)
+    if x.shape[0] == 0:  # an empty batch: no block of images to hand to the workers
+        return np.zeros((0, w.shape[0], H_out, W_out), dtype=x.dtype), (x, w, stride, pad, H_out, W_out, method, None)
     if method == "im2col":
         out, U = _im2col_forward(x, w, b, stride, pad, H_out, W_out), None
     else:
@@ -93,6 +95,8 @@ def conv_backward(dout, cache, *, need_dx=True):
     check_shape("conv_backward", "dout", dout, (N, F, H_out, W_out))
     check_same_dtype("conv_backward", dout=dout, w=w)
     require_numpy("conv_backward", dout)
+    if N == 0:  # an empty batch: every sum is empty
+        return (np.zeros_like(x) if need_dx else None), np.zeros_like(w), np.zeros(F, dtype=x.dtype)
     if method == "im2col":
         return _im2col_backward(dout, x, w, stride, pad, H_out, W_out, need_dx)
     return winograd_backward(dout, x, w, pad, method, need_dx, U)
