@@ -1,7 +1,10 @@
+import platform
 import subprocess
 import sys
 
 import pytest
+
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"  # reuse_freed_memory acts there only
 
 
 def test_import_prints_and_compiles_nothing():
@@ -24,13 +27,11 @@ def test_import_prints_and_compiles_nothing():
 
 
 def test_reuse_freed_memory_reports_whether_it_applied():
-    import platform
-
     from fercnn.runtime import reuse_freed_memory
 
     applied = reuse_freed_memory()
     assert applied is reuse_freed_memory()  # idempotent
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+    if GLIBC:
         assert applied is True
 
 
@@ -40,9 +41,7 @@ def test_after_reuse_freed_memory_a_thread_reuses_freed_memory():
     48 MB did not fit beside the 32 MB in the thread's first 64 MB heap: glibc mapped a new
     heap for it and unmapped it on free, so every allocation was faulted in afresh (at
     least 24 faults for 48 MB, even in 2 MB pages)."""
-    import platform
-
-    if not (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"):
+    if not GLIBC:
         pytest.skip("glibc's malloc only")
     code = ("import resource, threading, numpy as np\n"
             "from fercnn.runtime import reuse_freed_memory\n"
