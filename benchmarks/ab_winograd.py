@@ -105,7 +105,7 @@ def compare_steps(A, B, rounds):
 
     import fercnn.fast.conv as conv
     from fercnn import models
-    from fercnn.optim import sgd_momentum
+    from fercnn.train.optim import sgd_momentum
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((128, 1, 48, 48)).astype(np.float32)

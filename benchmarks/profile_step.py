@@ -50,8 +50,8 @@ def main():
     import numpy as np
 
     from fercnn import models
-    from fercnn.optim import sgd_momentum
     from fercnn.runtime import reuse_freed_memory
+    from fercnn.train.optim import sgd_momentum
 
     reuse_freed_memory()
     if args.threads is not None:

@@ -7,7 +7,12 @@ in float32, against float64 im2col on the same He-scaled weights; prints the wor
 out, dx, dw and db as max |error| / max |float64 value|. tests/fast/test_winograd.py
 asserts the bounds (1e-5 for f2x3, 1e-4 for the larger tiles); this prints the values.
 """
-from fercnn.fast.conv_accuracy import PAPER_LAYERS, float32_errors
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository: tools/
+
+from tools.conv_accuracy import PAPER_LAYERS, float32_errors  # noqa: E402
 
 
 def main():

@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 
 def detect_emotions(image, model=None, **options):
     """The faces in an image and their expression probabilities: see fercnn.predict.detect_emotions."""
+    # imported on the first call, not at the top: `import fercnn` stays light (no Numba, no
+    # scikit-image); fercnn.predict does not import this module, so there is no circle to avoid
     from fercnn.predict import detect_emotions as run
 
     return run(image, model, **options)

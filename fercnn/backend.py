@@ -1,8 +1,11 @@
-"""Array-module dispatch: every op takes numpy or cupy from its input.
+"""Array-module dispatch: numpy, or cupy where an input is a cupy array.
 
-Only this module knows that cupy exists. Ops call ``get_array_module(x)`` and use
-the returned module (``xp``) for every array they create, so the same code runs on
-the CPU with NumPy and, later, on a GPU with CuPy.
+Only this module knows that cupy exists. Today three places ask it: the losses
+(fercnn.layers.losses), which run on either module; the fast ReLU, which falls back to
+the array's own module; and the fast ops' guard (fercnn/fast/_numpy_only.py), which
+refuses non-numpy arrays by name, since the Numba kernels run on numpy arrays only. The
+other ops are numpy code. An op that takes another array module calls
+``get_array_module(x)`` and creates every array with the returned module (``xp``).
 """
 import numpy as np
 

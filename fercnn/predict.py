@@ -7,36 +7,24 @@
 """
 import numpy as np
 
-from fercnn.faces import SIDE, crop_face, detect_faces, to_gray, whole_image_face
-
-
-def model_input(model, faces):
-    """uint8 (N, 48, 48) faces -> the model's input: (N, 1, 48, 48) of its dtype, its mean
-    image subtracted (the preprocessing it was trained with)."""
-    if model.mean_image is None:
-        raise ValueError("the model file has no mean image; save it with model.mean_image set "
-                         "(the training scripts do)")
-    want = (1, SIDE, SIDE)
-    if tuple(model.spec["input_shape"]) != want:
-        raise ValueError(f"the model takes inputs of shape {tuple(model.spec['input_shape'])}; face crops are {want}")
-    if model.hog_dim:
-        raise ValueError("this is a hybrid (HOG) model; prediction on photos takes image-only models")
-    faces = np.asarray(faces)
-    return faces.astype(model.dtype).reshape(-1, *want) - model.mean_image
+from fercnn.data.faces import find_faces
+from fercnn.data.fer2013 import CLASS_NAMES
+from fercnn.models.shipped import default_model
 
 
 def predict_faces(model, faces, *, batch_size=256):
     """Class probabilities (N, K) float64 for uint8 (N, 48, 48) face crops."""
     if len(faces) == 0:
         return np.zeros((0, model.spec["num_classes"]))
-    return model.predict_proba(model_input(model, faces), batch_size=batch_size).astype(np.float64)
+    if model.hog_dim:
+        raise ValueError("this is a hybrid (HOG) model; prediction on photos takes image-only models")
+    return model.predict_proba(model.prepare(faces), batch_size=batch_size).astype(np.float64)
 
 
 def class_names_of(model):
     """The model's class names (FER2013's seven when the file has none)."""
     if model.class_names:
         return list(model.class_names)
-    from fercnn.data_utils import CLASS_NAMES
     if model.spec["num_classes"] != len(CLASS_NAMES):
         return [f"class{k}" for k in range(model.spec["num_classes"])]
     return list(CLASS_NAMES)
@@ -50,18 +38,6 @@ def face_record(box, probs, names):
             "top": names[int(np.argmax(probs))]}
 
 
-def find_faces(image, *, detect=True, min_face=48):
-    """(boxes, uint8 (F, 48, 48) crops) of the faces in ``image`` (any (H, W[, 3|4]) array);
-    detect=False takes the whole image as one face."""
-    gray = to_gray(image)
-    if not detect:
-        box, crop = whole_image_face(gray)
-        return [box], crop[None]
-    boxes = detect_faces(gray, min_face=min_face)
-    crops = np.stack([crop_face(gray, b) for b in boxes]) if boxes else np.zeros((0, SIDE, SIDE), np.uint8)
-    return boxes, crops
-
-
 def detect_emotions(image, model=None, *, detect=True, min_face=48):
     """The faces in one image and their expression probabilities.
 
@@ -72,10 +48,7 @@ def detect_emotions(image, model=None, *, detect=True, min_face=48):
     "top": class name}; an empty list when no face is found.
     """
     if model is None:
-        from fercnn.models import shipped
-
-        model = shipped.default_model("detect_emotions", "pass model= (e.g. "
-                                      "fercnn.models.load('runs/deep_fer2013/model.npz'))")
+        model = default_model("detect_emotions", "pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz'))")
     boxes, crops = find_faces(image, detect=detect, min_face=min_face)
     names = class_names_of(model)
     return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops))]

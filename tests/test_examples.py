@@ -81,3 +81,15 @@ def test_example_rejects_an_unknown_weight_init(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: ") and "--weight-init" in done.stderr and "'xavier'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_the_hybrids_learning_rate_and_reg_follow_its_preset():
+    """train_hybrid.py --preset deep runs the deep recipe (lr 0.01, reg 1e-7), not the shallow one's."""
+    from fercnn.cli.experiment import PAPER, parse_args
+
+    deep = parse_args("shallow", True, ["--preset", "deep"])
+    assert (deep.lr, deep.reg) == (PAPER["deep"]["lr"], PAPER["deep"]["reg"]) == (1e-2, 1e-7)
+    shallow = parse_args("shallow", True, [])
+    assert (shallow.lr, shallow.reg) == (1e-3, 1e-6)
+    given = parse_args("shallow", True, ["--preset", "deep", "--lr", "0.05", "--reg", "0"])
+    assert (given.lr, given.reg) == (0.05, 0.0)

@@ -99,7 +99,7 @@ def test_command_reports_an_unwritable_output_in_one_line(tmp_path):
 
 
 def test_models_checkpoints_and_the_fer2013_cache_share_one_writer_and_one_reader(tmp_path):
-    from fercnn.data_utils import _read_cache
+    from fercnn.data.fer2013 import _read_cache
     from fercnn.fileio import read_arrays
     from fercnn.models.io import read_npz, write_npz
     write_npz(tmp_path / "m.npz", {"format": 1, "note": "hi"}, {"a/b": np.arange(3)})

@@ -13,17 +13,17 @@ import re
 
 import numpy as np
 import pytest
+from conftest import numeric_grads
+from op_registry import ERRORS, FUNCTIONS, OPS, run_backward, run_forward, upstream
 
 import fercnn.fast as fast
 import fercnn.layers as layers
-from conftest import numeric_grads
-from fercnn.gradcheck import scaled_rel_error
-from op_registry import ERRORS, FUNCTIONS, OPS, run_backward, run_forward, upstream
+from fercnn.gradient_check import scaled_rel_error
 
 FACES = {"layers": layers, "fast": fast}
 FACE_CASES = [pytest.param(op, face, id=f"{face}-{op.label}") for op in OPS for face in op.faces]
 # README, "Gradient checks": relative error per entry below 1e-7, where an entry below 1e-3 of the
-# gradient's largest is measured against 1e-3 of it (fercnn.gradcheck.scaled_rel_error, what
+# gradient's largest is measured against 1e-3 of it (fercnn.gradient_check.scaled_rel_error, what
 # `fercnn gradcheck` prints): centred differences carry an absolute error of about
 # 1e-16 * |sum(out * dout)| / h, which a nearly cancelling entry of batchnorm's dx cannot beat.
 GRADIENT_TOLERANCE = 1e-7

@@ -10,7 +10,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"  # re
 def test_import_prints_and_compiles_nothing():
     code = (
         "import fercnn, fercnn.layers, fercnn.fast, fercnn.gradient_check, fercnn.cli, fercnn.predict\n"
-        "import fercnn.models, fercnn.solver, fercnn.data_utils, fercnn.cli.experiment, fercnn.visualize\n"
+        "import fercnn.models, fercnn.train.solver, fercnn.data, fercnn.cli.experiment, fercnn.visualize\n"
         "from fercnn.fast import _conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels\n"
         "from numba.core.registry import CPUDispatcher\n"
         "mods = [_conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels]\n"

@@ -7,10 +7,10 @@ PyTorch is never a dependency: without it these tests are skipped; CI installs i
 """
 import numpy as np
 import pytest
+from op_registry import OPS, run_backward, run_forward, upstream
 
 import fercnn.fast as fast
 import fercnn.layers as layers
-from op_registry import OPS, run_backward, run_forward, upstream
 
 torch = pytest.importorskip("torch")
 

@@ -10,6 +10,8 @@ import importlib
 import sys
 import warnings
 
+from fercnn import __version__
+
 # command -> (module in fercnn.cli, one-line description)
 COMMANDS = {
     "train": ("train", "train a network: shallow, deep, hybrid or linear (FER2013, your faces, or synthetic)"),
@@ -34,7 +36,6 @@ def main(argv=None):
         print(usage())
         sys.exit(0 if argv else 2)
     if argv[0] == "--version":
-        from fercnn import __version__
         print(f"fercnn {__version__}")
         return
     if argv[0] not in COMMANDS:

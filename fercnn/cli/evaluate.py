@@ -15,9 +15,9 @@ import numpy as np
 
 from fercnn import models
 from fercnn.cli.options import OneLineParser, describe, number
-from fercnn.data_utils import CLASS_NAMES, flip_double, load_fer2013
+from fercnn.data import CLASS_NAMES, flip_double, load_fer2013
 from fercnn.metrics import confusion_matrix, per_class_table
-from fercnn.predict import class_names_of, model_input as images
+from fercnn.predict import class_names_of
 
 
 def main(argv=None, prog="fercnn evaluate"):
@@ -38,13 +38,13 @@ def main(argv=None, prog="fercnn evaluate"):
     for path in args.models:
         model = models.load(path)
         if len(recal) and model.bn_state:
-            model.recalibrate_batchnorm(images(model, X_train[recal]))
-        acc = float(np.mean(model.predict(images(model, raw["X_val"])) == raw["y_val"]))
+            model.recalibrate_batchnorm(model.prepare(X_train[recal]))
+        acc = float(np.mean(model.predict(model.prepare(raw["X_val"])) == raw["y_val"]))
         print(f"{path}: validation accuracy {acc:.4f}")
         if best is None or acc > best[0]:
             best = (acc, path, model)
     acc, path, model = best
-    cm = confusion_matrix(raw["y_test"], model.predict(images(model, raw["X_test"])), len(raw["class_names"]))
+    cm = confusion_matrix(raw["y_test"], model.predict(model.prepare(raw["X_test"])), len(raw["class_names"]))
     print(f"best on validation: {path} ({acc:.4f}); test accuracy {np.trace(cm) / cm.sum():.4f}")
     print("per-class test accuracy:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0

@@ -1,6 +1,6 @@
 """The paper's experiments as one command-line program (used by examples/train_*.py).
 
-Without --data it trains on procedurally drawn faces (fercnn.synthetic) in a few minutes;
+Without --data it trains on procedurally drawn faces (fercnn.data.synthetic) in a few minutes;
 with --data PATH it runs the paper's experiment on FER2013: train on Training, select the
 epoch on PublicTest (validation), report PrivateTest (test).
 """
@@ -12,15 +12,25 @@ import time
 import numpy as np
 
 from fercnn import models
-from fercnn.data_utils import (
-    CLASS_NAMES, flip_double, is_fer2013, load_fer2013, make_synthetic_faces, preprocess, summarize,
-)
+from fercnn.cli import run
 from fercnn.cli.options import OneLineParser, number
+from fercnn.data import (
+    CLASS_NAMES,
+    flip_double,
+    hog_features_for,
+    is_fer2013,
+    load_fer2013,
+    load_image_folder,
+    make_synthetic_faces,
+    preprocess,
+    summarize,
+)
 from fercnn.fileio import write_json, write_text
 from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.models.convnet import WEIGHT_INITS
-from fercnn.optim import RULES
-from fercnn.solver import Solver
+from fercnn.plots import plot_confusion, plot_history
+from fercnn.train.optim import RULES
+from fercnn.train.solver import Solver
 
 # the paper's hyper-parameters on FER2013 (linear: ours, chosen on synthetic validation accuracy);
 # the synthetic defaults are sized for a few minutes on 2 cores
@@ -47,9 +57,16 @@ def build_parser(preset, hog, prog=None):
     p.add_argument("--epochs", type=number(int, 1),
                    help="epochs (default: 35 on FER2013, %d on synthetic); may be raised with --resume" % SYNTHETIC["epochs"])
     p.add_argument("--batch-size", type=number(int, 2), default=128)
-    p.add_argument("--lr", type=number(float, 0, low_open=True), default=PAPER[preset]["lr"],
-                   help="learning rate (paper: %(default)g)")
-    p.add_argument("--reg", type=number(float, 0), default=PAPER[preset]["reg"], help="L2 strength (paper: %(default)g)")
+    if hog:  # the defaults follow --preset: see parse_args
+        paper = ", ".join(f"{n} {PAPER[n]['lr']:g}" for n in ("shallow", "deep"))
+        p.add_argument("--lr", type=number(float, 0, low_open=True), help=f"learning rate (paper: {paper})")
+        paper = ", ".join(f"{n} {PAPER[n]['reg']:g}" for n in ("shallow", "deep"))
+        p.add_argument("--reg", type=number(float, 0), help=f"L2 strength (paper: {paper})")
+    else:
+        p.add_argument("--lr", type=number(float, 0, low_open=True), default=PAPER[preset]["lr"],
+                       help="learning rate (paper: %(default)g)")
+        p.add_argument("--reg", type=number(float, 0), default=PAPER[preset]["reg"],
+                       help="L2 strength (paper: %(default)g)")
     p.add_argument("--lr-decay", type=number(float, 0, 1, low_open=True), default=0.95,
                    help="learning-rate factor per epoch, in (0, 1]")
     p.add_argument("--update-rule", default="sgd_momentum", choices=sorted(RULES))
@@ -83,12 +100,20 @@ def build_parser(preset, hog, prog=None):
     return p
 
 
+def parse_args(preset, hog, argv, prog=None):
+    """The options of a training run; a hybrid's --lr and --reg default to the paper's values
+    for its --preset (deep: 0.01, 1e-7), not the shallow network's."""
+    args = build_parser(preset, hog, prog).parse_args(argv)
+    if hog:
+        args.lr = PAPER[args.preset]["lr"] if args.lr is None else args.lr
+        args.reg = PAPER[args.preset]["reg"] if args.reg is None else args.reg
+    return args
+
+
 def load_data(args):
     if args.data and is_fer2013(args.data):
         data = load_fer2013(args.data, cache_dir=args.cache_dir)
     elif args.data:
-        from fercnn.folders import load_image_folder
-
         data = load_image_folder(args.data, detect=args.detect_faces, min_face=args.min_face,
                                  val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed)
     else:
@@ -106,8 +131,6 @@ def cli(preset, *, hog=False):
     """Entry point of the example scripts, with the fercnn command's error handling: bad
     input ends in one 'error:' line and exit status 2; a diverging run in one 'error:' line
     and exit status 1 (its folder keeps the last good checkpoint)."""
-    from fercnn.cli import run
-
     def command():
         main(preset, sys.argv[1:], hog=hog)
         return 0
@@ -116,7 +139,7 @@ def cli(preset, *, hog=False):
 
 def main(preset, argv=None, *, hog=False, prog=None):
     """Parse argv, load the data, train, evaluate and write the outputs; returns the results dict."""
-    args = build_parser(preset, hog, prog).parse_args(argv)
+    args = parse_args(preset, hog, argv, prog)
     preset = getattr(args, "preset", preset)
     fer = bool(args.data) and is_fer2013(args.data)
     source = "fer2013" if fer else os.path.basename(os.path.normpath(args.data)) if args.data else "synthetic"
@@ -135,8 +158,6 @@ def main(preset, argv=None, *, hog=False, prog=None):
                                     weight_init=args.weight_init, **dropout)
     model.mean_image, model.class_names = data["mean_image"], list(raw["class_names"])
     if hog:
-        from fercnn.features import hog_features_for
-
         train_raw = raw["X_train"] if args.no_flip_double else flip_double(raw["X_train"], raw["y_train"])[0]
         for split, images in (("train", train_raw), ("val", raw["X_val"]), ("test", raw["X_test"])):
             data[f"features_{split}"] = hog_features_for(model, images)
@@ -170,7 +191,6 @@ def main(preset, argv=None, *, hog=False, prog=None):
 
 def report(model, solver, data, out, *, train_s, args, epochs):
     """Evaluate the best-validation model on val and test; write model, plots and tables."""
-    from fercnn.plots import plot_confusion, plot_history
 
     names = model.class_names
     results = {"args": args, "epochs": epochs, "epochs_run": solver.epoch, "stopped_early": solver.stopped_early,

@@ -19,8 +19,10 @@ from tqdm.auto import tqdm
 
 from fercnn import models
 from fercnn.cli.options import OneLineParser, describe, number
-from fercnn.faces import read_image
-from fercnn.predict import class_names_of, face_record, find_faces, predict_faces
+from fercnn.data.faces import find_faces, read_image
+from fercnn.fileio import atomic_write
+from fercnn.models import shipped
+from fercnn.predict import class_names_of, face_record, predict_faces
 
 PROGRESS_FROM = 20  # photos: a progress bar on stderr from this many
 
@@ -43,8 +45,6 @@ def model_named(name, prog):
     """The model --model names: a shipped one by its name ("deep"; a file of that name is
     ./deep), else a model file; without --model the shipped deep network, where this
     install has it."""
-    from fercnn.models import shipped
-
     if name is None:
         return shipped.default_model(prog, "give --model PATH (e.g. runs/deep_fer2013/model.npz from "
                                            "'fercnn train deep --data path/to/fer2013')")
@@ -119,7 +119,6 @@ def draw(entry, image, out_dir, used=()):
     name already). Returns the path."""
     from PIL import Image, ImageDraw
 
-    from fercnn.fileio import atomic_write
 
     a = np.asarray(image)
     if a.dtype != np.uint8:  # 16-bit or float grayscale, scaled to 0..255 by read_image

@@ -1,4 +1,5 @@
 """fercnn train {shallow,deep,hybrid,linear} [options]: the example scripts' training run."""
+from fercnn.cli.experiment import main as run
 from fercnn.cli.options import OneLineParser
 
 PRESETS = {"shallow": ("shallow", False), "deep": ("deep", False), "hybrid": ("shallow", True),
@@ -6,8 +7,6 @@ PRESETS = {"shallow": ("shallow", False), "deep": ("deep", False), "hybrid": ("s
 
 
 def main(argv, prog="fercnn train"):
-    from fercnn.cli.experiment import main as run
-
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in PRESETS:
         p = OneLineParser(prog=prog, description="Train one of the paper's networks; "
                                                  f"'{prog} NETWORK --help' lists its options.")

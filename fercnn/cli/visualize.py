@@ -5,8 +5,7 @@ import numpy as np
 
 from fercnn import models, visualize
 from fercnn.cli.options import OneLineParser, number
-from fercnn.faces import read_image
-from fercnn.predict import find_faces, model_input
+from fercnn.data.faces import find_faces, read_image
 
 
 def main(argv, prog="fercnn visualize"):
@@ -29,7 +28,7 @@ def main(argv, prog="fercnn visualize"):
             raise ValueError(f"{path}: no face found (use --no-detect for a face crop)")
         crops.append(faces[0])
     if crops:
-        X = model_input(model, np.stack(crops))
+        X = model.prepare(np.stack(crops))
         visualize.activations(model, X[:1], os.path.join(args.out, "activations.png"))
         visualize.saliency(model, X, model.predict(X), os.path.join(args.out, "saliency.png"))
         written += ["activations.png", "saliency.png"]

@@ -12,7 +12,10 @@ readable twin.
 from fercnn.fast._elementwise_kernels import add_scaled
 from fercnn.fast.activations import relu_backward, relu_forward
 from fercnn.fast.batchnorm import (
-    batchnorm_backward, batchnorm_forward, spatial_batchnorm_backward, spatial_batchnorm_forward,
+    batchnorm_backward,
+    batchnorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
 )
 from fercnn.fast.conv import conv_backward, conv_forward
 from fercnn.fast.dropout import dropout_backward, dropout_forward, relu_dropout_backward, relu_dropout_forward

@@ -1,8 +1,8 @@
 """Rectified linear unit, as a parallel Numba kernel (readable: fercnn.layers.activations)."""
 import numpy as np
 
+from fercnn.argcheck import check_float_array, check_shape
 from fercnn.backend import get_array_module
-from fercnn.checks import check_float_array, check_shape
 from fercnn.fast import _elementwise_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 

@@ -9,10 +9,9 @@ the (N*H*W, C) reshape without the transpose.
 
 import numpy as np
 
-from fercnn.checks import check_batchnorm_args, check_float_array, check_shape
+from fercnn.argcheck import check_batchnorm_args, check_float_array, check_shape
 from fercnn.fast import _bn_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
-
 
 _NO_MASK = np.zeros((0, 0, 0), np.uint8)  # backward's mask argument when there is no dropout/ReLU to fold in
 

@@ -17,7 +17,7 @@ decides per layer shape and says how to force either method.
 """
 import numpy as np
 
-from fercnn.checks import check_conv_args, check_float_array, check_same_dtype, check_shape
+from fercnn.argcheck import check_conv_args, check_float_array, check_same_dtype, check_shape
 from fercnn.fast import _conv_kernels as kernels
 from fercnn.fast import conv_method
 from fercnn.fast._numpy_only import require_numpy

@@ -1,7 +1,7 @@
 """Inverted dropout, alone and fused with the ReLU before it (Numba kernels; readable: fercnn.layers.dropout)."""
 import numpy as np
 
-from fercnn.checks import check_dropout_args, check_float_array, check_shape
+from fercnn.argcheck import check_dropout_args, check_float_array, check_shape
 from fercnn.fast import _elementwise_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 from fercnn.fast.activations import relu_backward, relu_forward

@@ -9,7 +9,7 @@ fercnn.layers, which are the ones to read for how each step works).
 """
 import numpy as np
 
-from fercnn.checks import check_bool, check_float_array, check_probability, check_shape
+from fercnn.argcheck import check_bool, check_float_array, check_probability, check_shape
 from fercnn.fast import _bn_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 from fercnn.fast.batchnorm import check_statistics_args, statistics

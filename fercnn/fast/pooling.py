@@ -1,7 +1,7 @@
 """Max pooling over square windows, as Numba kernels (readable: fercnn.layers.pooling)."""
 import numpy as np
 
-from fercnn.checks import check_float_array, check_positive_int, check_shape, check_window_output_size
+from fercnn.argcheck import check_float_array, check_positive_int, check_shape, check_window_output_size
 from fercnn.fast import _pool_kernels as kernels
 from fercnn.fast._numpy_only import require_numpy
 

@@ -8,7 +8,10 @@ fused ops), which compute the same numbers (tests/test_ops.py).
 from fercnn.layers.activations import relu_backward, relu_forward
 from fercnn.layers.affine import affine_backward, affine_forward
 from fercnn.layers.batchnorm import (
-    batchnorm_backward, batchnorm_forward, spatial_batchnorm_backward, spatial_batchnorm_forward,
+    batchnorm_backward,
+    batchnorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
 )
 from fercnn.layers.conv import conv_backward, conv_forward
 from fercnn.layers.dropout import dropout_backward, dropout_forward

@@ -1,7 +1,7 @@
 """Rectified linear unit: out = max(x, 0)."""
 import numpy as np
 
-from fercnn.checks import check_float_array, check_shape
+from fercnn.argcheck import check_float_array, check_shape
 
 
 def relu_forward(x):

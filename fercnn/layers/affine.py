@@ -1,7 +1,7 @@
 """Fully connected (affine) layer: out = x @ w + b."""
 import math
 
-from fercnn.checks import check_float_array, check_same_dtype, check_shape
+from fercnn.argcheck import check_float_array, check_same_dtype, check_shape
 
 
 def affine_forward(x, w, b):

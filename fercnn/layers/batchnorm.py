@@ -11,7 +11,7 @@ batchnorm on the (N*H*W, C) matrix of the channel values, which is how it is wri
 
 import numpy as np
 
-from fercnn.checks import check_batchnorm_args, check_float_array, check_shape
+from fercnn.argcheck import check_batchnorm_args, check_float_array, check_shape
 
 
 def batchnorm_forward(x, gamma, beta, state, *, training, momentum=0.9, eps=1e-5):

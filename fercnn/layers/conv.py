@@ -14,7 +14,7 @@ tests/fast/test_winograd.py hold them equal).
 """
 import numpy as np
 
-from fercnn.checks import check_conv_args, check_float_array, check_same_dtype, check_shape
+from fercnn.argcheck import check_conv_args, check_float_array, check_same_dtype, check_shape
 
 
 def im2col(x, HH, WW, stride, pad):

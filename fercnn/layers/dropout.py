@@ -1,7 +1,7 @@
 """Inverted dropout: drop units at random in training, scale the kept ones by 1 / (1 - p)."""
 import numpy as np
 
-from fercnn.checks import check_dropout_args, check_float_array, check_shape
+from fercnn.argcheck import check_dropout_args, check_float_array, check_shape
 
 LEVELS = 1 << 16  # masks come from 16-bit uniform draws: p is applied in steps of 1/65536
 

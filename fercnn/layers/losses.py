@@ -1,6 +1,6 @@
 """Classification losses on class scores: softmax cross-entropy and multiclass SVM."""
+from fercnn.argcheck import check_float_array, check_labels
 from fercnn.backend import get_array_module
-from fercnn.checks import check_float_array, check_labels
 
 
 def _check_scores(op, scores, y):

@@ -1,7 +1,7 @@
 """Max pooling over square windows."""
 import numpy as np
 
-from fercnn.checks import check_float_array, check_positive_int, check_shape, check_window_output_size
+from fercnn.argcheck import check_float_array, check_positive_int, check_shape, check_window_output_size
 
 
 def max_pool_forward(x, *, size=2, stride=2):

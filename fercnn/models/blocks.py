@@ -12,8 +12,16 @@ grads keyed by full parameter names ("conv1.w"). The per-pass settings are a Pas
 import numpy as np
 
 from fercnn.fast import (
-    affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
-    conv_forward, max_pool_backward, max_pool_forward, relu_dropout_backward, relu_dropout_forward,
+    affine_backward,
+    affine_forward,
+    batchnorm_relu_dropout_backward,
+    batchnorm_relu_dropout_forward,
+    conv_backward,
+    conv_forward,
+    max_pool_backward,
+    max_pool_forward,
+    relu_dropout_backward,
+    relu_dropout_forward,
 )
 from fercnn.models.spec import hog_dim
 

@@ -7,10 +7,11 @@ each layer's cache), the backward pass (the list in reverse) and summary() walk 
 """
 import numpy as np
 
-from fercnn.checks import check_positive_int
+from fercnn.argcheck import check_positive_int
+from fercnn.data.preprocess import prepare_input
 from fercnn.fast import add_scaled, softmax_loss
 from fercnn.models.blocks import Pass, build_layers, layer_rows
-from fercnn.models.io import save_model
+from fercnn.models.io import model_entries, save_model
 from fercnn.models.spec import hog_dim, normalize_spec
 
 WEIGHT_INITS = ("he", "uniform")
@@ -61,9 +62,73 @@ class ConvNet:
                 self.bn_state[layer.name] = state
 
     @property
+    def has_batchnorm(self):
+        """Whether any layer keeps batchnorm running statistics (recalibrate_batchnorm has work)."""
+        return bool(self.bn_state)
+
+    def state_dict(self):
+        """(meta, arrays): everything that describes the network now, as fercnn.train.Solver
+        keeps it (fercnn/train/contract.py). meta is JSON: spec, reg, dtype, seed, class_names,
+        format, and "rng", the state of the dropout masks' generator; arrays are "param/<name>",
+        "bn/<layer>/<stat>" and "mean_image" (when set): the model's own arrays, not copies."""
+        meta, arrays = model_entries(self)
+        meta["rng"] = self.dropout_rng.bit_generator.state
+        return meta, arrays
+
+    def load_state_dict(self, meta, arrays, *, where="load_state_dict"):
+        """Take the state ``state_dict`` gave (of this network, or read from its file): every
+        parameter (float16 ones read back as the model's dtype where meta says
+        param_storage="float16"), every batchnorm statistic (copied: they are updated in place),
+        and, where present, the mean image, class names and dropout generator state. One
+        ValueError starting with ``where`` names what is missing or of the wrong shape."""
+        storage = meta.get("param_storage")
+        if storage not in (None, "float16"):
+            raise ValueError(f"{where} stores its parameters as {storage!r}; expected float16 or the model's dtype")
+        params = {}
+        for key, now in self.params.items():
+            arr = arrays.get(f"param/{key}")
+            if arr is None:
+                raise ValueError(f"{where} lacks parameter {key}")
+            if storage == "float16" and arr.dtype == np.float16:  # a shipped file (fercnn.models.shipped)
+                arr = arr.astype(self.dtype)
+            if arr.shape != now.shape or arr.dtype != self.dtype:
+                raise ValueError(f"{where}: {key} is {arr.shape} {arr.dtype}, the spec wants {now.shape} {self.dtype}")
+            params[key] = arr
+        bn_state = {}
+        for layer, state in self.bn_state.items():
+            bn_state[layer] = {}
+            for stat, now in state.items():
+                arr = arrays.get(f"bn/{layer}/{stat}")
+                if arr is None or arr.shape != now.shape:
+                    raise ValueError(f"{where} lacks batchnorm statistic {layer}/{stat} of shape {now.shape}")
+                bn_state[layer][stat] = np.array(arr)
+        self.params, self.bn_state = params, bn_state
+        if "mean_image" in arrays:
+            self.mean_image = arrays["mean_image"]
+        if "class_names" in meta:
+            self.class_names = meta["class_names"]
+        if "rng" in meta:
+            self.dropout_rng.bit_generator.state = meta["rng"]
+
+    @property
     def hog_dim(self):
         """Length of the HOG vector this model expects as ``features`` (0: none)."""
         return hog_dim(self.spec)
+
+    def prepare(self, images):
+        """Images as this network takes them, the preprocessing it was trained with: uint8
+        (N, H, W) (or (N, C, H, W)) -> (N, C, H, W) of its dtype, its mean image subtracted."""
+        if self.mean_image is None:
+            raise ValueError("model: it has no mean image, so its input cannot be prepared; set model.mean_image "
+                             "to the training set's (fercnn.data.preprocess returns it; the training scripts save it)")
+        images = np.asarray(images)
+        want = tuple(self.spec["input_shape"])
+        got = images.shape[1:] if images.ndim == 4 else (1, *images.shape[1:]) if images.ndim == 3 else None
+        if got != want:
+            raise ValueError(f"model: images must be (N, {want[1]}, {want[2]})"
+                             f"{f' or (N, {want[0]}, {want[1]}, {want[2]})' if want[0] == 1 else ''}, "
+                             f"got shape {images.shape}")
+        return prepare_input(images, self.mean_image, self.dtype)
 
     def _check_input(self, X, features):
         want = tuple(self.spec["input_shape"])

@@ -14,27 +14,7 @@ def model_from_entries(meta, entries, path, what="load"):
                         dtype=np.dtype(meta["dtype"]), seed=meta["seed"])
     except (KeyError, TypeError) as e:
         raise ValueError(f"{what}: {path} is not a fercnn model (its meta lacks {e})") from None
-    storage = meta.get("param_storage")
-    if storage not in (None, "float16"):
-        raise ValueError(f"{what}: {path} stores its parameters as {storage!r}; expected float16 or the model's dtype")
-    for key in model.params:
-        arr = entries.get(f"param/{key}")
-        if arr is None:
-            raise ValueError(f"{what}: {path} lacks parameter {key}")
-        if storage == "float16" and arr.dtype == np.float16:  # a shipped file (fercnn.models.shipped)
-            arr = arr.astype(model.dtype)
-        if arr.shape != model.params[key].shape or arr.dtype != model.dtype:
-            raise ValueError(f"{what}: {path}: {key} is {arr.shape} {arr.dtype}, "
-                             f"the spec wants {model.params[key].shape} {model.dtype}")
-        model.params[key] = arr
-    for layer, state in model.bn_state.items():
-        for stat in state:
-            arr = entries.get(f"bn/{layer}/{stat}")
-            if arr is None or arr.shape != state[stat].shape:
-                raise ValueError(f"{what}: {path} lacks batchnorm statistic {layer}/{stat} of shape {state[stat].shape}")
-            state[stat] = arr
-    model.mean_image = entries.get("mean_image")
-    model.class_names = meta.get("class_names")
+    model.load_state_dict({k: v for k, v in meta.items() if k != "rng"}, entries, where=f"{what}: {path}")
     return model
 
 

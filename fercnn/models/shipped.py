@@ -68,11 +68,9 @@ def load_shipped(path):
 def fingerprint_input(model, n=8):
     """A fixed input for ``model``: ``n`` uint8 48x48 faces drawn from a seeded RNG, as the
     model takes them ((n, 1, 48, 48), mean image subtracted)."""
-    from fercnn.predict import model_input
-
     rng = np.random.default_rng(FINGERPRINT_SEED)
     side = model.spec["input_shape"][-1]
-    return model_input(model, rng.integers(0, 256, size=(n, side, side), dtype=np.uint8))
+    return model.prepare(rng.integers(0, 256, size=(n, side, side), dtype=np.uint8))
 
 
 def half_entries(model):

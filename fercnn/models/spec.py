@@ -14,8 +14,8 @@ and a spec spells out the M conv blocks and N FC blocks:
 Convolutions use stride 1 and "same" padding (odd kernels); pools are 2x2, stride 2. A conv
 or affine layer followed by batchnorm has no bias (batchnorm's beta takes its place).
 """
-from fercnn.checks import check_positive_int, check_probability
-from fercnn.features import HOG_DEFAULTS, hog_length
+from fercnn.argcheck import check_positive_int, check_probability
+from fercnn.data.hog import HOG_DEFAULTS, hog_length
 
 CONV_DEFAULTS = {"filters": None, "kernel": 3, "batchnorm": False, "dropout": 0.0, "pool": False}
 FC_DEFAULTS = {"units": None, "batchnorm": False, "dropout": 0.0}

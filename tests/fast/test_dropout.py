@@ -2,10 +2,10 @@
 the fused relu_dropout is relu then dropout, bit for bit, by the same rule; NaN passes."""
 import numpy as np
 import pytest
+from op_registry import keep_mask
 
 import fercnn.fast as fast
 import fercnn.layers as layers
-from op_registry import keep_mask
 
 
 def test_dropout_drops_the_same_units_bit_for_bit():

@@ -3,9 +3,9 @@ equals the readable ops one after another, gradients, dtypes, PyTorch, errors) i
 tests/test_ops.py and tests/test_torch.py; here, what is the fused op's own contract."""
 import numpy as np
 import pytest
+from op_registry import keep_mask
 
 import fercnn.fast as fast
-from op_registry import keep_mask
 
 
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 5)])

@@ -13,17 +13,19 @@ import pytest
 
 from fercnn import models
 from fercnn.fast import conv_backward, conv_forward, conv_method
-from fercnn.fast.conv_accuracy import PAPER_LAYERS, float32_errors, relative_error as _relative
-from fercnn.fast.winograd_transforms import VARIANTS, exact_matrices, kernel_source
+from fercnn.fast.winograd_transforms import VARIANTS, exact_matrices
 from fercnn.gradient_check import eval_numerical_gradient_array
 from fercnn.layers.reference import conv_backward_naive, conv_forward_naive
+from tools.conv_accuracy import PAPER_LAYERS, float32_errors
+from tools.conv_accuracy import relative_error as _relative
+from tools.winograd_codegen import kernel_source
 
 KERNELS_FILE = Path(__file__).parents[2] / "fercnn" / "fast" / "_winograd_kernels.py"
 
 
 def test_generated_kernels_are_what_the_generator_writes():
     assert KERNELS_FILE.read_text(encoding="utf-8") == kernel_source(), (
-        "fercnn/fast/_winograd_kernels.py is stale: run python fercnn/fast/winograd_transforms.py")
+        "fercnn/fast/_winograd_kernels.py is stale: run python tools/winograd_codegen.py")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

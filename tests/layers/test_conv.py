@@ -2,8 +2,8 @@
 as each other's adjoint; the first layer's skipped dx."""
 import numpy as np
 import pytest
-
 from op_registry import spread_values
+
 from fercnn.gradient_check import rel_error
 from fercnn.layers.conv import col2im, im2col
 from fercnn.layers.reference import conv_backward_naive, conv_forward_naive

@@ -10,9 +10,9 @@ to that statement.
 """
 import numpy as np
 import pytest
+from op_registry import keep_mask
 
 from fercnn.layers.dropout import unit_draws
-from op_registry import keep_mask
 
 
 @pytest.mark.parametrize("layout", ["C order", "transposed view"])

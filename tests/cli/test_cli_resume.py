@@ -1,0 +1,90 @@
+"""The example scripts' --resume, --checkpoint-every and option checks, end to end.
+
+The linear preset keeps these quick; the bit-for-bit guarantee itself is tested on
+networks with batchnorm and dropout in test_resume.py and test_resume_kill.py."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fercnn.models import load
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "examples", "train_linear.py")
+
+
+def _run(tmp_path, *args):
+    cmd = [sys.executable, SCRIPT, "--out", str(tmp_path / "out"), "--quiet", "--synthetic-train", "140", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+
+def _one_error_line(done, status, message):
+    assert done.returncode == status, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert message in lines[0], lines[0]
+
+
+def test_resume_finished_longer_and_refused(tmp_path):
+    first = _run(tmp_path, "--epochs", "2", "--checkpoint-every", "5")
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["epochs_run"] == 2 and results["resumes"] == []
+
+    again = _run(tmp_path, "--epochs", "2")
+    _one_error_line(again, 2, "already holds checkpoints of a run; continue it with train(resume=True) (--resume)")
+
+    finished = _run(tmp_path, "--resume")  # the run's own 2 epochs, not the default 8
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "the run had already finished (2 of 2 epochs)" in finished.stdout
+
+    other = _run(tmp_path, "--resume", "--lr", "0.5")
+    _one_error_line(other, 2, "is a run with optim_config.learning_rate=1e-05, but this run has "
+                              "optim_config.learning_rate=0.5")
+
+    longer = _run(tmp_path, "--resume", "--epochs", "3")
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "resumed from" in longer.stdout + longer.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["epochs_run"] == 3 and [r["epoch"] for r in results["resumes"]] == [2]
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert len(history["val_acc"]) == 3 and len(history["resumes"]) == 1
+
+
+def test_resume_without_a_checkpoint(tmp_path):
+    _one_error_line(_run(tmp_path, "--resume"), 2, "resume: no checkpoint in")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "-1"], "argument --lr: must be > 0, got -1"),
+    (["--lr", "nan"], "argument --lr: expected a finite number, got 'nan'"),
+    (["--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+    (["--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
+    (["--lr-decay", "1.5"], "argument --lr-decay: must be in (0, 1], got 1.5"),
+    (["--momentum", "1"], "argument --momentum: must be in [0, 1), got 1"),
+    (["--batch-size", "1"], "argument --batch-size: must be >= 2, got 1"),
+    (["--reg", "-0.1"], "argument --reg: must be >= 0, got -0.1"),
+    (["--checkpoint-every", "0"], "argument --checkpoint-every: must be >= 1, got 0"),
+    (["--time-limit", "0"], "argument --time-limit: must be > 0, got 0"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_bad_options(tmp_path, args, message):
+    _one_error_line(_run(tmp_path, *args), 2, message)
+    assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_dropout_options_are_checked(tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, "examples", "train_shallow.py"), "--conv-dropout", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    _one_error_line(done, 2, "argument --conv-dropout: must be in [0, 1), got 1")
+
+
+def test_diverging_run_ends_in_one_line_and_keeps_its_last_good_checkpoint(tmp_path):
+    done = _run(tmp_path, "--lr", "1e30", "--checkpoint-every", "1")
+    _one_error_line(done, 1, "Solver: loss became")
+    assert "Lower the learning rate" in done.stderr
+    checkpoints = sorted(n for n in os.listdir(tmp_path / "out" / "checkpoints") if n.endswith(".npz"))
+    assert checkpoints == ["epoch001_iter0000001.npz"]  # the loss was finite after iteration 1 only
+    load(tmp_path / "out" / "checkpoints" / checkpoints[-1])  # complete and readable
