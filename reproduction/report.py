@@ -1,22 +1,32 @@
-"""Fill docs/REPRODUCTION.md's tables and figures from the FER2013 run folders.
+"""docs/REPRODUCTION.md's and README.md's tables and figures, from the FER2013 runs.
 
-    python reproduction/report.py --runs ~/fercnn-runs
+    python reproduction/report.py                      # print the tables of reproduction/runs.json
+    python reproduction/report.py --runs runs          # ... with the run folders under runs/ read anew
+    python reproduction/report.py --runs runs --write  # write runs.json, the tables and the figures
+    python reproduction/report.py --check              # exit 1 if a document's table is not runs.json's
 
-Reads, for each of the three recipe runs (shallow_fer2013, deep_fer2013, hybrid_fer2013
-under --runs), its results.json when it has finished, else the history its checkpoints
-keep (a run still going: its validation curve so far, no test figures).
+reproduction/runs.json, committed, holds what the tables need of every run (accuracies,
+best epoch, per-class test counts, curves, training time, resumes): the run folders live
+outside the repository and may be gone, the summary stays. --runs reads, for each recipe run
+(shallow_fer2013, deep_fer2013, hybrid_fer2013, deep_hybrid_fer2013 under it), its
+results.json when it has finished, else the history its checkpoints keep (a run still
+going: its validation curve so far, no test figures), and replaces that run's summary.
+The PyTorch reference runs compared against are committed too
+(reproduction/reference/pytorch_fer2013_runs.json).
 
-The hybrid recipe run may also be in hybrid_shallow_fer2013, the training command's
-default name for it. Improvements on the recipe are runs of their own, in folders named
+The hybrid recipe runs may also be in hybrid_shallow_fer2013 and hybrid_deep_fer2013, the
+training command's default names for them. Improvements on the recipe are runs of their own, in folders named
 ``<network>_<tag>_fer2013`` (e.g. ``shallow_nodecay_fer2013``, trained with
 ``--lr-decay 1``). Each gets its own row under the recipe rows, labelled once it has
 finished with the options in which its results.json differs from the finished recipe
 run's (or, before that one finishes, from the training command's defaults); they never
-replace a recipe row. Writes:
+replace a recipe row. With --write:
 
+- reproduction/runs.json;
 - docs/reproduction/curves.png: validation accuracy per epoch beside the PyTorch reference;
 - docs/reproduction/confusion_<run>.png: the normalised test confusion matrix of each
-  finished recipe run;
+  finished recipe run whose summary has its confusion matrix (the figures are drawn only
+  with --runs: a summary may lack the curves of a run whose folder is gone);
 - the blocks of docs/REPRODUCTION.md between ``<!-- begin:NAME -->`` and
   ``<!-- end:NAME -->`` markers (the prose around them is written by hand), and the
   results block of README.md.
@@ -35,14 +45,19 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from fercnn.data_utils import CLASS_NAMES  # noqa: E402
-from fercnn.fileio import write_text  # noqa: E402
-from fercnn.metrics import per_class_accuracy  # noqa: E402
+from fercnn.cli.experiment import parse_args  # noqa: E402
+from fercnn.data import CLASS_NAMES  # noqa: E402
+from fercnn.fileio import write_json, write_text  # noqa: E402
+from tools.write_docs import fill  # noqa: E402
 
-RUNS = ("shallow", "deep", "hybrid")
-PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None)}  # "about"; HOG "changes little"
-SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None)}
-REFERENCE_RUN = {"shallow": "shallow_sgdm_lr1e-3_reg1e-6", "deep": "deep_sgdm_lr1e-2_reg1e-7", "hybrid": None}
+RUNS = ("shallow", "deep", "hybrid", "deep_hybrid")
+PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None),  # "about"; HOG "changes little"
+         "deep_hybrid": (None, None)}
+SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None), "deep_hybrid": (None, None)}
+REFERENCE_RUN = {"shallow": "shallow_sgdm_lr1e-3_reg1e-6", "deep": "deep_sgdm_lr1e-2_reg1e-7", "hybrid": None,
+                 "deep_hybrid": None}
+SUMMARY = os.path.join(ROOT, "reproduction", "runs.json")
+REFERENCE = os.path.join(ROOT, "reproduction", "reference", "pytorch_fer2013_runs.json")
 EXTRA = re.compile(r"^(shallow|deep|hybrid)_(.+)_fer2013$")
 # options that say where and how a run was kept, or that act only on data other than FER2013
 BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit", "cache_dir", "detect_faces",
@@ -50,7 +65,8 @@ BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit
 # where each recipe run may be: <network>_fer2013, or the name the training command gives by
 # default (runs/hybrid_shallow_fer2013 for the hybrid)
 RECIPE_FOLDERS = {"shallow": ("shallow_fer2013",), "deep": ("deep_fer2013",),
-                  "hybrid": ("hybrid_fer2013", "hybrid_shallow_fer2013")}
+                  "hybrid": ("hybrid_fer2013", "hybrid_shallow_fer2013"),
+                  "deep_hybrid": ("deep_hybrid_fer2013", "hybrid_deep_fer2013")}
 PAPER_DEEP_PER_CLASS = {"angry": 53, "disgust": 70, "fear": 46, "happy": 80.5, "sad": 63, "surprise": 62.5,
                         "neutral": 51.5}
 
@@ -102,10 +118,9 @@ def recipe_options(network, recipe_run=None):
     defaults (35 epochs on FER2013)."""
     if recipe_run is not None and recipe_run["finished"]:
         return run_options(recipe_run["results"])
-    from fercnn.cli.experiment import build_parser
-
-    hog = network == "hybrid"
-    defaults = vars(build_parser("shallow" if hog else network, hog).parse_args([]))
+    hog = network in ("hybrid", "deep_hybrid")
+    argv = ["--preset", "deep"] if network == "deep_hybrid" else []
+    defaults = vars(parse_args("shallow" if hog else network, hog, argv))
     return {**{k: v for k, v in defaults.items() if k not in BOOKKEEPING}, "epochs": 35}
 
 
@@ -119,6 +134,8 @@ def recipe_changes(options, recipe):
 
 
 def extra_label(network, tag, run, recipe_run=None):
+    if run.get("label"):  # a summary kept without the run's options (its folder is gone)
+        return f"{network}: {run['label']} (improvement, chosen on validation)"
     if run["finished"]:
         how = recipe_changes(run_options(run["results"]), recipe_options(network, recipe_run))
     else:
@@ -165,14 +182,21 @@ def results_table(runs, reference, extras=()):
     return "\n".join(rows)
 
 
+def per_class_counts(results):
+    """{class: [correct, test images]} of a finished run: from its summary, or its confusion matrix."""
+    if results.get("test_per_class"):
+        return results["test_per_class"]
+    cm = np.array(results["test_confusion"])
+    return {name: [int(cm[k, k]), int(cm[k].sum())] for k, name in enumerate(CLASS_NAMES)}
+
+
 def per_class_table(run, reference):
     ref = reference[REFERENCE_RUN["deep"]]["per_class_test"]
-    cm = np.array(run["results"]["test_confusion"]) if run and run["finished"] else None
-    acc = per_class_accuracy(cm) if cm is not None else None
+    counts = per_class_counts(run["results"]) if run and run["finished"] else None
     rows = ["| class | paper | PyTorch reference | fercnn | test images |", "|---|---|---|---|---|"]
-    for k, name in enumerate(CLASS_NAMES):
-        ours = f"{100 * acc[k]:.1f}" if cm is not None else "–"
-        n = str(int(cm[k].sum())) if cm is not None else "–"
+    for name in CLASS_NAMES:
+        ours = f"{100 * counts[name][0] / counts[name][1]:.1f}" if counts else "–"
+        n = str(counts[name][1]) if counts else "–"
         rows.append(f"| {name} | {PAPER_DEEP_PER_CLASS[name]} | {100 * ref[name]:.1f} | {ours} | {n} |")
     return "\n".join(rows)
 
@@ -194,23 +218,25 @@ def plot_curves(runs, reference, path, extras=()):
 
     from fercnn.plots import save_figure
 
-    fig = Figure(figsize=(12, 3.8))
+    fig = Figure(figsize=(16, 3.8))
     FigureCanvasAgg(fig)
-    for ax, name in zip(fig.subplots(1, 3, sharey=True), RUNS):
+    for ax, name in zip(fig.subplots(1, len(RUNS), sharey=True), RUNS):
         run = runs.get(name)
-        if run is not None and run["history"]["val_acc"]:
+        if run is not None and run["history"].get("val_acc"):
             h = run["history"]
             epochs = np.arange(1, len(h["val_acc"]) + 1)
-            ax.plot(epochs, 100 * np.array(h["train_acc"]), "o-", ms=3, label="fercnn train (1,000 drawn)")
+            if h.get("train_acc"):
+                ax.plot(epochs, 100 * np.array(h["train_acc"]), "o-", ms=3, label="fercnn train (1,000 drawn)")
             ax.plot(epochs, 100 * np.array(h["val_acc"]), "o-", ms=3, label="fercnn validation")
         for network, tag, extra in extras:
-            if network == name and extra["history"]["val_acc"]:
+            if network == name and extra["history"].get("val_acc"):
                 curve = extra["history"]["val_acc"]
                 ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), ".:", label=f"validation, {tag}")
-        if name == "hybrid" and runs.get("shallow") and runs["shallow"]["history"]["val_acc"]:
-            curve = runs["shallow"]["history"]["val_acc"]  # the hybrid's target: within 1 point of shallow
+        base = {"hybrid": "shallow", "deep_hybrid": "deep"}.get(name)  # a hybrid beside its conv part alone
+        if base and runs.get(base) and runs[base]["history"].get("val_acc"):
+            curve = runs[base]["history"]["val_acc"]
             ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), ":", color="gray",
-                    label="fercnn shallow validation")
+                    label=f"fercnn {base} validation")
         if REFERENCE_RUN[name]:
             curve = reference[REFERENCE_RUN[name]]["val_curve"]
             ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), "k--", lw=1, label="PyTorch validation")
@@ -218,55 +244,113 @@ def plot_curves(runs, reference, path, extras=()):
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8, loc="lower right")
-        if run is None or not run["history"]["val_acc"]:
-            ax.text(18, 50, "not run yet" if run is None else "no epoch done yet", ha="center", color="gray")
+        if run is None or not run["history"].get("val_acc"):
+            ax.text(18, 50, "not run yet" if run is None else "curve not kept" if run["finished"] else
+                    "no epoch done yet", ha="center", color="gray")
     fig.axes[0].set_ylabel("accuracy (%)")
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def fill(doc, blocks, where="docs/REPRODUCTION.md"):
-    """``doc`` with the text between each block's begin/end markers replaced."""
-    for name, text in blocks.items():
-        pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
-        if not pattern.search(doc):
-            raise ValueError(f"report: {where} has no <!-- begin:{name} --> ... <!-- end:{name} --> block")
-        doc = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), doc)
-    return doc
+# what the tables and figures need of a run folder's history.json and results.json
+HISTORY_KEYS = ("train_acc", "val_acc", "epochs_run", "best_epoch", "best_val_acc", "train_seconds")
+RESULTS_KEYS = ("args", "epochs", "epochs_run", "best_epoch", "val_accuracy", "test_accuracy", "test_confusion")
+
+
+def summarize(run):
+    """The part of a run (read_run's dict) that the tables and figures use: what runs.json keeps."""
+    h = run["history"]
+    history = {k: h[k] for k in HISTORY_KEYS}
+    history["resumes"] = [{"epoch": r["epoch"], "iteration": r["iteration"]} for r in h["resumes"]]
+    out = {"finished": run["finished"], "history": history, "results": None}
+    if run["finished"]:
+        out["results"] = {k: run["results"][k] for k in RESULTS_KEYS}
+        out["results"]["test_per_class"] = per_class_counts(run["results"])
+    return out
+
+
+def read_summary(path):
+    """({network: run}, [(network, tag, run)]) as runs.json keeps them."""
+    with open(path) as f:
+        summary = json.load(f)
+    runs = {name: summary["runs"][name] for name in RUNS if name in summary["runs"]}
+    extras = [(e["network"], e["tag"], e) for e in summary["extras"]]
+    return runs, extras
+
+
+def summary_json(runs, extras):
+    return {"about": "What reproduction/report.py's tables and figures use of each FER2013 run; "
+                     "written by report.py --runs DIR --write. 'source' says where a run's figures came from.",
+            "runs": runs, "extras": [{**run, "network": network, "tag": tag} for network, tag, run in extras]}
+
+
+def blocks_of(runs, extras, reference):
+    return {"results": results_table(runs, reference, extras), "per-class": per_class_table(runs.get("deep"), reference),
+            "runs": runs_table(runs, extras)}
+
+
+def stale_blocks(text, blocks, where):
+    """Names of the blocks whose text in a document differs from what this script writes."""
+    return [name for name, block in blocks.items() if fill(text, {name: block}, where) != text]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", default=os.path.expanduser("~/fercnn-runs"), help="folder holding <network>_fer2013/")
-    p.add_argument("--reference", default=os.path.join(ROOT, "..", "shared", "reference", "pytorch_fer2013_runs.json"))
+    p.add_argument("--runs", help="folder holding <network>_fer2013/ run folders, read anew (default: only runs.json)")
+    p.add_argument("--write", action="store_true", help="write runs.json, the documents' tables and (with --runs) "
+                                                         "the figures; without it the tables are printed")
+    p.add_argument("--check", action="store_true", help="exit 1 if a document's table differs from runs.json's")
+    p.add_argument("--summary", default=SUMMARY, help="the committed summary of the runs (runs.json)")
+    p.add_argument("--reference", default=REFERENCE)
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "REPRODUCTION.md"))
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="its results block gets the same table")
     args = p.parse_args(argv)
     with open(args.reference) as f:
         reference = json.load(f)
-    runs, extras = read_runs(args.runs)
-    if not runs and not extras:
-        raise SystemExit(f"report: no run folders (<network>_fer2013) in {args.runs}")
-    blocks = {"results": results_table(runs, reference, extras),
-              "per-class": per_class_table(runs.get("deep"), reference), "runs": runs_table(runs, extras)}
-    # both documents filled before anything is written: a missing block changes no file
+    runs, extras = read_summary(args.summary) if os.path.exists(args.summary) else ({}, [])
+    if args.runs:
+        found, found_extras = read_runs(args.runs)
+        if not found and not found_extras:
+            raise SystemExit(f"report: no run folders (<network>_fer2013) in {args.runs}")
+        for name, run in found.items():
+            runs[name] = {**summarize(run), "source": f"run folder {name}"}
+        kept = {(n, t): r for n, t, r in extras}
+        kept.update({(n, t): {**summarize(r), "source": f"run folder {n}_{t}"} for n, t, r in found_extras})
+        extras = [(n, t, kept[(n, t)]) for n, t in sorted(kept)]
+    blocks = blocks_of(runs, extras, reference)
     with open(args.doc) as f:
-        doc = fill(f.read(), blocks, args.doc)
+        doc_before = f.read()
     with open(args.readme) as f:
-        readme = fill(f.read(), {"results": blocks["results"]}, args.readme)
-    figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
-    plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
-    from fercnn.plots import plot_confusion
-
-    for name, run in runs.items():
-        if run["finished"]:
-            plot_confusion(np.array(run["results"]["test_confusion"]), list(CLASS_NAMES),
-                           os.path.join(figures_dir, f"confusion_{name}.png"), title=f"{name}: test (PrivateTest)")
-    write_text(args.doc, doc)
-    write_text(args.readme, readme)
+        readme_before = f.read()
+    # both documents filled before anything is written: a missing block changes no file
+    doc = fill(doc_before, blocks, args.doc)
+    readme = fill(readme_before, {"results": blocks["results"]}, args.readme)
+    if args.check:
+        stale = [f"{args.doc}: {n}" for n in stale_blocks(doc_before, blocks, args.doc)]
+        stale += [f"{args.readme}: {n}" for n in stale_blocks(readme_before, {"results": blocks["results"]}, args.readme)]
+        if stale:
+            raise SystemExit("report: tables differ from reproduction/runs.json's (run report.py --write): "
+                             + ", ".join(stale))
+        print("report: every table is as runs.json makes it")
+        return
     for text in blocks.values():
         print(text + "\n")
-    print(f"wrote {args.doc}, the results block of {args.readme} and {figures_dir}/")
+    if not args.write:
+        return
+    write_json(args.summary, summary_json(runs, extras), indent=1)
+    if args.runs:
+        from fercnn.plots import plot_confusion
+
+        figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
+        plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
+        for name, run in runs.items():
+            if run["finished"] and run["results"].get("test_confusion"):
+                plot_confusion(np.array(run["results"]["test_confusion"]), list(CLASS_NAMES),
+                               os.path.join(figures_dir, f"confusion_{name}.png"), title=f"{name}: test (PrivateTest)")
+    write_text(args.doc, doc)
+    write_text(args.readme, readme)
+    print(f"wrote {args.summary}, {args.doc} and the results block of {args.readme}"
+          + (" and the figures" if args.runs else ""))
 
 
 if __name__ == "__main__":

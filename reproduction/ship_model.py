@@ -19,10 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from fercnn import models  # noqa: E402
-from fercnn.data_utils import load_fer2013  # noqa: E402
+from fercnn.data import load_fer2013  # noqa: E402
 from fercnn.metrics import confusion_matrix, per_class_table  # noqa: E402
 from fercnn.models import presets, shipped  # noqa: E402
-from fercnn.predict import model_input  # noqa: E402
 
 
 def scores(model, raw):
@@ -30,7 +29,7 @@ def scores(model, raw):
     (no recalibration: the file's batchnorm statistics are used as they are)."""
     out = {}
     for split, name in (("val", "val_accuracy"), ("test", "test_accuracy")):
-        cm = confusion_matrix(raw[f"y_{split}"], model.predict(model_input(model, raw[f"X_{split}"])), 7)
+        cm = confusion_matrix(raw[f"y_{split}"], model.predict(model.prepare(raw[f"X_{split}"])), 7)
         out[name] = float(np.trace(cm) / cm.sum())
         if split == "test":
             out["test_confusion"] = cm.tolist()

@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -93,43 +94,65 @@ def test_improvements_get_their_own_rows_labelled_by_what_they_change(tmp_path):
     assert [(network, tag) for network, tag, _ in extras] == [
         ("deep", "fc4"), ("deep", "wider"), ("hybrid", "x"), ("shallow", "nodecay")]
     table = report.results_table(runs, REFERENCE, extras).splitlines()
-    assert len(table) == 2 + 3 + 4  # the three recipe rows stay, in their places
+    assert len(table) == 2 + 4 + 4  # the four recipe rows stay, in their places
     assert table[4].startswith("| hybrid | – / – | – / – | – | 42.0 / – | unfinished: 3 of 35 epochs done")
-    assert table[5].startswith("| deep: --fc-dropout 0.4 (improvement, chosen on validation) | | | | **55.5 / 56.1** |")
-    assert table[6] == ("| deep: 'wider', unfinished (improvement, chosen on validation) | | | | 41.0 / – | "
+    assert table[5].startswith("| deep_hybrid | – / – | – / – | – | – | not started")
+    assert table[6].startswith("| deep: --fc-dropout 0.4 (improvement, chosen on validation) | | | | **55.5 / 56.1** |")
+    assert table[7] == ("| deep: 'wider', unfinished (improvement, chosen on validation) | | | | 41.0 / – | "
                         "unfinished: 2 epochs done (validation so far, best epoch 2) |")
-    assert table[7] == "| hybrid: 'x', unfinished (improvement, chosen on validation) | | | | – | unfinished: no epoch done yet |"
-    assert table[8] == ("| shallow: --augment-flip, --conv-dropout 0.25, --epochs 50, --lr-decay 1, --weight-init uniform "
+    assert table[8] == "| hybrid: 'x', unfinished (improvement, chosen on validation) | | | | – | unfinished: no epoch done yet |"
+    assert table[9] == ("| shallow: --augment-flip, --conv-dropout 0.25, --epochs 50, --lr-decay 1, --weight-init uniform "
                         "(improvement, chosen on validation) | | | | **55.5 / 56.1** | 50 of 50 epochs, best epoch 33 |")
     assert report.runs_table(runs, extras).splitlines()[-1] == "| shallow_nodecay | 50 | 2.0 h | 0 times | – |"
     same = report.run_options(json.loads((tmp_path / "deep_fer2013" / "results.json").read_text()))
     assert report.recipe_changes(same, report.recipe_options("deep", runs["deep"])) == "the recipe's options"
 
 
-def test_main_fills_the_report_and_the_readme_or_neither(tmp_path):
+def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(tmp_path, capsys):
     _runs(tmp_path)
     reference = tmp_path / "reference.json"
     reference.write_text(json.dumps(REFERENCE))
-    doc, readme = tmp_path / "docs" / "REPRODUCTION.md", tmp_path / "README.md"
+    doc, readme, summary = tmp_path / "docs" / "REPRODUCTION.md", tmp_path / "README.md", tmp_path / "runs.json"
     doc.parent.mkdir()
     blocks = "".join(f"<!-- begin:{n} -->\nold\n<!-- end:{n} -->\n" for n in ("results", "per-class", "runs"))
     doc.write_text("# report\n" + blocks)
     readme.write_text("# readme\n")  # no results block
-    argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme)]
+    argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
+            "--summary", str(summary)]
     with pytest.raises(ValueError, match="README.md has no <!-- begin:results -->"):
-        report.main(argv)
+        report.main(argv + ["--write"])
     assert "old" in doc.read_text()  # neither file written, and no figure drawn
-    assert not (doc.parent / "reproduction").exists()
+    assert not (doc.parent / "reproduction").exists() and not summary.exists()
     readme.write_text("# readme\n<!-- begin:results -->\n<!-- end:results -->\n")
-    report.main(argv)
+    report.main(argv)  # without --write: printed only
     results = report.results_table(*report.read_runs(str(tmp_path))[:1], REFERENCE)
+    assert results in capsys.readouterr().out
+    assert "old" in doc.read_text() and not summary.exists()
+    report.main(argv + ["--write"])
     assert readme.read_text() == f"# readme\n<!-- begin:results -->\n{results}\n<!-- end:results -->\n"
     assert "old" not in doc.read_text() and results in doc.read_text()
     assert (doc.parent / "reproduction" / "curves.png").stat().st_size > 0
     assert (doc.parent / "reproduction" / "confusion_deep.png").stat().st_size > 0
+    # the summary alone, with the run folders gone, gives the same tables
+    for entry in ("deep_fer2013", "shallow_fer2013"):
+        shutil.rmtree(tmp_path / entry)
+    report.main(["--check", "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
+                 "--summary", str(summary)])
+    kept = json.loads(summary.read_text())["runs"]["deep"]
+    assert kept["results"]["test_per_class"]["disgust"] == [3, int(np.sum(np.diag([10, 2, 5, 20, 8, 9, 11])[1] + 1))]
+    readme.write_text(readme.read_text().replace("**64.1 / 65.2**", "**64.2 / 65.2**"))
+    with pytest.raises(SystemExit, match=r"tables differ from reproduction/runs.json's .*README.md: results"):
+        report.main(["--check", "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
+                     "--summary", str(summary)])
     with pytest.raises(SystemExit, match="no run folders"):
         report.main(["--runs", str(tmp_path / "empty"), "--reference", str(reference), "--doc", str(doc),
-                     "--readme", str(readme)])
+                     "--readme", str(readme), "--summary", str(summary)])
+
+
+def test_the_committed_reference_is_the_one_compared_against():
+    with open(report.REFERENCE) as f:
+        reference = json.load(f)
+    assert reference["deep_sgdm_lr1e-2_reg1e-7"]["test"] == 0.6503 and len(reference) == 4
 
 
 def test_fill_replaces_only_the_marked_blocks():
