@@ -4,12 +4,14 @@ reference loops beside the fast conv and pool on small shapes.
 
     python benchmarks/bench_layers.py            # about 3 minutes on 2 cores
     python benchmarks/bench_layers.py --quick    # batch 16, one repeat
+    python benchmarks/bench_layers.py --json benchmarks/results/layers.json   # also keep the conv rows
 
 Timings are medians of alternating runs (fercnn, torch, fercnn, torch, ...) in one process.
 Each conv row names the method fercnn chose for that layer (fercnn/fast/conv_method.py) and
 also times the im2col path on the same layer; GFLOP/s are effective: the multiply-adds of
 direct convolution (forward, dx and dw) over the time, so a Winograd layer can pass the
-matmul ceiling. The last lines check the conv target of issue #10 (>= 1.0x PyTorch).
+matmul ceiling. The last lines check the conv target (>= 1.0x PyTorch). With --json the conv
+rows are written there too; tools/write_docs.py makes docs/performance.md's table of them.
 """
 import argparse
 import os
@@ -24,20 +26,38 @@ try:
     import torch  # noqa: F401
 except ImportError:
     pass
-import fercnn  # noqa: F401,E402
 import numpy as np  # noqa: E402
 
+import fercnn  # noqa: F401,E402
 from fercnn.fast import (
-    affine_backward, affine_forward, batchnorm_relu_dropout_backward, batchnorm_relu_dropout_forward, conv_backward,
-    conv_forward, dropout_backward, dropout_forward, max_pool_backward, max_pool_forward, relu_backward,
-    relu_dropout_backward, relu_dropout_forward, relu_forward, softmax_loss, spatial_batchnorm_backward,
+    affine_backward,
+    affine_forward,
+    batchnorm_relu_dropout_backward,
+    batchnorm_relu_dropout_forward,
+    conv_backward,
+    conv_forward,
+    conv_method,
+    dropout_backward,
+    dropout_forward,
+    max_pool_backward,
+    max_pool_forward,
+    relu_backward,
+    relu_dropout_backward,
+    relu_dropout_forward,
+    relu_forward,
+    softmax_loss,
+    spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
-from fercnn.fast import conv_method
 from fercnn.layers.reference import (
-    conv_backward_naive, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
 )
 from fercnn.runtime import reuse_freed_memory
+
+from bench_train import machine  # noqa: E402  (benchmarks/: the folder of this script)
 
 # (name, C, H, F, kernel): every convolution of the two networks ("same" padding, stride 1)
 CONVS = [("shallow conv1", 1, 48, 32, 3), ("shallow conv2", 32, 48, 64, 3), ("deep conv1", 1, 48, 64, 3),
@@ -95,6 +115,7 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", help="also write the conv rows and the machine here")
     args = p.parse_args()
     if args.quick:
         args.batch, args.repeat = 16, 1
@@ -116,7 +137,7 @@ def main():
     print(f"\n{'layer (forward + backward)':<34}{'fercnn ms':>9}{'torch ms':>9}{'speedup':>9}"
           f"{'GFLOP/s':>9}{'torch':>9}   ({'speedup = torch time / fercnn time'})")
 
-    conv_rows = []
+    conv_rows, conv_json = [], []
     for name, C, H, Fo, k in CONVS:
         x = rng.standard_normal((N, C, H, H)).astype(np.float32)
         w = (rng.standard_normal((Fo, C, k, k)) * 0.1).astype(np.float32)
@@ -135,11 +156,14 @@ def main():
         gflop = 3 * 2 * N * Fo * C * k * k * H * H / 1e9  # direct convolution: forward, dx and dw products
         t_ours, t_theirs = alternate(ours, theirs, args.repeat)
         fmt(f"{name} {C}->{Fo} {k}x{k} @{H}", t_ours, t_theirs, gflop)
+        t_im2col = None
         if method != "im2col":
             t_im2col = alternate(im2col, None, args.repeat)[0]
             print(f"  {method} (Winograd); im2col on this layer: {1e3 * t_im2col:.1f} ms, "
                   f"{gflop / t_im2col:.0f} GFLOP/s (im2col time / {method} time = {t_im2col / t_ours:.2f})")
         conv_rows.append((name, t_ours, t_theirs))
+        conv_json.append({"layer": name, "C": C, "F": Fo, "kernel": k, "H": H, "method": method, "fercnn_s": t_ours,
+                          "torch_s": t_theirs, "im2col_s": t_im2col, "gflop": gflop})
 
     x = rng.standard_normal((N, 64, 48, 48)).astype(np.float32)
     dpool = rng.standard_normal((N, 64, 24, 24)).astype(np.float32)
@@ -204,7 +228,7 @@ def main():
     if torch:
         worst = min(conv_rows, key=lambda row: row[2] / row[1])
         met = all(theirs / ours >= 1.0 for _, ours, theirs in conv_rows)
-        print(f"\ntarget (#10): every conv layer fwd+bwd >= 1.0x PyTorch: {'met' if met else 'MISSED'} "
+        print(f"\ntarget: every conv layer fwd+bwd >= 1.0x PyTorch: {'met' if met else 'MISSED'} "
               f"(lowest {worst[2] / worst[1]:.2f}x, {worst[0]})")
 
     print("\nfast layers against the reference loops (fercnn.layers.reference), small shapes, float64:")
@@ -219,6 +243,14 @@ def main():
         t_fast, t_ref = (statistics.median(timeit(lambda f=f, b=b: b(*call(f)), 3)) for f, b in (fast, ref))
         print(f"  {label:<32} fast {1e3 * t_fast:8.2f} ms, reference loops {1e3 * t_ref:8.1f} ms "
               f"({t_ref / t_fast:.0f}x slower)")
+    if args.json:
+        from fercnn.fileio import write_json
+
+        write_json(args.json, {"machine": machine(), "threads": args.threads, "batch": N, "repeat": args.repeat,
+                               "gemm_gflops": ceiling, "torch": torch.__version__ if torch else None,
+                               "convs": conv_json}, indent=1)
+
+
 
 if __name__ == "__main__":
     main()

@@ -41,8 +41,8 @@ def worker(lib, net, batch, steps, threads):
     y = rng.integers(0, 7, batch)
     if lib == "fercnn":
         from fercnn import models
-        from fercnn.optim import sgd_momentum
         from fercnn.runtime import reuse_freed_memory
+        from fercnn.train.optim import sgd_momentum
 
         reuse_freed_memory()
         model = getattr(models, net)()
@@ -122,6 +122,11 @@ def have_torch():
     return subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
 
 
+def torch_version():
+    done = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def compare(nets, rounds, steps, threads, torch_ok):
     """A B A B: per net, `rounds` fercnn and torch processes alternately; medians of all steps."""
     rows = []
@@ -181,7 +186,7 @@ def main():
         against(args.against, ["shallow", "deep"], args.rounds, args.steps, args.threads)
         return
     torch_ok = have_torch()
-    results = {"threads": args.threads, "machine": machine()}
+    results = {"threads": args.threads, "machine": machine(), "torch": torch_version() if torch_ok else None}
     print(f"machine: {results['machine']}; threads: {args.threads}; torch: {'yes' if torch_ok else 'not installed'}")
     results["gemm_gflops"] = gemm_gflops(args.threads)
     print(f"numpy float32 matmul 4096^3: {results['gemm_gflops']:.0f} GFLOP/s (the ceiling for im2col convolution)\n")
@@ -229,7 +234,7 @@ def main():
         write_json(args.json, results, indent=1)
 
 
-# Issue #10's targets: (what, value, passes?)
+# The speed targets fercnn holds itself to: (what, value, passes?)
 def print_targets(rows):
     by = {r["net"]: r for r in rows}
 
@@ -241,7 +246,7 @@ def print_targets(rows):
               ("peak RSS, shallow step <= 1.0x PyTorch", f"{memory:.2f}x", memory <= 1.0),
               ("projected 35-epoch deep run < 3 h (this machine)", f"{by['deep']['projected_35_epochs_h']:.1f} h",
                by["deep"]["projected_35_epochs_h"] < 3.0)]
-    print("targets (#10):")
+    print("targets:")
     for what, value, ok in checks:
         print(f"  {what:<50}{value:>8}   {'met' if ok else 'MISSED'}")
     print()

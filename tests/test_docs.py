@@ -1,0 +1,61 @@
+"""The user docs: every generated table is what its script writes today, and the pages a
+newcomer reads carry no commit hash, date or issue number."""
+import glob
+import importlib.util
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script(path):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_md_and_the_performance_tables_are_what_write_docs_writes():
+    write_docs = _script("tools/write_docs.py")
+    for path, text in write_docs.documents().items():
+        with open(path, encoding="utf-8") as f:
+            assert f.read() == text, f"{os.path.relpath(path, ROOT)} is stale: run python tools/write_docs.py"
+
+
+def test_write_docs_check_names_a_stale_table(tmp_path, monkeypatch):
+    write_docs = _script("tools/write_docs.py")
+    real = write_docs.documents
+    monkeypatch.setattr(write_docs, "documents", lambda: {**real(), os.path.join(ROOT, "README.md"): "changed\n"})
+    with pytest.raises(SystemExit, match=r"write_docs: stale: README.md; run python tools/write_docs.py"):
+        write_docs.main(["--check"])
+
+
+def test_every_cli_command_and_option_is_in_cli_md():
+    with open(os.path.join(ROOT, "docs", "cli.md"), encoding="utf-8") as f:
+        doc = f.read()
+    for heading in ("## fercnn train deep", "## fercnn predict", "## fercnn evaluate", "## fercnn gradcheck"):
+        assert heading in doc
+    assert "--bn-recalibration" in doc and "--min-face" in doc
+
+
+def test_the_reproduction_tables_are_what_report_writes():
+    report = _script("reproduction/report.py")
+    report.main(["--check"])  # SystemExit naming the stale table otherwise
+
+
+@pytest.mark.parametrize("path", ["README.md", "docs/usage.md", "docs/cli.md"]
+                         + sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "walkthrough", "*.md"))))
+def test_no_commit_hash_date_or_issue_number(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        text = f.read()
+    for what, pattern in (("commit hash", r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b"),
+                          ("date", r"\b20\d\d-\d\d-\d\d\b"), ("issue number", r"(?<![\w&])#\d+\b")):
+        found = re.findall(pattern, text)
+        assert not found, f"{path}: {what} {found[:3]}"
+
+
+def test_readme_is_short():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        assert len(f.read().splitlines()) <= 200

@@ -1,0 +1,209 @@
+"""Write the generated parts of the user docs: docs/cli.md from each command's --help, and
+the performance tables of README.md and docs/performance.md from the benchmarks' JSON.
+
+    python tools/write_docs.py            # write them
+    python tools/write_docs.py --check    # exit 1, naming each stale file or table, if any differs
+
+The JSON is committed beside the benchmarks: benchmarks/results/train.json (written by
+``python benchmarks/bench_train.py --json benchmarks/results/train.json``) and
+benchmarks/results/layers.json (``python benchmarks/bench_layers.py --json ...``). A table
+between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` is this script's; the prose around
+it is written by hand. tests/test_docs.py runs --check, so a new figure or option cannot
+leave a stale table behind.
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from fercnn.cli import COMMANDS, usage  # noqa: E402
+from fercnn.cli.train import PRESETS  # noqa: E402
+from fercnn.fileio import write_text  # noqa: E402
+
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+HELP_COLUMNS = "100"  # argparse wraps --help to the terminal: one width, so the file does not depend on it
+TRAIN_IMAGES = 2 * 28709  # FER2013's training set, flip-doubled: 449 steps of 128 an epoch
+TARGETS = {"shallow": 2.0, "deep": 1.8}  # training step, images/s against PyTorch's
+
+
+def command_help(argv):
+    """What ``fercnn ARGV --help`` prints."""
+    out = io.StringIO()
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_COLUMNS
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                if argv:
+                    module = __import__(f"fercnn.cli.{COMMANDS[argv[0]][0]}", fromlist=["main"])
+                    module.main(argv[1:] + ["--help"], prog=f"fercnn {argv[0]}")
+                else:
+                    print(usage())
+            except SystemExit:
+                pass
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    return out.getvalue().rstrip()
+
+
+def cli_doc():
+    """The text of docs/cli.md."""
+    parts = ["# The `fercnn` command",
+             "",
+             "Every option of every command, as its `--help` prints it. This file is written by "
+             "`python tools/write_docs.py` from the commands themselves; do not edit it by hand. "
+             "[usage.md](usage.md) says what the commands are for, with examples.",
+             "",
+             "```", command_help([]), "```"]
+    for name in COMMANDS:
+        sub = [[name]] if name != "train" else [["train"]] + [["train", n] for n in sorted(PRESETS)]
+        for argv in sub:
+            parts += ["", f"## fercnn {' '.join(argv)}", "", "```", command_help(argv), "```"]
+    return "\n".join(parts) + "\n"
+
+
+def _load(name):
+    with open(os.path.join(RESULTS, name)) as f:
+        return json.load(f)
+
+
+def _machine(results):
+    cpu = results["machine"].split(", Python")[0]  # "<model name>, <n> logical CPUs"
+    torch = f"PyTorch {results['torch']}" if results.get("torch") else "PyTorch not installed"
+    return f"Machine: {cpu}; {torch}; {results['threads']} threads."
+
+
+def _steps(train):
+    by = {r["net"]: r for r in train["steps"]}
+    rows = []
+    for net in ("shallow", "deep"):
+        f, t = by[net]["fercnn"], by[net].get("torch")
+        ratio = f["images_per_s"] / t["images_per_s"] if t else None
+        rows.append((f"{net} training step", f"{f['step_s']:.3f} s, {f['images_per_s']:.0f} img/s",
+                     f"{t['step_s']:.3f} s, {t['images_per_s']:.0f} img/s" if t else "", ratio, net))
+    return by, rows
+
+
+def performance_block(train):
+    """README.md's table: the training steps, memory, the projected run and the cold start."""
+    by, rows = _steps(train)
+    lines = ["| what | fercnn | PyTorch | ratio |", "|---|---|---|---|"]
+    for what, ours, theirs, ratio, _ in rows:
+        lines.append(f"| {what} | {ours} | {theirs} | {f'{ratio:.2f}x' if ratio else ''} |")
+    lines += _memory_and_time(by, train, columns=4)
+    return "\n".join(lines + ["", _machine(train)])
+
+
+def _memory_and_time(by, train, columns):
+    f, t = by["shallow"]["fercnn"], by["shallow"].get("torch")
+    pad = " |" * (columns - 4)
+    steps = -(-TRAIN_IMAGES // 128)
+    hours = 35 * steps * by["deep"]["fercnn"]["step_s"] / 3600
+    cs = train["cold_start"]
+    memory = f"| peak memory (RSS), shallow step | {f['peak_mb']:.0f} MB | " + \
+        (f"{t['peak_mb']:.0f} MB | {f['peak_mb'] / t['peak_mb']:.2f}x |" if t else " | |")
+    return [memory + pad,
+            f"| projected 35-epoch deep run (35 x {steps} steps) | {hours:.1f} h | | |" + pad,
+            f"| cold start to the first shallow step (empty cache; cached) | {cs['cold_s']:.1f} s; "
+            f"{cs['warm_s']:.1f} s | | |" + pad]
+
+
+def train_steps_block(train, layers):
+    """docs/performance.md's table of whole steps, each against its target."""
+    by, rows = _steps(train)
+    lines = ["| what (target) | fercnn | PyTorch | ratio | target met? |", "|---|---|---|---|---|"]
+    for what, ours, theirs, ratio, net in rows:
+        met = "" if ratio is None else "yes" if ratio >= TARGETS[net] else "no"
+        lines.append(f"| {what} (>= {TARGETS[net]:.1f}x PyTorch's images/s) | {ours} | {theirs} | "
+                     f"{f'{ratio:.2f}x' if ratio else ''} | {met} |")
+    f, t = by["shallow"]["fercnn"], by["shallow"].get("torch")
+    if t:
+        m = f["peak_mb"] / t["peak_mb"]
+        lines.append(f"| peak RSS, shallow step (<= 1.0x PyTorch) | {f['peak_mb']:.0f} MB | {t['peak_mb']:.0f} MB | "
+                     f"{m:.2f}x | {'yes' if m <= 1.0 else 'no'} |")
+    convs = [c for c in layers["convs"] if c["torch_s"]]
+    if convs:
+        speed = [c["torch_s"] / c["fercnn_s"] for c in convs]
+        ours = [c["gflop"] / c["fercnn_s"] for c in convs]
+        theirs = [c["gflop"] / c["torch_s"] for c in convs]
+        low = convs[speed.index(min(speed))]["layer"]
+        lines.append(f"| each conv layer fwd+bwd (>= 1.0x PyTorch) | {min(ours):.0f}-{max(ours):.0f} GFLOP/s | "
+                     f"{min(theirs):.0f}-{max(theirs):.0f} GFLOP/s | {min(speed):.2f}x-{max(speed):.2f}x | "
+                     f"{'yes' if min(speed) >= 1.0 else 'no'} (the lowest: {low}) |")
+    steps = -(-TRAIN_IMAGES // 128)
+    hours = 35 * steps * by["deep"]["fercnn"]["step_s"] / 3600
+    lines.append(f"| projected 35-epoch deep run (< 3 h) | {hours:.1f} h (35 x {steps} x "
+                 f"{by['deep']['fercnn']['step_s']:.3f} s) | | | {'yes' if hours < 3 else 'no'} |")
+    cs = train["cold_start"]
+    lines.append(f"| cold start to first finished shallow step (< 20 s; cached < 5 s) | {cs['cold_s']:.1f} s; "
+                 f"{cs['warm_s']:.1f} s | | | {'yes' if cs['cold_s'] < 20 and cs['warm_s'] < 5 else 'no'} |")
+    return "\n".join(lines + ["", _machine(train) + f" numpy float32 matmul 4096^3: {train['gemm_gflops']:.0f} GFLOP/s."])
+
+
+def conv_layers_block(layers):
+    """docs/performance.md's table of each conv layer, forward + backward."""
+    names = {"im2col": "im2col"}
+    lines = ["| layer | method | fercnn ms | torch ms | speedup | fercnn GFLOP/s | torch GFLOP/s | im2col ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in layers["convs"]:
+        method = names.get(c["method"]) or re.sub(r"^f(\d)x(\d)$", r"F(\1x\1, \2x\2)", c["method"])
+        ours, t, im2col = c["fercnn_s"], c["torch_s"], c["im2col_s"]
+        cells = [f"{c['layer']} {c['C']}->{c['F']} {c['kernel']}x{c['kernel']} @{c['H']}", method, f"{1e3 * ours:.1f}",
+                 f"{1e3 * t:.1f}" if t else "", f"{t / ours:.2f}x" if t else "", f"{c['gflop'] / ours:.0f}",
+                 f"{c['gflop'] / t:.0f}" if t else "", f"{1e3 * im2col:.1f}" if im2col else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", _machine(layers) + f" Batch {layers['batch']}; numpy float32 matmul 4096^3: "
+                              f"{layers['gemm_gflops']:.0f} GFLOP/s."])
+
+
+def fill(text, blocks, where="the document"):
+    """``text`` with the text between each block's begin/end markers replaced (also
+    reproduction/report.py's); ValueError naming ``where`` and the block if one is missing."""
+    for name, block in blocks.items():
+        pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"{where} has no <!-- begin:{name} --> ... <!-- end:{name} --> block")
+        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
+    return text
+
+
+def documents():
+    """{path: the text it should have}."""
+    train, layers = _load("train.json"), _load("layers.json")
+    wanted = {os.path.join(ROOT, "docs", "cli.md"): cli_doc()}
+    for path, blocks in ((os.path.join(ROOT, "README.md"), {"performance": performance_block(train)}),
+                         (os.path.join(ROOT, "docs", "performance.md"),
+                          {"train-steps": train_steps_block(train, layers), "conv-layers": conv_layers_block(layers)})):
+        with open(path, encoding="utf-8") as f:
+            wanted[path] = fill(f.read(), blocks, os.path.relpath(path, ROOT))
+    return wanted
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file differs from what it would be")
+    args = p.parse_args(argv)
+    stale = []
+    for path, text in documents().items():
+        old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+        if old == text:
+            continue
+        stale.append(os.path.relpath(path, ROOT))
+        if not args.check:
+            write_text(path, text)
+    if args.check and stale:
+        raise SystemExit(f"write_docs: stale: {', '.join(stale)}; run python tools/write_docs.py")
+    print(("stale: " if args.check else "wrote: ") + (", ".join(stale) or "nothing (all up to date)"))
+
+
+if __name__ == "__main__":
+    main()
