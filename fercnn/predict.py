@@ -10,14 +10,18 @@ import numpy as np
 from fercnn.data.faces import find_faces
 from fercnn.data.fer2013 import CLASS_NAMES
 from fercnn.models.shipped import default_model
+from fercnn.models.tta import predict_proba_tta
 
 
-def predict_faces(model, faces, *, batch_size=256):
-    """Class probabilities (N, K) float64 for uint8 (N, 48, 48) face crops."""
+def predict_faces(model, faces, *, batch_size=256, tta=False):
+    """Class probabilities (N, K) float64 for uint8 (N, 48, 48) face crops; tta: averaged
+    over the mirror image (and shifted copies: fercnn.models.tta)."""
     if len(faces) == 0:
         return np.zeros((0, model.spec["num_classes"]))
     if model.hog_dim:
         raise ValueError("this is a hybrid (HOG) model; prediction on photos takes image-only models")
+    if tta:
+        return predict_proba_tta(model, model.prepare(faces), batch_size=batch_size).astype(np.float64)
     return model.predict_proba(model.prepare(faces), batch_size=batch_size).astype(np.float64)
 
 
@@ -38,17 +42,18 @@ def face_record(box, probs, names):
             "top": names[int(np.argmax(probs))]}
 
 
-def detect_emotions(image, model=None, *, detect=True, min_face=48):
+def detect_emotions(image, model=None, *, detect=True, min_face=48, tta=False):
     """The faces in one image and their expression probabilities.
 
     image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, or floats). model: a
     ConvNet trained on 48x48 faces (fercnn.models.load(path)); by default the shipped deep
     network (fercnn.models.pretrained("deep")), where this install has it. Returns a list, largest face
     first, of {"box": [x, y, width, height], "emotions": {class name: probability},
-    "top": class name}; an empty list when no face is found.
+    "top": class name}; an empty list when no face is found. tta: average each face's
+    probabilities over its mirror image (and shifted copies; fercnn.models.tta).
     """
     if model is None:
         model = default_model("detect_emotions", "pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz'))")
     boxes, crops = find_faces(image, detect=detect, min_face=min_face)
     names = class_names_of(model)
-    return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops))]
+    return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops, tta=tta))]

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fercnn.cli.experiment import build_parser
+from fercnn.cli.experiment import parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec = importlib.util.spec_from_file_location("report", os.path.join(ROOT, "reproduction", "report.py"))
@@ -31,7 +31,7 @@ def _history(epochs, resumes=()):
 
 def _args(network, *argv):
     """results.json's "args" of a FER2013 run of network made with these options."""
-    return vars(build_parser(network, False).parse_args(["--data", "/data", "--out", "/o", *argv]))
+    return vars(parse_args(network, False, ["--data", "/data", "--out", "/o", *argv]))
 
 
 def _runs(tmp_path):

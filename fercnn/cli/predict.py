@@ -38,6 +38,8 @@ def build_parser(prog):
     p.add_argument("--min-face", type=number(int, 24), default=48, metavar="PIXELS",
                    help="smallest face searched (default %(default)s)")
     p.add_argument("--batch-size", type=number(int, 1), default=256, help="faces per model call")
+    p.add_argument("--tta", action="store_true", help="average each face's probabilities over its mirror image "
+                                                      "(and shifted copies for a model trained on shifts)")
     return p
 
 
@@ -75,11 +77,11 @@ def main(argv, prog="fercnn predict"):
         entries.append({"image": path, "faces": []})
         pending.append((entries[-1], b, c))
         if args.out:  # drawn on the image just read: one decode, and the boxes' own (upright) pixels
-            label_faces(model, pending, names, args.batch_size)
+            label_faces(model, pending, names, args.batch_size, args.tta)
             pending = []
             used.add(draw(entries[-1], image, args.out, used))
     photos.close()
-    label_faces(model, pending, names, args.batch_size)
+    label_faces(model, pending, names, args.batch_size, args.tta)
     if args.json:
         import json
         print(json.dumps(entries, indent=1))
@@ -88,11 +90,11 @@ def main(argv, prog="fercnn predict"):
     return 1 if failed else 0
 
 
-def label_faces(model, pending, names, batch_size):
+def label_faces(model, pending, names, batch_size, tta=False):
     """Fill in the faces of each (entry, boxes, crops) in ``pending``, all crops in one model call."""
     crops = [c for _, _, c in pending]
     probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8),
-                          batch_size=batch_size)
+                          batch_size=batch_size, tta=tta)
     k = 0
     for entry, boxes, _ in pending:
         entry["faces"] = [face_record(box, p, names) for box, p in zip(boxes, probs[k:k + len(boxes)])]

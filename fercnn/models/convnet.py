@@ -32,11 +32,14 @@ class ConvNet:
     """
 
     def __init__(self, *, conv=(), fc=(), input_shape=(1, 48, 48), num_classes=7, hog=None,
-                 reg=0.0, dtype=np.float32, seed=0, weight_init="he"):
+                 reg=0.0, dtype=np.float32, seed=0, weight_init="he", label_smoothing=0.0):
         self.spec = normalize_spec(input_shape=input_shape, num_classes=num_classes, conv=conv, fc=fc, hog=hog)
         if float(reg) < 0:
             raise ValueError(f"reg must be >= 0, got {reg!r}")
         self.reg = float(reg)
+        if isinstance(label_smoothing, bool) or not 0 <= float(label_smoothing) < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -47,6 +50,7 @@ class ConvNet:
         self.dropout_rng = np.random.default_rng([self.seed, 1])
         self.params, self.bn_state = {}, {}
         self.mean_image, self.class_names = None, None
+        self.augmentation = None  # the training run's augmentation settings (a dict), where it had any
 
         def weights(shape, fan_in):
             if weight_init == "he":
@@ -107,6 +111,8 @@ class ConvNet:
             self.mean_image = arrays["mean_image"]
         if "class_names" in meta:
             self.class_names = meta["class_names"]
+        if "augmentation" in meta:
+            self.augmentation = meta["augmentation"]
         if "rng" in meta:
             self.dropout_rng.bit_generator.state = meta["rng"]
 
@@ -166,14 +172,15 @@ class ConvNet:
 
         With y: a training-mode pass (batch statistics, dropout masks drawn from ``rng``,
         default the model's own seeded generator) and ``(loss, grads)``, grads keyed like
-        params. loss = mean softmax cross-entropy + 0.5 * reg * sum of squared weights.
+        params. loss = mean softmax cross-entropy (against labels smoothed by label_smoothing)
+        + 0.5 * reg * sum of squared weights.
         X: (N, C, H, W) of the model's dtype; features: (N, hog_dim) for a hybrid model.
         """
         self._check_input(X, features)
         if y is None:
             return self._forward(X, features, False, None)[0]
         scores, record = self._forward(X, features, True, self.dropout_rng if rng is None else rng)
-        loss, dout = softmax_loss(scores, y)
+        loss, dout = softmax_loss(scores, y, smoothing=self.label_smoothing)
         grads, _ = self._backward(record, dout)
         reg = self.dtype.type(self.reg)
         for key, w in self.params.items():

@@ -20,6 +20,10 @@ def model_entries(model):
     """(meta dict, {name: array}) that describe ``model`` completely."""
     meta = {"spec": model.spec, "reg": model.reg, "dtype": str(model.dtype), "seed": model.seed,
             "class_names": model.class_names, "format": FORMAT}
+    if getattr(model, "label_smoothing", 0.0):  # written only when used: older files stay as they were
+        meta["label_smoothing"] = model.label_smoothing
+    if getattr(model, "augmentation", None):  # how it was trained, for averaging at test time (fercnn.models.tta)
+        meta["augmentation"] = model.augmentation
     arrays = {f"param/{k}": v for k, v in model.params.items()}
     for layer, state in model.bn_state.items():
         for stat, v in state.items():

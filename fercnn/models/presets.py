@@ -36,6 +36,24 @@ def deep(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
     return ConvNet(**{**deep_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
 
 
+def vgg_spec(*, hog=False, conv_dropout=0.2, fc_dropout=0.5):
+    """A network for accuracy inside the paper's template: four VGG-style stages of two 3x3
+    convs (64, 128, 256, 512 filters; each SBN; the second pools 2x2 and drops out) -
+    FC 512, FC 512 (each BN, dropout) - softmax. Pooling is optional per block in the
+    template, which is what lets two convs share a stage."""
+    conv = []
+    for f in (64, 128, 256, 512):
+        conv.append({"filters": f, "kernel": 3, "batchnorm": True, "dropout": 0.0, "pool": False})
+        conv.append({"filters": f, "kernel": 3, "batchnorm": True, "dropout": conv_dropout, "pool": True})
+    fc = [{"units": 512, "batchnorm": True, "dropout": fc_dropout} for _ in range(2)]
+    return dict(conv=conv, fc=fc, hog=hog or None)
+
+
+def vgg(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
+    """The accuracy network (vgg_spec); same keyword options as shallow()."""
+    return ConvNet(**{**vgg_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
+
+
 def linear_spec(*, hog=False):
     """No conv and no FC blocks: a softmax classifier on the raw pixels (a baseline)."""
     return dict(conv=[], fc=[], hog=hog or None)
