@@ -16,7 +16,7 @@ the claimed size and the limit:
                                     in all (a model's meta, a checkpoint's
                                     order, the FER2013 cache)
 
-The shipped deep network has 4.5 M parameters and makes 0.6 M values per image, a phone's
+The shipped deep network has 4.5 M parameters and makes 0.7 M values per image, a phone's
 48 MP photo is under the pixel limit, and FER2013's cache is 0.1 GiB. An environment
 variable, where set, replaces the default (a positive whole number; 1_000 and 1e9 are not
 taken); an option of a command replaces both for that command.
