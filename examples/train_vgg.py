@@ -4,7 +4,7 @@
     python examples/train_vgg.py --data path/to/fer2013 --augment-flip --augment-shift 4 --augment-rotate 10 \
         --augment-scale 0.1 --augment-erase 0.5 --no-flip-double --lr-schedule plateau --nesterov --epochs 100
 """
-from fercnn.cli.experiment import cli
+from fercnn.cli import train_script
 
 if __name__ == "__main__":
-    cli("vgg")
+    train_script("vgg")

@@ -20,9 +20,15 @@ def predict_faces(model, faces, *, batch_size=256, tta=False):
         return np.zeros((0, model.spec["num_classes"]))
     if model.hog_dim:
         raise ValueError("this is a hybrid (HOG) model; prediction on photos takes image-only models")
-    if tta:
-        return predict_proba_tta(model, model.prepare(faces), batch_size=batch_size).astype(np.float64)
-    return model.predict_proba(model.prepare(faces), batch_size=batch_size).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused below, with what went wrong
+        X = model.prepare(faces)
+        probs = (predict_proba_tta(model, X, batch_size=batch_size) if tta else
+                 model.predict_proba(X, batch_size=batch_size)).astype(np.float64)
+    finite = np.isfinite(probs).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"its outputs are not finite numbers (NaN or infinite) for {np.count_nonzero(~finite)} of "
+                         f"{len(probs)} faces, so they are no probabilities; its parameters are too large or broken")
+    return probs
 
 
 def class_names_of(model):
@@ -45,7 +51,8 @@ def face_record(box, probs, names):
 def detect_emotions(image, model=None, *, detect=True, min_face=48, tta=False):
     """The faces in one image and their expression probabilities.
 
-    image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, or floats). model: a
+    image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, uint16 0..65535, floats 0..1 or
+    0..255: see fercnn.data.to_gray for every dtype; NaN pixels are refused). model: a
     ConvNet trained on 48x48 faces (fercnn.models.load(path)); by default the shipped deep
     network (fercnn.models.pretrained("deep")), where this install has it. Returns a list, largest face
     first, of {"box": [x, y, width, height], "emotions": {class name: probability},
@@ -56,4 +63,8 @@ def detect_emotions(image, model=None, *, detect=True, min_face=48, tta=False):
         model = default_model("detect_emotions", "pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz'))")
     boxes, crops = find_faces(image, detect=detect, min_face=min_face)
     names = class_names_of(model)
-    return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops, tta=tta))]
+    try:
+        probs = predict_faces(model, crops, tta=tta)
+    except ValueError as e:
+        raise ValueError(f"detect_emotions: the model: {e}") from None
+    return [face_record(b, p, names) for b, p in zip(boxes, probs)]

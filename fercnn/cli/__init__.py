@@ -11,6 +11,7 @@ import sys
 import warnings
 
 from fercnn import __version__
+from fercnn.runtime import check_thread_settings
 
 # command -> (module in fercnn.cli, one-line description)
 COMMANDS = {
@@ -42,8 +43,24 @@ def main(argv=None):
         print(f"error: fercnn: unknown command {argv[0]!r}; commands are {', '.join(COMMANDS)} (see --help)",
               file=sys.stderr)
         sys.exit(2)
-    module = importlib.import_module(f"fercnn.cli.{COMMANDS[argv[0]][0]}")
-    run(lambda: module.main(argv[1:], prog=f"fercnn {argv[0]}"))
+
+    def command():
+        check_thread_settings()  # before the command's module imports Numba
+        module = importlib.import_module(f"fercnn.cli.{COMMANDS[argv[0]][0]}")
+        return module.main(argv[1:], prog=f"fercnn {argv[0]}")
+    run(command)
+
+
+def train_script(preset, *, hog=False):
+    """The example scripts' entry point (python examples/train_deep.py ...): the training
+    run of fercnn.cli.experiment, with the fercnn command's checks and error handling."""
+    def command():
+        check_thread_settings()
+        from fercnn.cli.experiment import main as train
+
+        train(preset, sys.argv[1:], hog=hog)
+        return 0
+    run(command)
 
 
 def run(command):

@@ -1,4 +1,5 @@
-"""The paper's experiments as one command-line program (used by examples/train_*.py).
+"""The paper's experiments as one command-line program (fercnn train; examples/train_*.py
+run it through fercnn.cli.train_script).
 
 Without --data it trains on procedurally drawn faces (fercnn.data.synthetic) in a few minutes;
 with --data PATH it runs the paper's experiment on FER2013: train on Training, select the
@@ -6,14 +7,13 @@ epoch on PublicTest (validation), report PrivateTest (test).
 """
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-from fercnn import models
-from fercnn.cli import run
-from fercnn.cli.options import OneLineParser, number
+from fercnn import limits, models
+from fercnn.cli.options import OneLineParser, folder_path, number
+from fercnn.cli.outputs import RunFolder
 from fercnn.data import (
     CLASS_NAMES,
     flip_double,
@@ -55,7 +55,11 @@ def build_parser(preset, hog, prog=None):
                    help="your own faces without train/ and val/: share of each class for validation")
     p.add_argument("--test-fraction", type=number(float, 0, 1, high_open=True), default=0.15,
                    help="likewise for test")
-    p.add_argument("--out", help="output folder (default: runs/<name>)")
+    p.add_argument("--out", type=folder_path, help="output folder (default: runs/<name>); a folder that holds a finished "
+                                             "run is refused unless --overwrite or --resume")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out that holds a run: its results, model and checkpoints are removed "
+                        "once the data is loaded")
     p.add_argument("--epochs", type=number(int, 1),
                    help="epochs (default: 35 on FER2013, %d on synthetic); may be raised with --resume" % SYNTHETIC["epochs"])
     p.add_argument("--batch-size", type=number(int, 2), default=128)
@@ -118,6 +122,9 @@ def build_parser(preset, hog, prog=None):
                         "+-1/sqrt(fan_in), PyTorch's default (the reference runs')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
+    p.add_argument("--max-pixels", type=number(int, 1), metavar="N",
+                   help=f"your own faces: refuse an image of more than N pixels (default {limits.DEFAULTS['pixels']:,}, "
+                        f"or ${limits.ENV['pixels']})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     if hog:
         p.add_argument("--preset", choices=("shallow", "deep"), default=preset, help="conv part of the hybrid")
@@ -159,7 +166,8 @@ def load_data(args):
         data = load_fer2013(args.data, cache_dir=args.cache_dir)
     elif args.data:
         data = load_image_folder(args.data, detect=args.detect_faces, min_face=args.min_face,
-                                 val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed)
+                                 val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
+                                 max_pixels=args.max_pixels)
     else:
         n = args.synthetic_train
         scale = max(n, 7) / SYNTHETIC["n_train"]
@@ -171,16 +179,6 @@ def load_data(args):
     return data
 
 
-def cli(preset, *, hog=False):
-    """Entry point of the example scripts, with the fercnn command's error handling: bad
-    input ends in one 'error:' line and exit status 2; a diverging run in one 'error:' line
-    and exit status 1 (its folder keeps the last good checkpoint)."""
-    def command():
-        main(preset, sys.argv[1:], hog=hog)
-        return 0
-    run(command)
-
-
 def main(preset, argv=None, *, hog=False, prog=None):
     """Parse argv, load the data, train, evaluate and write the outputs; returns the results dict."""
     args = parse_args(preset, hog, argv, prog)
@@ -189,10 +187,22 @@ def main(preset, argv=None, *, hog=False, prog=None):
     source = "fer2013" if fer else os.path.basename(os.path.normpath(args.data)) if args.data else "synthetic"
     out = args.out or os.path.join("runs", ("hybrid_" if hog else "") + preset + "_" + source)
     epochs = args.epochs if args.epochs is not None else (35 if args.data else SYNTHETIC["epochs"])
-    t0 = time.time()
+    folder = RunFolder(out, prog or f"train_{'hybrid' if hog else preset}.py", data=args.data, resume=args.resume,
+                       overwrite=args.overwrite)
+    folder.open()  # checked and locked before the data is loaded
+    try:
+        results = train(args, preset, hog, out, epochs, fer, folder)
+    except BaseException:
+        folder.release(failed=True)
+        raise
+    folder.release()
+    return results
 
+
+def train(args, preset, hog, out, epochs, fer, folder):
+    """The run itself, in the checked and locked --out: load, build, train, report."""
+    t0 = time.time()
     raw = load_data(args)
-    os.makedirs(out, exist_ok=True)
     what = f"FER2013 from {args.data}" if fer else f"your faces from {args.data}" if args.data else "synthetic faces"
     print(f"data: {what} ({time.time() - t0:.1f} s)")
     print(summarize(raw))
@@ -229,6 +239,10 @@ def main(preset, argv=None, *, hog=False, prog=None):
                   f"iterations done")
         if args.epochs is None:  # the run's own length, not the default
             solver.num_epochs = epochs = started_with
+    if args.overwrite:
+        removed = folder.clear()
+        if removed:
+            print(f"--overwrite: removed the earlier run's {', '.join(removed)} from {out}")
     print(f"training {epochs} epochs on {len(data['y_train'])} images, batch {args.batch_size}, "
           f"{args.update_rule} lr {args.lr:g}, reg {args.reg:g}; checkpoints in {solver.checkpoint_dir}")
     solver.train(resume=args.resume)

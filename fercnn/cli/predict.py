@@ -7,9 +7,12 @@ a table per photo; --json prints one entry per photo, in input order:
     [{"image": "photo.jpg", "faces": [{"box": [x, y, width, height],
       "emotions": {"angry": p, ..., "neutral": p}, "top": "happy"}]}]
 
-Boxes are in pixels of the original photo. A photo that cannot be read gets an 'error:'
-line on stderr (and, with --json, an "error" field beside an empty face list); the other
-photos are still predicted, and the exit status is 1.
+Boxes are in pixels of the original photo. A photo that cannot be read, or is larger than
+--max-pixels, gets an 'error:' line on stderr (and, with --json, an "error" field beside an
+empty face list); the other photos are still predicted, and the exit status is 1. A model
+whose outputs are not finite numbers is an error (exit status 2), never printed as
+probabilities. --out never writes over a file given as input: the drawn copy then gets
+another name, and a note says which.
 """
 import os
 import sys
@@ -17,9 +20,10 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-from fercnn import models
-from fercnn.cli.options import OneLineParser, describe, number
-from fercnn.data.faces import find_faces, read_image
+from fercnn import limits, models
+from fercnn.cli.options import OneLineParser, describe, folder_path, number
+from fercnn.cli.outputs import check_writable, file_ids, is_one_of
+from fercnn.data.faces import find_faces, read_image, to_gray
 from fercnn.fileio import atomic_write
 from fercnn.models import shipped
 from fercnn.predict import class_names_of, face_record, predict_faces
@@ -33,13 +37,18 @@ def build_parser(prog):
     p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint), "
                                    "or the name of a shipped one: deep (the default; a file called deep is ./deep)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    p.add_argument("--out", metavar="DIR", help="write each photo with its boxes and labels drawn, as DIR/<name>.png")
+    p.add_argument("--out", metavar="DIR", type=folder_path,
+                   help="write each photo with its boxes and labels drawn, as DIR/<name>.png (<name>_2.png, ... "
+                        "where that name is taken by another photo or is one of the inputs)")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop (e.g. FER2013's own)")
     p.add_argument("--min-face", type=number(int, 24), default=48, metavar="PIXELS",
                    help="smallest face searched (default %(default)s)")
     p.add_argument("--batch-size", type=number(int, 1), default=256, help="faces per model call")
     p.add_argument("--tta", action="store_true", help="average each face's probabilities over its mirror image "
                                                       "(and shifted copies for a model trained on shifts)")
+    p.add_argument("--max-pixels", type=number(int, 1), metavar="N",
+                   help=f"refuse a photo of more than N pixels, before it is decoded (default "
+                        f"{limits.DEFAULTS['pixels']:,}, or ${limits.ENV['pixels']})")
     return p
 
 
@@ -57,18 +66,24 @@ def model_named(name, prog):
 
 def main(argv, prog="fercnn predict"):
     args = build_parser(prog).parse_args(argv)
+    max_pixels = args.max_pixels or limits.limit("pixels")  # a bad FERCNN_MAX_PIXELS is refused here, once
+    if args.out is not None:
+        check_writable(args.out, prog)  # before the model and the photos are read
     model = model_named(args.model, prog)
+    model_name = args.model or f"{shipped.available()[0]} (shipped)"
+    inputs = file_ids(args.photos + ([args.model] if args.model else []))
     names = class_names_of(model)
     entries, pending, failed, used = [], [], 0, set()
     photos = tqdm(args.photos, desc="faces", unit="photo", file=sys.stderr, leave=False,
                   disable=len(args.photos) < PROGRESS_FROM)
     for path in photos:
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels=max_pixels)
             b, c = find_faces(image, detect=not args.no_detect, min_face=args.min_face)
-        except ValueError as e:
+        except (ValueError, MemoryError) as e:  # this photo only: the others are still predicted
             failed += 1
-            message = str(e) if str(e).startswith(path) else f"{path}: {e}"
+            reason = str(e) if isinstance(e, ValueError) else "not enough memory to read it and search it for faces"
+            message = reason if reason.startswith(path) else f"{path}: {reason}"
             tqdm.write(f"error: {message}", file=sys.stderr)
             entries.append({"image": path, "faces": [], "error": message})
             continue
@@ -77,24 +92,27 @@ def main(argv, prog="fercnn predict"):
         entries.append({"image": path, "faces": []})
         pending.append((entries[-1], b, c))
         if args.out:  # drawn on the image just read: one decode, and the boxes' own (upright) pixels
-            label_faces(model, pending, names, args.batch_size, args.tta)
+            label_faces(model, pending, names, args.batch_size, args.tta, model_name)
             pending = []
-            used.add(draw(entries[-1], image, args.out, used))
+            used.add(draw(entries[-1], image, args.out, used, inputs))
     photos.close()
-    label_faces(model, pending, names, args.batch_size, args.tta)
+    label_faces(model, pending, names, args.batch_size, args.tta, model_name)
     if args.json:
         import json
-        print(json.dumps(entries, indent=1))
+        print(json.dumps(entries, indent=1, allow_nan=False))  # always JSON: no NaN ever reaches it
     else:
         print("\n\n".join(table(entry, names) for entry in entries if "error" not in entry))
     return 1 if failed else 0
 
 
-def label_faces(model, pending, names, batch_size, tta=False):
+def label_faces(model, pending, names, batch_size, tta=False, model_name="the model"):
     """Fill in the faces of each (entry, boxes, crops) in ``pending``, all crops in one model call."""
     crops = [c for _, _, c in pending]
-    probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8),
-                          batch_size=batch_size, tta=tta)
+    try:
+        probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8),
+                              batch_size=batch_size, tta=tta)
+    except ValueError as e:
+        raise ValueError(f"predict: model {model_name}: {e}") from None
     k = 0
     for entry, boxes, _ in pending:
         entry["faces"] = [face_record(box, p, names) for box, p in zip(boxes, probs[k:k + len(boxes)])]
@@ -115,16 +133,16 @@ def table(entry, names):
     return "\n".join(lines)
 
 
-def draw(entry, image, out_dir, used=()):
+def draw(entry, image, out_dir, used=(), inputs=()):
     """``image`` (the photo as read_image returned it) with each face's box and top emotion
     drawn, written to out_dir/<name>.png (<name>_2.png, ... when a path in ``used`` has that
-    name already). Returns the path."""
+    name already, or it is one of the files ``inputs`` (file_ids) names: an input is never
+    written over, and a note says which name was taken instead). Returns the path."""
     from PIL import Image, ImageDraw
 
-
     a = np.asarray(image)
-    if a.dtype != np.uint8:  # 16-bit or float grayscale, scaled to 0..255 by read_image
-        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    if a.dtype != np.uint8:  # 16-bit, 32-bit or float grayscale: as to_gray takes its values
+        a = np.clip(np.rint(to_gray(a)), 0, 255).astype(np.uint8)
     im = Image.fromarray(a).convert("RGB")
     pen = ImageDraw.Draw(im)
     thick = max(2, round(min(im.size) / 200))
@@ -136,10 +154,13 @@ def draw(entry, image, out_dir, used=()):
         pen.rectangle(pen.textbbox((tx, ty), label), fill=(255, 40, 40))
         pen.text((tx, ty), label, fill=(255, 255, 255))
     stem = os.path.splitext(os.path.basename(entry["image"]))[0]
-    path, n = os.path.join(out_dir, f"{stem}.png"), 1
-    while path in used:
+    first = path = os.path.join(out_dir, f"{stem}.png")
+    n = 1
+    while path in used or is_one_of(path, inputs):
         n += 1
         path = os.path.join(out_dir, f"{stem}_{n}.png")
+    if path != first and is_one_of(first, inputs):
+        tqdm.write(f"note: {first} is one of the inputs, so {entry['image']} drawn is {path}", file=sys.stderr)
     with atomic_write(path) as f:
         im.save(f, format="PNG")
     return path

@@ -3,9 +3,12 @@ import os
 
 import numpy as np
 
-from fercnn import models, visualize
-from fercnn.cli.options import OneLineParser, number
+from fercnn import limits, models, visualize
+from fercnn.cli.options import OneLineParser, folder_path, number
+from fercnn.cli.outputs import check_writable, file_ids, is_one_of
 from fercnn.data.faces import find_faces, read_image
+
+OUTPUTS = ("filters.png", "activations.png", "saliency.png")
 
 
 def main(argv, prog="fercnn visualize"):
@@ -14,16 +17,27 @@ def main(argv, prog="fercnn visualize"):
                       "(|d score / d pixel| for each face's predicted class).")
     p.add_argument("photos", nargs="*", metavar="PHOTO", help="photos or face crops (the first face of each is used)")
     p.add_argument("--model", required=True, help="a model trained on 48x48 faces (model.npz or a checkpoint)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs")
+    p.add_argument("--out", required=True, metavar="DIR", type=folder_path,
+                   help="folder for the PNGs (never one of the inputs' names)")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop")
     p.add_argument("--min-face", type=number(int, 24), default=48, metavar="PIXELS")
+    p.add_argument("--max-pixels", type=number(int, 1), metavar="N",
+                   help=f"refuse a photo of more than N pixels (default {limits.DEFAULTS['pixels']:,}, "
+                        f"or ${limits.ENV['pixels']})")
     args = p.parse_args(argv)
+    check_writable(args.out, prog)
+    inputs = file_ids([args.model, *args.photos])
+    for name in OUTPUTS:
+        if is_one_of(os.path.join(args.out, name), inputs):
+            raise ValueError(f"{prog}: {os.path.join(args.out, name)} is one of the inputs, and --out would write "
+                             "over it; give another --out")
     model = models.load(args.model)
     visualize.filters(model, os.path.join(args.out, "filters.png"))
     written = ["filters.png"]
     crops = []
     for path in args.photos:
-        _, faces = find_faces(read_image(path), detect=not args.no_detect, min_face=args.min_face)
+        _, faces = find_faces(read_image(path, max_pixels=args.max_pixels), detect=not args.no_detect,
+                              min_face=args.min_face)
         if len(faces) == 0:
             raise ValueError(f"{path}: no face found (use --no-detect for a face crop)")
         crops.append(faces[0])

@@ -7,21 +7,29 @@ to 48x48, the size of FER2013's faces. Boxes are (x, y, width, height) in pixels
 original photo: x is the column of the left edge, y the row of the top edge.
 """
 import os
+import threading
 
 import numpy as np
 
+from fercnn import limits
 from fercnn.data.fer2013 import SIDE
 
 MARGIN = 0.1  # each side of a detected box is widened by this fraction of its size
 _detector = None
+_pillow_lock = threading.Lock()
 
 
-def read_image(path):
+def read_image(path, *, max_pixels=None):
     """The image at ``path`` as an array: (H, W) for grayscale, (H, W, 3) or (H, W, 4) for colour,
     upright: turned as its EXIF orientation tag says (a phone's photo is stored sideways
     with a tag), so boxes found in it are in the pixels a viewer shows.
 
-    Anything Pillow cannot decode raises one ValueError naming the file.
+    8-bit images are uint8; 16-bit grayscale ones uint16 (0..65535), 32-bit integer ones
+    int32 and floating ones float32, as the file holds them: to_gray takes each as its
+    dtype says. Its width and height are read from the file's header first, and an image
+    of more than ``max_pixels`` pixels (default: fercnn.limits' "pixels", 50 M, or
+    $FERCNN_MAX_PIXELS) is refused before it is decoded. Anything Pillow cannot decode, or
+    an image over the limit, raises one ValueError naming the file.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -29,33 +37,78 @@ def read_image(path):
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
     try:
-        with Image.open(path) as original:
+        with _open_image(path) as original:  # reads the header only
+            W, H = original.size
+            limits.check("pixels", W * H, f"{path}: the image is {W}x{H} =", " pixels", value=max_pixels)
             original.load()
             im = ImageOps.exif_transpose(original)
-            if im.mode in ("I;16", "I;16B", "I", "F"):  # 16-bit or float grayscale: scale its range to 0..255
-                a = np.asarray(im.convert("F"), dtype=np.float64)
-                return a * (255.0 / max(1.0, float(a.max())))
+            if im.mode.startswith("I;16"):  # 16-bit grayscale
+                return np.asarray(im).astype(np.uint16)
+            if im.mode in ("I", "F"):  # 32-bit integer or floating grayscale
+                return np.asarray(im)
             if im.mode in ("L", "1"):
                 return np.asarray(im.convert("L"))
             return np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as e:
+        raise ValueError(f"{path}: cannot read it as an image ({type(e).__name__}: {e})") from None
+    except ValueError as e:
+        if str(e).startswith(path):
+            raise
         raise ValueError(f"{path}: cannot read it as an image ({type(e).__name__}: {e})") from None
 
 
-def to_gray(image):
-    """Grayscale float64 (H, W) in [0, 255] from (H, W), (H, W, 3) or (H, W, 4) arrays.
+def _open_image(path):
+    """Image.open(path), Pillow's own pixel limit set aside: read_image holds the image to
+    fercnn's (which a user can raise past Pillow's) with its size in the message. Pillow
+    reads its limit at open, so it is set aside for that call only, under a lock."""
+    from PIL import Image
 
-    uint8 images are taken as 0..255; float images as 0..1 when their maximum is at most
-    1, else as 0..255. Colour uses ITU-R 601 luma weights, as Pillow's "L" mode does.
+    with _pillow_lock:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def to_gray(image):
+    """Grayscale float64 (H, W) in [0, 255] from (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) arrays.
+
+    Pixel values are taken by dtype:
+
+    - unsigned integers span their dtype's range, black to white: uint8 0..255, uint16
+      0..65535 (a 16-bit photo), uint32 0..2**32-1, uint64 likewise;
+    - signed integers (int8 ... int64; np.array of Python ints makes int64) are taken as
+      0..255, and refused when a value lies outside it;
+    - floats are 0..1 when their maximum is at most 1, else 0..255.
+
+    Any other dtype (bool, complex, strings), and an image with a NaN or infinite value,
+    is refused with one ValueError. Colour uses ITU-R 601 luma weights, as Pillow's "L"
+    mode does.
     """
     a = np.asarray(image)
-    if a.dtype.kind not in "uif" or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"to_gray: expected an (H, W), (H, W, 3) or (H, W, 4) image of numbers, "
-                         f"got shape {a.shape} dtype {a.dtype}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"to_gray: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
+    if a.dtype.kind not in "uif":
+        raise ValueError(f"to_gray: expected an (H, W), (H, W, 3) or (H, W, 4) image of unsigned integers (uint8, "
+                         f"uint16, ...), signed integers in 0..255 or floats, got dtype {a.dtype}")
     if a.shape[0] < 1 or a.shape[1] < 1:
         raise ValueError(f"to_gray: the image is empty, shape {a.shape}")
+    kind = a.dtype.kind
+    if kind == "i" and a.size and (a.min() < 0 or a.max() > 255):
+        raise ValueError(f"to_gray: a signed integer image ({a.dtype}) is taken as 0..255, but its values span "
+                         f"{a.min()}..{a.max()}; give uint8 (0..255), uint16 (0..65535) or floats (0..1)")
+    if kind == "f":
+        finite = np.isfinite(a)
+        if not finite.all():
+            raise ValueError(f"to_gray: the image has {a.size - np.count_nonzero(finite):,} NaN or infinite "
+                             f"values (of {a.size:,}); every pixel must be a finite number")
+    full = np.iinfo(a.dtype).max if kind == "u" and a.dtype.itemsize > 1 else None
     a = a.astype(np.float64)
-    if np.asarray(image).dtype.kind == "f" and a.size and a.max() <= 1.0:
+    if full is not None:  # x * 255 / 65535 is exact for 16-bit values that are whole multiples of 257
+        a *= 255.0
+        a /= float(full)
+    elif kind == "f" and a.size and a.max() <= 1.0:
         a = a * 255.0
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] == 1 else a[..., :3] @ np.array([0.299, 0.587, 0.114])

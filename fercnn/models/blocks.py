@@ -9,6 +9,8 @@ build_layers).
 Forward returns (out, cache); backward(dout, cache, params, ctx) returns (dx, grads) with
 grads keyed by full parameter names ("conv1.w"). The per-pass settings are a Pass.
 """
+import math
+
 import numpy as np
 
 from fercnn.fast import (
@@ -170,7 +172,7 @@ class Flatten(Layer):
         self.hog = hog
 
     def output_shape(self, shape):
-        return (int(np.prod(shape)) + self.hog,)
+        return (math.prod(shape) + self.hog,)
 
     def rows(self, shape):
         kind = f"flatten + hog({self.hog})" if self.hog else "flatten"

@@ -11,6 +11,7 @@ from fercnn.argcheck import check_positive_int
 from fercnn.data.preprocess import prepare_input
 from fercnn.fast import add_scaled, softmax_loss
 from fercnn.models.blocks import Pass, build_layers, layer_rows
+from fercnn.models.budget import check_spec
 from fercnn.models.io import model_entries, save_model
 from fercnn.models.spec import hog_dim, normalize_spec
 
@@ -58,6 +59,7 @@ class ConvNet:
             bound = 1.0 / np.sqrt(fan_in)
             return init_rng.uniform(-bound, bound, shape).astype(self.dtype)
 
+        check_spec(self.spec, "ConvNet")  # before a single weight is allocated
         self.layers = build_layers(self.spec)
         for layer in self.layers:  # in order: the weights draw from init_rng one after another
             self.params.update(layer.init_params(weights, self.dtype))
@@ -106,15 +108,32 @@ class ConvNet:
                 if arr is None or arr.shape != now.shape:
                     raise ValueError(f"{where} lacks batchnorm statistic {layer}/{stat} of shape {now.shape}")
                 bn_state[layer][stat] = np.array(arr)
+        names = meta.get("class_names")
+        K = self.spec["num_classes"]
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{where}: class_names must be a list of strings, got {names!r}")
+        if names is not None and len(names) != K:
+            raise ValueError(f"{where} has {len(names)} class names {names} for its {K} outputs; "
+                             f"a model needs one name per output")
+        if names is not None and len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"{where} names classes {twice} more than once: {names}")
         self.params, self.bn_state = params, bn_state
         if "mean_image" in arrays:
             self.mean_image = arrays["mean_image"]
         if "class_names" in meta:
-            self.class_names = meta["class_names"]
+            self.class_names = names
         if "augmentation" in meta:
             self.augmentation = meta["augmentation"]
         if "rng" in meta:
             self.dropout_rng.bit_generator.state = meta["rng"]
+
+    def nonfinite(self):
+        """[(name, number of NaN or infinite values)] of the model's arrays that hold any:
+        parameters, batchnorm statistics, the mean image. [] for a model that can predict."""
+        _, arrays = self.state_dict()
+        counts = [(k, int(np.size(a) - np.count_nonzero(np.isfinite(a)))) for k, a in arrays.items()]
+        return [(k, n) for k, n in counts if n]
 
     @property
     def hog_dim(self):

@@ -187,12 +187,10 @@ class Solver(SolverState):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below, once
             loss, grads = self.model.loss(X, d["y_train"][idx], **self._inputs("train", idx))
         if not np.isfinite(loss):
-            lr = self.configs[next(iter(self.configs))].get("learning_rate")
-            raise FloatingPointError(
-                f"Solver: loss became {loss} at iteration {len(self.loss_history) + 1} (epoch {self.epoch + 1}) "
-                f"with learning rate {lr}; training stopped. Lower the learning rate or check the data.")
-        for k, w in self.model.params.items():
-            self.model.params[k], self.configs[k] = self.update_rule(w, grads[k], self.configs[k])
+            self._diverged(f"loss became {loss}", len(self.loss_history) + 1)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite parameters are found by _check_finite
+            for k, w in self.model.params.items():
+                self.model.params[k], self.configs[k] = self.update_rule(w, grads[k], self.configs[k])
         self.loss_history.append(float(loss))
         return float(loss)
 
@@ -207,6 +205,21 @@ class Solver(SolverState):
     def learning_rate(self):
         """The learning rate the next step uses (of the first parameter; all share it)."""
         return self.configs[next(iter(self.configs))].get("learning_rate")
+
+    def _check_finite(self):
+        """Stop a run whose model holds NaN or infinite values (parameters, batchnorm
+        statistics), however few iterations it ran: called before every evaluation and
+        every checkpoint, so neither sees them, and the last good checkpoint stays the newest."""
+        for name, a in self.model.state_dict()[1].items():
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                self._diverged(f"{name} holds NaN or infinite values", len(self.loss_history))
+
+    def _diverged(self, what, iteration):
+        lr = self.learning_rate()
+        epoch = self.epoch + (1 if self.order is not None else 0)  # in progress, or just finished
+        raise FloatingPointError(
+            f"Solver: {what} at iteration {iteration} (epoch {epoch}) with learning rate {lr}; "
+            "training stopped. Lower the learning rate or check the data.")
 
     def check_accuracy(self, X, y, *, num_samples=None, **inputs):
         """Accuracy of the model on X, y (a random subset of num_samples when given);
@@ -309,11 +322,14 @@ class Solver(SolverState):
 
     def _end_of_epoch(self, start):
         d = self.data
+        self._check_finite()
         if self.bn_recalibration and getattr(self.model, "has_batchnorm", False):
             n = min(self.bn_recalibration, len(d["X_train"]))
             idx = np.sort(self.rng.choice(len(d["X_train"]), n, replace=False))
-            self.model.recalibrate_batchnorm(d["X_train"][idx], batch_size=self.batch_size,
-                                             **self._inputs("train", idx))
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.model.recalibrate_batchnorm(d["X_train"][idx], batch_size=self.batch_size,
+                                                 **self._inputs("train", idx))
+            self._check_finite()
         train_acc = self.check_accuracy(d["X_train"], d["y_train"], num_samples=self.num_train_samples,
                                         **self._inputs("train"))
         val_acc = self.check_accuracy(d["X_val"], d["y_val"], num_samples=self.num_val_samples,
@@ -345,6 +361,7 @@ class Solver(SolverState):
             self.callback(self)
 
     def _save(self, start):
+        self._check_finite()
         self.train_seconds = self._seconds_before + time.perf_counter() - start
         self.save_checkpoint(self.checkpoint_dir)
 
