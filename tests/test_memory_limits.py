@@ -5,7 +5,7 @@ traceback, and the good inputs beside it are still answered.
 The oversized inputs are the ones the issue found: a model file whose spec asks for an FC
 layer of a million units (2.3 G parameters, 9.2 GB of float32), .npz entries that inflate to
 4 GiB (an extra entry and a mean image), and a 13000x13000 photo (169 M pixels, 507 MB
-decoded) in a file of two megabytes. Each child's peak resident memory (ru_maxrss) is printed (pytest -s).
+decoded) in a file of two megabytes. Each child's peak resident memory is printed (pytest -s).
 """
 import json
 import os
@@ -13,7 +13,6 @@ import resource
 import struct
 import subprocess
 import sys
-import threading
 import zlib
 
 import numpy as np
@@ -23,6 +22,7 @@ from skimage import data as skdata
 
 from fercnn.models import ConvNet
 
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc/self/status")
 LIMIT = 3 << 30  # bytes of address space; a normal `fercnn predict` peaks near 0.8 GiB of it (2 threads)
 THREADS = {"NUMBA_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MALLOC_ARENA_MAX": "2"}
 
@@ -31,22 +31,36 @@ def _limit_address_space():
     resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
 
 
-def _run_limited(cmd, cwd, timeout=300):
-    """(exit status, stdout, stderr, peak resident MiB) of ``cmd`` run under LIMIT."""
-    out, err = cwd / ".stdout", cwd / ".stderr"
+# The child reports its own peak resident memory (VmHWM) as it exits. Its ru_maxrss would not
+# do: Linux carries ru_maxrss across exec, so a child forked from a large pytest process
+# reports the parent's size.
+PEAK = """
+import atexit, os, runpy, sys
+def peak():
+    with open("/proc/self/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+    with open(os.environ["FERCNN_TEST_PEAK"], "w") as f:
+        f.write(str(kib))
+atexit.register(peak)
+target, sys.argv = sys.argv[1], sys.argv[1:]
+if target.endswith(".py"):
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+
+
+def _run_limited(target, args, cwd, timeout=300):
+    """(exit status, stdout, stderr, peak resident MiB) of ``python target args`` (a module
+    or a script) run under LIMIT."""
+    out, err, peak = cwd / ".stdout", cwd / ".stderr", cwd / ".peak"
+    env = {**os.environ, **THREADS, "FERCNN_TEST_PEAK": str(peak)}
     with open(out, "w") as o, open(err, "w") as e:
-        child = subprocess.Popen(cmd, stdout=o, stderr=e, cwd=cwd, env={**os.environ, **THREADS},
-                                 preexec_fn=_limit_address_space)
-        timer = threading.Timer(timeout, child.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            timer.cancel()
-    child.returncode = os.waitstatus_to_exitcode(status)  # so that Popen does not wait for it again
-    peak = usage.ru_maxrss / 1024
-    print(f"\n{' '.join(map(str, cmd[2:]))}: exit {child.returncode}, peak RSS {peak:.0f} MiB")
-    return child.returncode, out.read_text(), err.read_text(), peak
+        done = subprocess.run([sys.executable, "-c", PEAK, target, *args], stdout=o, stderr=e, cwd=cwd, env=env,
+                              preexec_fn=_limit_address_space, timeout=timeout)
+    mib = int(peak.read_text()) / 1024
+    print(f"\n{target} {' '.join(args)}: exit {done.returncode}, peak RSS {mib:.0f} MiB")
+    return done.returncode, out.read_text(), err.read_text(), mib
 
 
 def _model(input_side=48, units=4):
@@ -180,7 +194,8 @@ print("good", len(faces), faces[0]["top"])
 
 def test_the_loader_refuses_every_oversized_file_within_the_limit(inputs):
     files = ["huge_spec.npz", "inflating_extra.npz", "inflating_mean.npz"]
-    status, out, err, peak = _run_limited([sys.executable, "-c", LOADER, *files], inputs)
+    (inputs / "loader.py").write_text(LOADER)
+    status, out, err, peak = _run_limited("loader.py", files, inputs)
     assert status == 0 and "Traceback" not in err, err[-3000:]
     lines = out.splitlines()
     assert lines[0] == ("refused load: huge_spec.npz: the spec makes 2,312,000,007 parameters (fc1: "
@@ -199,16 +214,15 @@ def test_the_loader_refuses_every_oversized_file_within_the_limit(inputs):
     ("inflating_mean.npz", "mean_image is (1, 32768, 32768) float32, the spec wants (1, 48, 48)"),
 ])
 def test_predict_refuses_an_oversized_model_in_one_line(inputs, model, message):
-    status, out, err, peak = _run_limited([sys.executable, "-m", "fercnn.cli", "predict", "astronaut.jpg",
-                                           "--model", model], inputs)
+    status, out, err, peak = _run_limited("fercnn.cli", ["predict", "astronaut.jpg", "--model", model], inputs)
     assert status == 2 and out == "", err[-3000:]
     assert len(err.splitlines()) == 1 and err.startswith(f"error: load: {model}: ") and message in err
     assert peak < 1024
 
 
 def test_predict_refuses_an_oversized_photo_and_answers_the_others(inputs):
-    status, out, err, peak = _run_limited([sys.executable, "-m", "fercnn.cli", "predict", "huge.png",
-                                           "astronaut.jpg", "--model", "good.npz", "--json"], inputs)
+    status, out, err, peak = _run_limited("fercnn.cli", ["predict", "huge.png", "astronaut.jpg", "--model", "good.npz",
+                                                         "--json"], inputs)
     assert status == 1, err[-3000:]
     assert err.splitlines() == ["error: huge.png: the image is 13000x13000 = 169,000,000 pixels; the limit is "
                                 "50,000,000 (raise it with --max-pixels or FERCNN_MAX_PIXELS)"]
