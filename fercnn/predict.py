@@ -4,21 +4,26 @@
     from fercnn.models import load
     faces = detect_emotions(photo_array, model=load("runs/deep_fer2013/model.npz"))
     # [{"box": [x, y, width, height], "emotions": {"angry": p, ...}, "top": "happy"}, ...]
+    per_frame = detect_emotions([frame1, frame2])   # a list of images: one network pass for all their faces
+
+The network runs frozen (fercnn.inference): batchnorm folded in, the conv method and the
+thread count chosen by the number of faces, no Numba kernel compiled.
 """
 import numpy as np
 
 from fercnn.data.faces import find_faces
 from fercnn.data.fer2013 import CLASS_NAMES
+from fercnn.inference import predictor_for
 from fercnn.models.shipped import default_model
 
 
 def predict_faces(model, faces, *, batch_size=256):
     """Class probabilities (N, K) float64 for uint8 (N, 48, 48) face crops."""
-    if len(faces) == 0:
-        return np.zeros((0, model.spec["num_classes"]))
     if model.hog_dim:
         raise ValueError("this is a hybrid (HOG) model; prediction on photos takes image-only models")
-    return model.predict_proba(model.prepare(faces), batch_size=batch_size).astype(np.float64)
+    if len(faces) == 0:
+        return np.zeros((0, model.spec["num_classes"]))
+    return predictor_for(model).predict_proba(model.prepare(faces), batch_size=batch_size).astype(np.float64)
 
 
 def class_names_of(model):
@@ -39,16 +44,25 @@ def face_record(box, probs, names):
 
 
 def detect_emotions(image, model=None, *, detect=True, min_face=48):
-    """The faces in one image and their expression probabilities.
+    """The faces in an image, or in each of a list of images, and their expression probabilities.
 
-    image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, or floats). model: a
-    ConvNet trained on 48x48 faces (fercnn.models.load(path)); by default the shipped deep
-    network (fercnn.models.pretrained("deep")), where this install has it. Returns a list, largest face
-    first, of {"box": [x, y, width, height], "emotions": {class name: probability},
-    "top": class name}; an empty list when no face is found.
+    image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, or floats), or a list (or
+    tuple) of such arrays, e.g. a video's frames. model: a ConvNet trained on 48x48 faces
+    (fercnn.models.load(path)); by default the shipped deep network
+    (fercnn.models.pretrained("deep")), where this install has it. For one image, returns a
+    list, largest face first, of {"box": [x, y, width, height], "emotions": {class name:
+    probability}, "top": class name}, empty when no face is found; for a list of images, a
+    list of such lists, one per image, from one pass of the network over all their faces.
     """
     if model is None:
         model = default_model("detect_emotions", "pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz'))")
-    boxes, crops = find_faces(image, detect=detect, min_face=min_face)
+    many = isinstance(image, (list, tuple))
+    found = [find_faces(im, detect=detect, min_face=min_face) for im in (image if many else [image])]
+    crops = [c for _, c in found]
+    probs = predict_faces(model, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8))
     names = class_names_of(model)
-    return [face_record(b, p, names) for b, p in zip(boxes, predict_faces(model, crops))]
+    out, k = [], 0
+    for boxes, _ in found:
+        out.append([face_record(b, p, names) for b, p in zip(boxes, probs[k:k + len(boxes)])])
+        k += len(boxes)
+    return out if many else out[0]
