@@ -23,13 +23,33 @@ def read_image(path):
 
     Anything Pillow cannot decode raises one ValueError naming the file.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
+    return _decode(path, path, None)
+
+
+def decode_image(data, *, name="image", max_pixels=None):
+    """read_image for an image's bytes (an upload): the same array, or one ValueError that
+    starts with ``name``. max_pixels: refuse, before decoding, an image whose header
+    announces more pixels (width x height) than this; a small file can announce billions
+    (a "decompression bomb"), and Pillow's own guard stops only those over 2 x 89 M."""
+    import io
+
+    if not data:
+        raise ValueError(f"{name}: empty (no bytes)")
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source, name, max_pixels):
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
-        with Image.open(path) as original:
+        with Image.open(source) as original:
+            width, height = original.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise PixelLimit(f"{name}: the image is {width}x{height} = {width * height / 1e6:.1f} M pixels; "
+                                 f"the limit is {max_pixels / 1e6:g} M")
             original.load()
             im = ImageOps.exif_transpose(original)
             if im.mode in ("I;16", "I;16B", "I", "F"):  # 16-bit or float grayscale: scale its range to 0..255
@@ -38,8 +58,24 @@ def read_image(path):
             if im.mode in ("L", "1"):
                 return np.asarray(im.convert("L"))
             return np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as e:
-        raise ValueError(f"{path}: cannot read it as an image ({type(e).__name__}: {e})") from None
+    except PixelLimit:
+        raise
+    except Image.DecompressionBombError as e:  # Pillow's own guard, before max_pixels could be checked
+        import re
+
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:.1f} M pixels" if found else "too many pixels"
+        limit = f"{max_pixels / 1e6:g} M" if max_pixels is not None else f"{Image.MAX_IMAGE_PIXELS * 2 / 1e6:.0f} M"
+        raise PixelLimit(f"{name}: the image is {size}; the limit is {limit} (a decompression bomb?)") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: cannot read it as an image (not a format Pillow knows: JPEG, PNG, GIF, BMP, "
+                         "TIFF, WebP, ...)") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ValueError(f"{name}: cannot read it as an image ({type(e).__name__}: {e})") from None
+
+
+class PixelLimit(ValueError):
+    """An image refused by decode_image's max_pixels before it was decoded."""
 
 
 def to_gray(image):
