@@ -13,6 +13,7 @@ import sys
 
 from fercnn.cli.options import OneLineParser, describe, number
 from fercnn.models import load, shipped
+from fercnn.runtime import reuse_freed_memory
 
 
 def build_parser(prog):
@@ -48,6 +49,10 @@ def served_models(paths):
 
 def main(argv, prog="fercnn serve"):
     args = build_parser(prog).parse_args(argv)
+    # before any worker thread allocates: one malloc arena, freed blocks kept for reuse, so the
+    # server's memory settles at its first requests' high-water mark instead of creeping with
+    # each worker thread's arena (fercnn/runtime.py)
+    reuse_freed_memory()
     try:
         import uvicorn
 

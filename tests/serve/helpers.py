@@ -21,12 +21,16 @@ def png(array):
     return buffer.getvalue()
 
 
+def _resized(array, size):
+    return np.asarray(Image.fromarray(array).resize(size))
+
+
 def sample_files():
-    """{name: bytes} of the valid photos: two with a face, two without."""
+    """{name: bytes} of the valid photos: two with a face, two without (small, so that a load
+    test of hundreds of them stays short)."""
     astronaut = data.astronaut()
-    small = np.asarray(Image.fromarray(astronaut).resize((256, 256)))
-    return {"astronaut.jpg": jpeg(astronaut), "astronaut_256.png": png(small),
-            "coffee.jpg": jpeg(data.coffee()), "blank.png": png(np.full((120, 160), 200, np.uint8))}
+    return {"astronaut.jpg": jpeg(_resized(astronaut, (320, 320))), "astronaut_256.png": png(_resized(astronaut, (256, 256))),
+            "coffee.jpg": jpeg(_resized(data.coffee(), (300, 200))), "blank.png": png(np.full((120, 160), 200, np.uint8))}
 
 
 def bomb():
