@@ -9,11 +9,14 @@
 The network runs frozen (fercnn.inference): batchnorm folded in, the conv method and the
 thread count chosen by the number of faces, no Numba kernel compiled.
 """
+import os
+
 import numpy as np
 
 from fercnn.data.faces import find_faces
 from fercnn.data.fer2013 import CLASS_NAMES
 from fercnn.inference import predictor_for
+from fercnn.models import shipped
 from fercnn.models.shipped import default_model
 
 
@@ -43,6 +46,23 @@ def face_record(box, probs, names):
             "top": names[int(np.argmax(probs))]}
 
 
+_default = {}
+
+
+def _default_model():
+    """The shipped model detect_emotions uses without model=, read again only when its file
+    changes (a video's frames, a webcam's, call detect_emotions many times)."""
+    names = shipped.available()
+    key = None
+    if names:
+        st = os.stat(shipped.path_of(names[0]))
+        key = (shipped.path_of(names[0]), st.st_mtime_ns, st.st_size)
+    if key is None or _default.get("key") != key:
+        model = default_model("detect_emotions", "pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz'))")
+        _default.update(key=key, model=model)
+    return _default["model"]
+
+
 def detect_emotions(image, model=None, *, detect=True, min_face=48):
     """The faces in an image, or in each of a list of images, and their expression probabilities.
 
@@ -55,7 +75,7 @@ def detect_emotions(image, model=None, *, detect=True, min_face=48):
     list of such lists, one per image, from one pass of the network over all their faces.
     """
     if model is None:
-        model = default_model("detect_emotions", "pass model= (e.g. fercnn.models.load('runs/deep_fer2013/model.npz'))")
+        model = _default_model()
     many = isinstance(image, (list, tuple))
     found = [find_faces(im, detect=detect, min_face=min_face) for im in (image if many else [image])]
     crops = [c for _, c in found]

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fercnn.inference.frozen import fold, forward
+from fercnn.inference.saliency import saliency
 
 CHUNK = 8  # faces per pass through the network, at most: its arrays stay in cache
 PARALLEL_FROM = 8  # faces per thread, at least
@@ -61,11 +62,26 @@ class Predictor:
         self.num_classes = model.spec["num_classes"]
         self.steps = fold(model)
 
-    def scores(self, X):
-        """Class scores (N, K) for X: (N, C, H, W) of the model's dtype, as model.prepare gives it."""
+    def _check(self, X):
         if not isinstance(X, np.ndarray) or X.ndim != 4 or X.shape[1:] != self.input_shape or X.dtype != self.dtype:
             got = f"{tuple(X.shape)} {X.dtype}" if hasattr(X, "shape") else type(X).__name__
             raise ValueError(f"inference: X must be (N, {', '.join(map(str, self.input_shape))}) {self.dtype}, got {got}")
+
+    def saliency(self, X, y):
+        """|d score_y / d X| maximised over channels: X (N, C, H, W), y (N,) class indices ->
+        (N, H, W), as fercnn.visualize.saliency computes it (fercnn/inference/saliency.py)."""
+        self._check(X)
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],) or y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= self.num_classes)):
+            raise ValueError(f"saliency: y must be ({X.shape[0]},) class indices in [0, {self.num_classes}), got {y!r}")
+        if X.shape[0] == 0:
+            return np.zeros((0,) + self.input_shape[1:], self.dtype)
+        with _lock, _blas_one_thread():
+            return saliency(self.steps, X, y)
+
+    def scores(self, X):
+        """Class scores (N, K) for X: (N, C, H, W) of the model's dtype, as model.prepare gives it."""
+        self._check(X)
         if X.shape[0] == 0:
             return np.zeros((0, self.num_classes), self.dtype)
         bounds = np.linspace(0, X.shape[0], -(-X.shape[0] // CHUNK) + 1).round().astype(int)

@@ -10,7 +10,9 @@ The API (fercnn/serve/app.py):
   application/octet-stream) or as the file of a multipart/form-data form (field ``image``).
   Query: ``model=NAME`` (one of GET /api/models; default the first), ``saliency=1`` (each
   face also gets ``"saliency"``, a PNG data: URL of the saliency map of its top emotion),
-  ``min_face=PIXELS``, ``name=`` (echoed as ``"image"``). Answer: the entry
+  ``min_face=PIXELS``, ``name=`` (echoed as ``"image"``), ``near=x,y,w,h;...`` (search for
+  faces only around these boxes, e.g. the previous webcam frame's, and the whole image
+  when none is found there: fercnn.data.faces.detect_faces_near). Answer: the entry
   ``fercnn predict --json`` prints for the photo, ``{"image": name, "faces": [{"box",
   "emotions", "top"}, ...]}``, plus ``"model"``.
 - ``GET /api/models``: the models, their class names, the default, the limits.

@@ -85,13 +85,14 @@ def create_app(models, *, max_upload_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXE
         name, (model, names, _) = models.get(q.get("model"))
         want_saliency = _flag(q, "saliency")
         face_min = _int(q, "min_face", min_face, low=24)
+        near = _boxes(q, "near")
         data, image_name = await _upload(request, max_upload_bytes)
         image_name = q.get("name", image_name)[:200]
 
         def work():
             image = _decode(data, max_pixels)
             with compute:
-                boxes, crops = find_faces(image, min_face=face_min)
+                boxes, crops = find_faces(image, min_face=face_min, near=near)
                 probs = predict_faces(model, crops)
                 faces = [face_record(b, p, names) for b, p in zip(boxes, probs)]
                 if want_saliency and faces:
@@ -188,14 +189,31 @@ def _int(q, key, default, *, low):
     return int(text)
 
 
+def _boxes(q, key, most=20):
+    """near=x,y,w,h;x,y,w,h (the previous frame's boxes) -> [(x, y, w, h), ...] or None."""
+    text = q.get(key)
+    if not text:
+        return None
+    try:
+        boxes = [tuple(int(v) for v in part.split(",")) for part in text.split(";") if part]
+    except ValueError:
+        boxes = None
+    if not boxes or len(boxes) > most or any(len(b) != 4 or min(b) < 0 or min(b[2:]) < 1 for b in boxes):
+        raise Problem(400, f"{key} must be up to {most} boxes x,y,width,height separated by ';', got {text[:100]!r}")
+    return boxes
+
+
 def heat_png(saliency_map):
     """A (H, W) saliency map as a data: URL of an RGBA PNG: red to yellow as it grows,
     transparent where it is small (for laying over the face)."""
     from PIL import Image
 
-    v = np.asarray(saliency_map, dtype=np.float64)
-    v = v / v.max() if v.max() > 0 else v
-    rgba = np.stack([np.full_like(v, 255), 255 * v, 40 * v, 230 * np.sqrt(v)], axis=-1)
+    from skimage.filters import gaussian
+
+    v = gaussian(np.asarray(saliency_map, dtype=np.float64), sigma=1.0)  # the raw map is speckled pixel by pixel
+    top = np.percentile(v, 99)
+    v = np.clip(v / top, 0, 1) if top > 0 else v
+    rgba = np.stack([np.full_like(v, 255), 255 * v, 40 * v, 215 * v ** 0.8], axis=-1)
     buffer = io.BytesIO()
     Image.fromarray(np.clip(np.rint(rgba), 0, 255).astype(np.uint8), "RGBA").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -215,3 +215,14 @@ def test_predict_out_draws_on_the_upright_photo_it_read_once(tmp_path, capsys, m
     with real_open(tmp_path / "drawn" / "sideways.png") as im:
         assert im.size == (48, 64)  # the box covers the drawn photo exactly
         assert im.getpixel((47, 63))[0] > 200 and im.getpixel((47, 63))[1] < 100  # its red edge, bottom right
+
+
+def test_detect_faces_near_finds_the_face_around_a_hint():
+    from fercnn.data.faces import detect_faces, detect_faces_near
+
+    gray = to_gray(skdata.astronaut())
+    (box,) = detect_faces(gray)
+    x, y, w, h = box
+    (near,) = detect_faces_near(gray, [(x + 8, y - 6, w, h)])
+    assert max(abs(a - b) for a, b in zip(near, box)) <= 12
+    assert detect_faces_near(gray, [(0, 400, 60, 60)]) == []  # nothing around the hint

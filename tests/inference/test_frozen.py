@@ -128,3 +128,25 @@ def test_a_prediction_compiles_no_numba_kernel(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"faces": 1, "compiled": []}
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_saliency_equals_visualize_saliency(rng, n):
+    from fercnn.visualize import saliency
+
+    model = _net(rng)
+    X = model.prepare(rng.integers(0, 256, (n, 14, 18), dtype=np.uint8))
+    y = rng.integers(0, 5, n)
+    np.testing.assert_allclose(Predictor(model).saliency(X, y), saliency(model, X, y), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match=r"saliency: y must be \(1,\) class indices in \[0, 5\)"):
+        Predictor(model).saliency(X[:1], [5])
+
+
+def test_saliency_of_the_shipped_network(rng):
+    from fercnn.visualize import saliency
+
+    model = pretrained("deep")
+    X = model.prepare(rng.integers(0, 256, (2, 48, 48), dtype=np.uint8))
+    y = np.array([3, 0])
+    want = saliency(model, X, y)
+    np.testing.assert_allclose(predictor_for(model).saliency(X, y), want, atol=1e-4 * want.max())

@@ -96,3 +96,14 @@ def test_bad_parameters_and_routes(client, files):
     assert client.get("/etc/passwd").status_code == 404
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/healthz").status_code == 200  # and it goes on
+
+
+def test_near_searches_around_the_last_boxes(client, files):
+    post = lambda q: client.post(f"/api/predict?{q}", content=files["astronaut.jpg"],  # noqa: E731
+                                 headers={"Content-Type": "image/jpeg"})
+    whole = post("").json()["faces"]
+    box = whole[0]["box"]
+    near = post("near=" + ",".join(str(v + 3) for v in box)).json()["faces"]
+    assert len(near) == 1 and max(abs(a - b) for a, b in zip(near[0]["box"], box)) <= 10
+    assert post("near=5,5,30,30").json()["faces"][0]["box"] == box  # nothing there: the whole image
+    assert "near must be up to 20 boxes" in post("near=1,2,3").json()["error"]
