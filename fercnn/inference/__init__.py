@@ -18,15 +18,19 @@ What changes with the batch size (N faces):
   and conv4, whose 6x6 maps give Winograd 4-9 windows, im2col; from N = 2 or 4 on, every
   layer with 8 or more input channels runs Winograd. Training's choice (fercnn.fast.conv_method)
   looks at the layer shape only, which suits its batches of 128.
+- **Chunks**: the batch goes through the network CHUNK faces at a time at most, so that
+  each layer's arrays stay in cache (at 64 faces at once deep conv2's Winograd arrays are
+  75 MB, and a face took longer than in chunks of 8).
 - **The threads**: below 2 * PARALLEL_FROM faces the whole pass runs on the calling thread
   with BLAS held at one thread. Waking a second thread for the small products of one face
   costs more than it saves, and made a batch of one swing by 10x from run to run on a
-  2-core machine. From 2 * PARALLEL_FROM faces on, the batch is split into shares of at
-  least PARALLEL_FROM faces, one per thread (numba.get_num_threads(), the knob fercnn's
-  other parallel code uses), each run with single-threaded BLAS.
+  2-core machine. From 2 * PARALLEL_FROM faces on, the chunks are shared among
+  min(numba.get_num_threads(), N // PARALLEL_FROM) threads (the knob fercnn's other
+  parallel code uses), each running single-threaded BLAS.
 
-A face's probabilities do not depend on the other faces of its batch except through these
-two choices: a batch of the same size gives the same numbers, bit for bit.
+A face's probabilities depend on the other faces of its batch only through the size of its
+chunk (the conv method): a batch of the same size gives the same numbers, bit for bit,
+whatever the thread count.
 """
 import threading
 import weakref

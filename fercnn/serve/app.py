@@ -64,7 +64,8 @@ class Models:
 
 def create_app(models, *, max_upload_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXELS, min_face=48):
     """The Starlette app: ``models`` is {name: (ConvNet, where it came from)}, the first the
-    default. Predictions run one at a time (a lock), on Starlette's worker threads."""
+    default. Predictions (decoding included) run one at a time (a lock), on Starlette's
+    worker threads, so memory stays bounded whatever the number of clients."""
     models = Models(models)
     compute = threading.Lock()
     for model, _, _ in models.by_name.values():
@@ -90,8 +91,8 @@ def create_app(models, *, max_upload_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXE
         image_name = q.get("name", image_name)[:200]
 
         def work():
-            image = _decode(data, max_pixels)
-            with compute:
+            with compute:  # one decoded image in memory at a time, however many clients
+                image = _decode(data, max_pixels)
                 boxes, crops = find_faces(image, min_face=face_min, near=near)
                 probs = predict_faces(model, crops)
                 faces = [face_record(b, p, names) for b, p in zip(boxes, probs)]
