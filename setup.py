@@ -11,6 +11,10 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "numba>=0.58", "scikit-image>=0.21", "matplotlib>=3.7", "tqdm>=4.60",
                       "threadpoolctl>=3.1", "pillow>=9"],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        # fercnn sweep: Ray Tune runs the trials (tested with Ray 2.60); tomllib is Python 3.11's
+        "sweep": ["ray[tune]>=2.60,<2.61", "tomli>=1.1; python_version < '3.11'"],
+    },
     entry_points={"console_scripts": ["fercnn = fercnn.cli:main"]},
 )
