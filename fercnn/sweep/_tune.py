@@ -4,7 +4,9 @@ import contextlib
 import os
 
 from ray import tune
+from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule, TrialScheduler
 
+from fercnn.sweep.results import mark_stopped
 from fercnn.sweep.trial import trial_name
 
 METRIC, MODE = "val_acc", "max"
@@ -43,7 +45,28 @@ class TrialNamer:
         return trial_name(int(str(trial.experiment_tag).split("_", 1)[0]) - self.first)
 
 
-def tune_config(spec, epochs):
+class _RecordsStops:
+    """A scheduler that writes "stopped_by" into the results.json of each trial it stops before
+    the trial's last epoch: the table tells such a trial from one a stopped search left
+    unfinished by this mark (Tune ends the running trials of an interrupted search too)."""
+
+    def on_trial_result(self, tune_controller, trial, result):
+        decision = super().on_trial_result(tune_controller, trial, result)
+        if decision == TrialScheduler.STOP and result.get("epoch", 0) < result.get("epochs", 0):
+            mark_stopped(os.path.join(self.fercnn_out, "trials", str(trial)),
+                         f"{self.fercnn_name} after epoch {result['epoch']}")
+        return decision
+
+
+class ASHA(_RecordsStops, ASHAScheduler):
+    pass
+
+
+class MedianStopping(_RecordsStops, MedianStoppingRule):
+    pass
+
+
+def tune_config(spec, epochs, out):
     """Search algorithm and scheduler. Grid and random search: Tune's BasicVariantGenerator,
     its draws seeded by search.seed (so a search draws the same trials on any machine);
     optuna: Optuna's TPE sampler through Tune's OptunaSearch, seeded likewise. Early
@@ -61,17 +84,15 @@ def tune_config(spec, epochs):
         algorithm = BasicVariantGenerator(random_state=search["seed"], max_concurrent=limit or 0)
         limit = None  # Tune applies max_concurrent_trials to Searchers only; the generator limits itself
     if stop["scheduler"] == "asha":
-        from ray.tune.schedulers import ASHAScheduler
-
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=stop["grace_period"],
-                                  reduction_factor=stop["reduction_factor"])
+        scheduler = ASHA(time_attr="training_iteration", max_t=epochs, grace_period=stop["grace_period"],
+                         reduction_factor=stop["reduction_factor"])
     elif stop["scheduler"] == "median":
-        from ray.tune.schedulers import MedianStoppingRule
-
-        scheduler = MedianStoppingRule(time_attr="training_iteration", grace_period=stop["grace_period"],
-                                       min_samples_required=stop["min_samples"])
+        scheduler = MedianStopping(time_attr="training_iteration", grace_period=stop["grace_period"],
+                                   min_samples_required=stop["min_samples"])
     else:
         scheduler = None
+    if scheduler is not None:
+        scheduler.fercnn_out, scheduler.fercnn_name = out, stop["scheduler"]
     return tune.TuneConfig(metric=METRIC, mode=MODE, num_samples=search["samples"], search_alg=algorithm,
                            scheduler=scheduler, max_concurrent_trials=limit, trial_name_creator=TrialNamer(first),
                            trial_dirname_creator=TrialNamer(first))
@@ -109,7 +130,7 @@ class Progress(tune.Callback):
         self._say(f"{trial} ended")
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        print(f"{trial} failed: see {trial.local_path or 'its folder'} (error.txt) and its log.txt",
+        print(f"{trial} failed: see {trial.path} (error.txt) and its log.txt",
               flush=True)
 
 

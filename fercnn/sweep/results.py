@@ -7,13 +7,13 @@ import os
 
 from fercnn.fileio import atomic_write, write_json, write_text
 from fercnn.sweep.plots import plot_curves, plot_vs_parameters, plot_vs_value
-from fercnn.sweep.spec import swept
+from fercnn.sweep.spec import grid_size, swept
 
 STATUS = {
     "done": "ran all its epochs",
     "stopped": "stopped early by the scheduler",
     "diverged": "its loss became NaN or infinite",
-    "unfinished": "the search was stopped before it ended; --resume continues it",
+    "unfinished": "the search was stopped before the trial ended; --resume continues it",
     "error": "failed (see its log.txt and Ray Tune's error.txt)",
 }
 
@@ -36,7 +36,16 @@ def _read(path):
         return json.load(f)
 
 
-def collect(out, *, errors=(), complete=True):
+def mark_stopped(folder, by):
+    """Note in a trial's results.json that the scheduler stopped it (``by``: "asha after epoch 2")."""
+    path = os.path.join(folder, "results.json")
+    results = _read(path)
+    if results is not None and not results.get("finished"):
+        results["stopped_by"] = by
+        write_json(path, results, indent=1)
+
+
+def collect(out, *, errors=()):
     """One row per trial folder in out/trials, in trial order."""
     rows = []
     folder = os.path.join(out, "trials")
@@ -49,10 +58,12 @@ def collect(out, *, errors=(), complete=True):
             status = "diverged"
         elif res.get("finished"):
             status = "done"
+        elif res.get("stopped_by"):
+            status = "stopped"
         elif name in errors:
             status = "error"
         else:
-            status = "stopped" if complete and res else "unfinished"
+            status = "unfinished"
         history = _read(os.path.join(folder, name, "history.json")) or {}
         rows.append({"trial": name, "network": trial["network"], "swept": trial["swept"],
                      "parameters": trial["parameters"], "epochs_run": res.get("epochs_run", 0),
@@ -95,18 +106,14 @@ def best_row(rows):
 
 
 def finish(spec, out, grid, *, say=print):
-    """After Tuner.fit: mark the trials the scheduler stopped, write the table, copy the best
-    model, draw the figures; returns a Sweep."""
+    """After Tuner.fit: write the table, copy the best model, draw the figures; returns a
+    Sweep. The search is complete when every trial it makes has ended (done, stopped,
+    diverged or failed); one that was interrupted (Ctrl-C) has trials unfinished or not
+    yet made."""
     errors = {os.path.basename(os.path.normpath(r.path)): str(r.error) for r in grid if r.error is not None}
-    complete = grid.num_terminated + grid.num_errors == len(grid)
-    rows = collect(out, errors=errors, complete=complete)
-    scheduler = spec["early_stopping"]["scheduler"]
-    for r in rows:
-        path = os.path.join(out, "trials", r["trial"], "results.json")
-        res = _read(path)
-        if r["status"] == "stopped" and res is not None and "stopped_by" not in res:
-            res["stopped_by"] = f"{scheduler} after epoch {r['epochs_run']}"
-            write_json(path, res, indent=1)
+    rows = collect(out, errors=errors)
+    ended = [r for r in rows if r["status"] != "unfinished"]
+    complete = len(ended) >= grid_size(spec)
     return write_outputs(spec, out, rows, complete=complete, say=say)
 
 

@@ -159,6 +159,6 @@ def _fit(spec, out, raw, resume, say):
             tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
         else:
             tuner = tune.Tuner(trainable, param_space=_tune.param_space(spec),
-                               tune_config=_tune.tune_config(spec, max_epochs(spec)),
+                               tune_config=_tune.tune_config(spec, max_epochs(spec), out),
                                run_config=_tune.run_config(out, TUNE_DIR, setup["swept"], say is print))
         return tuner.fit()
