@@ -1,5 +1,7 @@
 """The faces a sweep trains on, loaded once by the driver and handed to every trial through
 Ray's object store (so the nodes of a cluster need no copy of the data)."""
+import numpy as np
+
 from fercnn.data import CLASS_NAMES, is_fer2013, load_fer2013, load_image_folder, make_synthetic_faces
 
 SPLIT_SEEDS = {"train": 1, "val": 2, "test": 3}  # as fercnn train's synthetic faces
@@ -8,7 +10,9 @@ SPLIT_SEEDS = {"train": 1, "val": 2, "test": 3}  # as fercnn train's synthetic f
 def load_faces(d):
     """uint8 faces and labels per split and class_names, from [data] of a checked spec:
     the synthetic faces (train/val/test faces drawn with seed [seed, split]), FER2013 or a
-    folder of your own faces (train/val/test: the first so many of each split)."""
+    folder of your own faces (train/val/test: that many faces of the split, drawn at random
+    with seed [seed, split], in their order: the folders list their faces class by class,
+    so the first ones would all be angry)."""
     if d["source"] == "synthetic":
         raw = {"class_names": list(CLASS_NAMES)}
         for split, seed in SPLIT_SEEDS.items():
@@ -21,9 +25,11 @@ def load_faces(d):
     else:
         raw = load_image_folder(d["path"], detect=d["detect_faces"], min_face=d["min_face"],
                                 val_fraction=d["val_fraction"], test_fraction=d["test_fraction"], seed=d["seed"])
-    for split in ("train", "val", "test"):
-        if d[split] is not None and f"X_{split}" in raw:
-            raw[f"X_{split}"], raw[f"y_{split}"] = raw[f"X_{split}"][:d[split]], raw[f"y_{split}"][:d[split]]
+    for split, seed in SPLIT_SEEDS.items():
+        n = d[split]
+        if n is not None and f"y_{split}" in raw and n < len(raw[f"y_{split}"]):
+            keep = np.sort(np.random.default_rng([d["seed"], seed]).choice(len(raw[f"y_{split}"]), n, replace=False))
+            raw[f"X_{split}"], raw[f"y_{split}"] = raw[f"X_{split}"][keep], raw[f"y_{split}"][keep]
     return raw
 
 
