@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fercnn.plots import save_figure
 
@@ -54,13 +55,16 @@ def plot_vs_value(rows, key, path):
         xs = [float(v) for v in values]
         if xs and min(xs) > 0 and max(xs) / min(xs) >= 100:
             ax.set_xscale("log")
+        elif all(isinstance(v, numbers.Integral) for v in values) and len(set(values)) <= 12:
+            ax.set_xticks(sorted(set(xs)), [str(v) for v in sorted(set(values))])
     else:
         names = sorted({str(v) for v in values})
         xs = [names.index(str(v)) for v in values]
         ax.set_xticks(range(len(names)), names, rotation=20 if len(names) > 4 else 0)
     ax.scatter(xs, ys, c=["C3" if r["status"] == "stopped" else "C0" for r in rows])
     _label_points(ax, xs, ys, rows)
-    ax.set(xlabel=key, ylabel="best validation accuracy", title=f"validation accuracy against {key}")
+    ax.set(xlabel=key, ylabel="best validation accuracy",
+           title=f"validation accuracy against {key} (red: stopped early)")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -74,6 +78,7 @@ def plot_curves(rows, path):
                     label=r["trial"] + (" (stopped)" if r["status"] == "stopped" else ""))
     if 0 < len(rows) <= 16:
         ax.legend(fontsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="epoch", ylabel="validation accuracy", title="every trial's validation accuracy")
     fig.tight_layout()
     save_figure(fig, path)
