@@ -19,6 +19,8 @@ setup(
         # and the API tests' HTTP client
         "test": ["pytest>=7", "starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18", "av>=12",
                  "httpx>=0.27", "playwright>=1.40"],
+        # fercnn sweep: Ray Tune runs the trials (tested with Ray 2.60); tomllib is Python 3.11's
+        "sweep": ["ray[tune]>=2.60,<2.61", "tomli>=1.1; python_version < '3.11'"],
     },
     entry_points={"console_scripts": ["fercnn = fercnn.cli:main"]},
 )

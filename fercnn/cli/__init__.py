@@ -1,4 +1,4 @@
-"""The ``fercnn`` command: train, evaluate, predict, serve, summary, gradcheck, visualize.
+"""The ``fercnn`` command: train, evaluate, predict, serve, summary, gradcheck, visualize, sweep.
 
     fercnn train shallow --data path/to/fer2013
     fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
@@ -15,13 +15,14 @@ from fercnn.runtime import check_thread_settings
 
 # command -> (module in fercnn.cli, one-line description)
 COMMANDS = {
-    "train": ("train", "train a network: shallow, deep, hybrid or linear (FER2013, your faces, or synthetic)"),
+    "train": ("train", "train a network: shallow, deep, hybrid, vgg or linear (FER2013, your faces, or synthetic)"),
     "evaluate": ("evaluate", "score saved models on FER2013: the best on validation, then its test accuracy"),
     "predict": ("predict", "find the faces in photos and videos and print their expression probabilities"),
     "serve": ("serve", "a local web page (webcam, dropped photos) and a JSON API that predict expressions"),
     "summary": ("summary", "a network's layers, output shapes and parameter counts"),
     "gradcheck": ("gradcheck", "check every op's backward pass against numerical gradients"),
     "visualize": ("visualize", "a model's filters, and activations and saliency for faces, as PNGs"),
+    "sweep": ("sweep", "search networks and recipes with Ray Tune, on this machine or a Ray cluster"),
 }
 
 

@@ -254,8 +254,9 @@ def train(args, preset, hog, out, epochs, fer, folder):
     return report(model, solver, data, out, train_s=solver.train_seconds, args=vars(args), epochs=epochs)
 
 
-def report(model, solver, data, out, *, train_s, args, epochs):
-    """Evaluate the best-validation model on val and test; write model, plots and tables."""
+def report(model, solver, data, out, *, train_s, args, epochs, extra=None):
+    """Evaluate the best-validation model on val and test; write model, plots and tables.
+    ``extra``: more entries for results.json (a sweep's trial adds its own)."""
 
     names = model.class_names
     results = {"args": args, "epochs": epochs, "epochs_run": solver.epoch, "stopped_early": solver.stopped_early,
@@ -269,6 +270,7 @@ def report(model, solver, data, out, *, train_s, args, epochs):
         results[f"{split}_accuracy"] = float(np.trace(cm) / cm.sum())
         results[f"{split}_confusion"] = cm.tolist()
     scored = "test" if results["test_confusion"] is not None else "val"
+    results.update(extra or {})
     model.save(os.path.join(out, "model.npz"))
     write_json(os.path.join(out, "history.json"), solver.history())
     table = per_class_table(np.array(results[f"{scored}_confusion"]), names)

@@ -1,0 +1,354 @@
+"""A sweep's spec: a TOML file (or a dict of the same shape), checked whole before anything starts.
+
+    name = "synthetic"                  # the sweep's folder: runs/sweep_<name>/
+    [data]                              # source = "synthetic" | "fer2013" | "folder", path, sizes
+    [network]                           # the family member (fercnn/sweep/network.py has the keys)
+    [recipe]                            # lr, reg, lr_decay, update_rule, momentum, batch_size, epochs, ...
+    [search]                            # algorithm = "grid" | "random" | "optuna", samples, CPUs and threads per trial
+    [early_stopping]                    # scheduler = "asha" | "median" | "none", grace_period, reduction_factor
+
+A value of [network] or [recipe] is either fixed (``lr = 0.01``) or swept, a table of one
+search form:
+
+    {grid = [a, b, ...]}        every value, crossed with every other grid
+    {choice = [a, b, ...]}      one value drawn per trial
+    {uniform = [low, high]}     a number drawn uniformly
+    {loguniform = [low, high]}  a number drawn uniformly in log space
+    {randint = [low, high]}     an integer, both ends included
+
+read_spec() returns the spec as plain JSON-able dicts with every default filled in, or raises
+one ValueError that names the key, what it takes and what it got.
+"""
+import itertools
+import numbers
+import os
+import re
+
+from fercnn.sweep.network import POOL_WORDS, PRESETS, blocks
+
+FORMS = ("grid", "choice", "uniform", "loguniform", "randint")
+SOURCES = ("synthetic", "fer2013", "folder")
+ALGORITHMS = ("grid", "random", "optuna")
+SCHEDULERS = ("asha", "median", "none")
+UPDATE_RULES = ("adam", "rmsprop", "sgd", "sgd_momentum")  # fercnn.train.optim.RULES (a test keeps them equal)
+WEIGHT_INITS = ("he", "uniform")  # fercnn.models.convnet.WEIGHT_INITS
+MAX_CHECKED = 20000  # network combinations built before the start, at most
+
+
+class _Check:
+    """A key's test: ``check(where, value)`` returns the value (ints as int, numbers as
+    float) or raises; ``draws`` says which ranges may draw it: "int", "float" or None."""
+
+    def __init__(self, want, test, convert=None, draws=None):
+        self.want, self.test, self.convert, self.draws = want, test, convert, draws
+
+    def __call__(self, where, value):
+        if not self.test(value):
+            raise ValueError(f"{where}: expected {self.want}, got {value!r}")
+        return self.convert(value) if self.convert else value
+
+
+def _number(low=None, high=None, *, integer=False, low_open=False, high_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+
+    def test(v):
+        if isinstance(v, bool) or not isinstance(v, kind) or v != v:
+            return False
+        return not ((low is not None and (v <= low if low_open else v < low))
+                    or (high is not None and (v >= high if high_open else v > high)))
+    if low is not None and high is not None:
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = ""
+    return _Check(("an integer" if integer else "a number") + bounds, test, int if integer else float,
+                  "int" if integer else "float")
+
+
+def _one_of(*names):
+    return _Check("one of " + ", ".join(repr(n) for n in names), lambda v: isinstance(v, str) and v in names)
+
+
+_BOOL = _Check("true or false", lambda v: isinstance(v, bool))
+_TEXT = _Check("a string", lambda v: isinstance(v, str) and v != "")
+_KERNEL = _Check("an odd integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1 and v % 2,
+                 int, "int")
+
+
+def _per_block(single):
+    """One value for every block, or a non-empty list of them (one per block)."""
+    def test(v):
+        items = v if isinstance(v, list) else [v]
+        try:
+            return bool(items) and all(single("", x) is not None for x in items)
+        except ValueError:
+            return False
+
+    def convert(v):
+        return [single("", x) for x in v] if isinstance(v, list) else single("", v)
+    return _Check(f"{single.want}, or a list of them (one per block)", test, convert, single.draws)
+
+
+_POOL = _Check(f"one of {', '.join(repr(w) for w in POOL_WORDS)}, or a list of true/false (one per block)",
+               lambda v: v in POOL_WORDS if isinstance(v, str) else
+               isinstance(v, list) and bool(v) and all(isinstance(x, bool) for x in v))
+
+NETWORK = {
+    "preset": _one_of(*PRESETS),
+    "conv_blocks": _number(0, integer=True),
+    "conv_filters": _per_block(_number(1, integer=True)),
+    "conv_growth": _number(0, low_open=True),
+    "conv_kernel": _per_block(_KERNEL),
+    "conv_batchnorm": _per_block(_BOOL),
+    "conv_dropout": _per_block(_number(0, 1, high_open=True)),
+    "conv_pool": _POOL,
+    "fc_blocks": _number(0, integer=True),
+    "fc_units": _per_block(_number(1, integer=True)),
+    "fc_batchnorm": _per_block(_BOOL),
+    "fc_dropout": _per_block(_number(0, 1, high_open=True)),
+}
+RECIPE = {  # key: (check, default)
+    "lr": (_number(0, low_open=True), 1e-3),
+    "reg": (_number(0), 1e-6),
+    "lr_decay": (_number(0, 1, low_open=True), 0.95),
+    "update_rule": (_one_of(*UPDATE_RULES), "sgd_momentum"),
+    "momentum": (_number(0, 1, high_open=True), 0.9),
+    "batch_size": (_number(2, integer=True), 128),
+    "epochs": (_number(1, integer=True), 10),
+    "seed": (_number(0, integer=True), 0),
+    "augment_flip": (_BOOL, False),
+    "flip_double": (_BOOL, True),
+    "bn_recalibration": (_number(0, integer=True), 6400),
+    "weight_init": (_one_of(*WEIGHT_INITS), "he"),
+}
+DATA = {
+    "source": (_one_of(*SOURCES), "synthetic"),
+    "path": (_TEXT, None),
+    "train": (_number(7, integer=True), None),
+    "val": (_number(1, integer=True), None),
+    "test": (_number(1, integer=True), None),
+    "seed": (_number(0, integer=True), 0),
+    "cache_dir": (_TEXT, None),
+    "detect_faces": (_BOOL, False),
+    "min_face": (_number(24, integer=True), 48),
+    "val_fraction": (_number(0, 1, high_open=True), 0.15),
+    "test_fraction": (_number(0, 1, high_open=True), 0.15),
+}
+SYNTHETIC_SIZES = {"train": 1400, "val": 700, "test": 700}
+SEARCH = {
+    "algorithm": (_one_of(*ALGORITHMS), None),
+    "samples": (_number(1, integer=True), 1),
+    "seed": (_number(0, integer=True), 0),
+    "cpus_per_trial": (_number(1, integer=True), 1),
+    "threads_per_trial": (_number(1, integer=True), None),
+    "max_concurrent": (_number(1, integer=True), None),
+    "checkpoint_every": (_number(1, integer=True), None),
+}
+EARLY_STOPPING = {
+    "scheduler": (_one_of(*SCHEDULERS), "asha"),
+    "grace_period": (_number(1, integer=True), 1),
+    "reduction_factor": (_number(1, low_open=True), 3.0),
+    "min_samples": (_number(1, integer=True), 3),
+}
+SECTIONS = ("data", "network", "recipe", "search", "early_stopping")
+
+
+def read_spec(spec):
+    """The checked spec of a TOML file (a path) or of a dict of the same shape."""
+    if isinstance(spec, (str, os.PathLike)):
+        path = os.fspath(spec)
+        where = os.path.basename(path)
+        spec = _read_toml(path)
+        default_name = os.path.splitext(where)[0]
+    elif isinstance(spec, dict):
+        where, default_name = "spec", "sweep"
+    else:
+        raise ValueError(f"sweep: a spec is a path to a TOML file or a dict, got {type(spec).__name__}")
+    try:
+        return _check(spec, default_name)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _read_toml(path):
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the sweep extra installs tomli
+        import tomli as tomllib
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a file")
+    with open(path, "rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML: {e}") from None
+
+
+def _unknown(where, given, valid):
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ValueError(f"{where + ': ' if where else ''}unknown key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(unknown)}; "
+                         f"valid keys are {', '.join(sorted(valid))}")
+
+
+def _table(spec, key):
+    value = spec.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"[{key}]: expected a table of keys, got {value!r}")
+    return value
+
+
+def _fixed(section, given, keys):
+    """A section whose values are never swept, with its defaults filled in."""
+    out = {}
+    for key, (check, default) in keys.items():
+        value = given.get(key, default)
+        if isinstance(value, dict):
+            raise ValueError(f"{section}.{key}: [{section}] is not searched; give one value, got {value!r}")
+        out[key] = None if value is None else check(f"{section}.{key}", value)
+    return out
+
+
+def _check(spec, default_name):
+    _unknown("", spec, ("name",) + SECTIONS)
+    name = spec.get("name", default_name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"name: expected letters, digits, '_', '.' or '-' (it names a folder), got {name!r}")
+    given = {s: _table(spec, s) for s in SECTIONS}
+    for s, valid in (("data", DATA), ("network", NETWORK), ("recipe", RECIPE), ("search", SEARCH),
+                     ("early_stopping", EARLY_STOPPING)):
+        _unknown(f"[{s}]", given[s], valid)
+    out = {"name": name, "data": _data(given["data"])}
+    out["network"] = {k: _value(f"network.{k}", NETWORK[k], v) for k, v in given["network"].items()}
+    out["recipe"] = {k: _value(f"recipe.{k}", check, given["recipe"].get(k, default))
+                     for k, (check, default) in RECIPE.items()}
+    out["search"] = _fixed("search", given["search"], SEARCH)
+    out["early_stopping"] = _fixed("early_stopping", given["early_stopping"], EARLY_STOPPING)
+    _check_search(out)
+    _check_networks(out["network"])
+    return out
+
+
+def _data(given):
+    d = _fixed("data", given, DATA)
+    if d["source"] == "synthetic":
+        for key in ("path", "cache_dir"):
+            if d[key] is not None:
+                raise ValueError(f"data.{key}: the synthetic faces take no {key}; "
+                                 "give source = \"fer2013\" or \"folder\" to read faces from a path")
+        for key, size in SYNTHETIC_SIZES.items():
+            d[key] = size if d[key] is None else d[key]
+    elif d["path"] is None:
+        raise ValueError(f"data.path: source = \"{d['source']}\" needs the path of the faces")
+    return d
+
+
+def _value(where, check, value):
+    """A fixed value, checked; or a search form {form: values}, each value checked."""
+    if not isinstance(value, dict):
+        return check(where, value)
+    if len(value) != 1 or next(iter(value)) not in FORMS:
+        raise ValueError(f"{where}: a swept value is a table of one of {', '.join(FORMS)} "
+                         f"(e.g. {{grid = [...]}}), got {value!r}")
+    form, values = next(iter(value.items()))
+    if not isinstance(values, list):
+        raise ValueError(f"{where}: {form} takes a list, got {values!r}")
+    if form in ("grid", "choice"):
+        if not values:
+            raise ValueError(f"{where}: the {form} is empty; give at least one value")
+        return {form: [check(f"{where}.{form}[{i}]", v) for i, v in enumerate(values)]}
+    want = "int" if form == "randint" else "float"
+    if check.draws is None or (want == "float" and check.draws == "int") or (want == "int" and check.draws == "float"):
+        raise ValueError(f"{where}: {form} draws {'integers' if want == 'int' else 'numbers'}, which this key "
+                         f"does not take ({check.want}); use grid or choice")
+    if len(values) != 2:
+        raise ValueError(f"{where}: {form} takes [low, high], got {values!r}")
+    low, high = (check(f"{where}.{form}", v) for v in values)
+    if not low < high:
+        raise ValueError(f"{where}: the {form} range [{low:g}, {high:g}] is empty; low must be below high")
+    if form == "loguniform" and low <= 0:
+        raise ValueError(f"{where}: loguniform needs low > 0, got {low:g}")
+    return {form: [low, high]}
+
+
+def swept(spec):
+    """[(section, key, form)] for every swept value, in the spec's order (network, then recipe)."""
+    return [(s, k, next(iter(v))) for s in ("network", "recipe") for k, v in spec[s].items() if isinstance(v, dict)]
+
+
+def _check_search(spec):
+    search, sweeps = spec["search"], swept(spec)
+    if not sweeps:
+        raise ValueError("the search space is empty: nothing in [network] or [recipe] is swept; give at least one "
+                         f"value as a search form ({', '.join(f'{{{f} = [...]}}' for f in FORMS)})")
+    forms = {f"{s}.{k}": f for s, k, f in sweeps}
+    if search["algorithm"] is None:
+        search["algorithm"] = "grid" if set(forms.values()) == {"grid"} else "random"
+    if search["algorithm"] == "grid":
+        other = [f"{k} ({f})" for k, f in forms.items() if f != "grid"]
+        if other:
+            raise ValueError(f"search.algorithm \"grid\" takes grid values only, but {', '.join(other)} "
+                             "is drawn; use algorithm = \"random\" or \"optuna\"")
+    if search["algorithm"] == "optuna":
+        grids = [k for k, f in forms.items() if f == "grid"]
+        if grids:
+            raise ValueError(f"search.algorithm \"optuna\" draws every value; {', '.join(grids)} is a grid: "
+                             "use choice instead")
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise ValueError("search.algorithm \"optuna\" needs Optuna: pip install optuna") from None
+    if search["threads_per_trial"] is None:
+        search["threads_per_trial"] = search["cpus_per_trial"]
+    stop = spec["early_stopping"]
+    if stop["scheduler"] != "none" and stop["grace_period"] > max_epochs(spec):
+        raise ValueError(f"early_stopping.grace_period: {stop['grace_period']} epochs before a trial can be stopped, "
+                         f"but no trial runs more than {max_epochs(spec)} (recipe.epochs)")
+
+
+def _corners(value):
+    """The values to try of a key when checking the networks: all of a grid or choice, the
+    ends of a range, the value itself when fixed."""
+    if not isinstance(value, dict):
+        return [value]
+    form, values = next(iter(value.items()))
+    return list(values)
+
+
+def _check_networks(network):
+    """Build the block lists of every network the search can reach (the ends of ranges), so that
+    a depth too large for the image or a list too short is found before anything starts."""
+    from fercnn.models.spec import normalize_spec
+
+    keys = list(network)
+    options = [_corners(network[k]) for k in keys]
+    count = 1
+    for o in options:
+        count *= len(o)
+    if count > MAX_CHECKED:
+        return
+    for combo in itertools.product(*options):
+        values = dict(zip(keys, combo))
+        try:
+            normalize_spec(input_shape=(1, 48, 48), num_classes=7, **blocks(values))
+        except ValueError as e:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in values.items() if isinstance(network[k], dict))
+            raise ValueError(f"[network]: {e}" + (f" (with {shown})" if shown else "")) from None
+
+
+def max_epochs(spec):
+    """The most epochs a trial can run (ASHA's max_t)."""
+    epochs = spec["recipe"]["epochs"]
+    return max(_corners(epochs))
+
+
+def grid_size(spec):
+    """Trials of the search: the grids' product times samples."""
+    n = spec["search"]["samples"]
+    for s in ("network", "recipe"):
+        for v in spec[s].values():
+            if isinstance(v, dict) and "grid" in v:
+                n *= len(v["grid"])
+    return n
