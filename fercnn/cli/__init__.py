@@ -1,4 +1,4 @@
-"""The ``fercnn`` command: train, evaluate, predict, summary, gradcheck, visualize.
+"""The ``fercnn`` command: train, evaluate, predict, summary, gradcheck, visualize, exercises.
 
     fercnn train shallow --data path/to/fer2013
     fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
@@ -20,6 +20,7 @@ COMMANDS = {
     "summary": ("summary", "a network's layers, output shapes and parameter counts"),
     "gradcheck": ("gradcheck", "check every op's backward pass against numerical gradients"),
     "visualize": ("visualize", "a model's filters, and activations and saliency for faces, as PNGs"),
+    "exercises": ("exercises", "write fercnn's layers yourself (start DIR), and check them (check DIR)"),
 }
 
 
