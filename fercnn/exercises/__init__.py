@@ -9,3 +9,19 @@ over the registry fercnn.exercises.registry), so fercnn's readable layers pass i
 construction. docs/exercises.md lists the mistakes it recognises. Importing this package
 imports no learner code and compiles nothing.
 """
+
+
+def load(folder):
+    """(layers, optim): the two modules of an exercise folder, imported by path.
+
+        layers, optim = fercnn.exercises.load("ex")
+        model = fercnn.models.shallow(ops=layers)
+
+    A file that is missing or does not import is a ValueError naming it (and the line).
+    """
+    from fercnn.exercises.grader import Learner
+
+    learner = Learner(folder)
+    if learner.failed:
+        raise ValueError("; ".join(learner.failed.values()))
+    return learner.modules["layers.py"], learner.modules["optim.py"]
