@@ -116,7 +116,7 @@ def gradient(op, ops, *, seed=0, catch=False):
     tags = case_tags(op, inputs, settings, np.float64)
     check = f"{op.label}, numerical gradient"
     try:
-        out, cache, _ = run_forward(op, ops, inputs, settings, np.float64)
+        out, cache, _ = run_forward(op, ops, _copies(inputs), settings, np.float64)
     except Exception as e:
         if not catch:
             raise
@@ -133,8 +133,8 @@ def gradient(op, ops, *, seed=0, catch=False):
         return [wrong]
     outcomes = []
     for k, (name, g) in enumerate(zip(op.grads, got)):
-        def f(_, k=k):
-            return np.asarray(run_forward(op, ops, inputs, settings, np.float64)[0], dtype=np.float64)
+        def f(_, k=k):  # inputs[k] perturbed in place; the op gets copies (one that changes its input cannot spoil it)
+            return np.asarray(run_forward(op, ops, _copies(inputs), settings, np.float64)[0], dtype=np.float64)
         try:
             numeric = eval_numerical_gradient_array(f, inputs[k], dout)
         except Exception as e:
@@ -164,18 +164,23 @@ def agreement(op, ops, reference, dtype, *, seed, catch=False, batch_of_one=Fals
     shape = "x" if op.function not in ("softmax_loss", "svm_loss") else "scores"
     check = f"{op.label}, {shape} {tuple(np.shape(inputs[0]))} {dtype.name}"
     want_out, want_cache, want_state = run_forward(op, reference, inputs, settings, dtype, readable=reference_readable)
+    given = [np.array(a, dtype=dtype) for a in inputs]  # the very arrays forward gets (already of dtype)
     try:
-        out, cache, state = run_forward(op, ops, inputs, settings, dtype)
+        out, cache, state = run_forward(op, ops, given, settings, dtype)
     except Exception as e:
         if not catch:
             raise
         return [_fail("forward", check, e, tags)]
+    changed = [name for name, a, b in zip(_input_names(op), given, inputs) if not np.array_equal(a, b.astype(dtype))]
+    in_place = [Outcome("forward", check, False, what=changed[0], diagnosis=f"forward changes its input "
+                        f"{changed[0]} in place: compute into a new array (np.maximum(x, 0), not x[x < 0] = 0)",
+                        strength=diagnose.NAMED, tags=tags)] if changed else []
 
     def context(what, side, dout=None):
         return diagnose.Context(op, what, inputs, settings, dtype, dout, side)
     out_name = "loss" if shape == "scores" else "out"
     results = [compare("forward", out_name, out, want_out, check=check, tol=tol, tags=tags,
-                       context=context(out_name, "forward"))]
+                       context=context(out_name, "forward"))] + in_place
     for key in want_state or {}:
         got = None if state is None else state.get(key)
         results.append(compare("forward", key, got, want_state[key], check=check, tol=tol, tags=tags,
@@ -185,7 +190,7 @@ def agreement(op, ops, reference, dtype, *, seed, catch=False, batch_of_one=Fals
     dout = upstream(want_out, dtype)
     want = run_backward(op, reference, dout, want_cache, readable=reference_readable)
     try:
-        got = _grads(op, ops, dout, cache)
+        got = _grads(op, ops, dout.copy(), cache)
     except Exception as e:
         if not catch:
             raise
@@ -197,6 +202,15 @@ def agreement(op, ops, reference, dtype, *, seed, catch=False, batch_of_one=Fals
         results.append(compare("backward", name, g, w, check=check, tol=tol, tags=tags,
                                context=context(name, "backward", dout)))
     return results
+
+
+def _copies(arrays):
+    return [np.array(a, copy=True) for a in arrays]
+
+
+def _input_names(op):
+    """What the checked inputs are called: the names of their gradients without the d."""
+    return [g[1:] for g in op.grads]
 
 
 def one_example(inputs, settings):

@@ -169,6 +169,9 @@ PLANTED = {
     "a float64 buffer": (
         "layers.py", [("    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)", "    out = np.zeros((N, F, H_out, W_out))")],
         "conv_forward_naive", "out is float64 for float32 inputs"),
+    "relu changes x in place": (
+        "layers.py", [("    out = np.maximum(x, x.dtype.type(0))", "    out = np.maximum(x, x.dtype.type(0), out=x)")],
+        "relu_forward", "forward changes its input x in place"),
     "a flipped kernel": (
         "layers.py", [("                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]",
                        "                    out[n, f, i, j] = np.sum(window * w[f, :, ::-1, ::-1]) + b[f]"),
