@@ -11,8 +11,6 @@ import numpy as np
 from fercnn.exercises.registry import (  # noqa: F401  (re-exported for the tests)
     FUNCTIONS,
     OPS,
-    Op,
-    prepare,
     run_backward,
     run_forward,
     spread_values,
