@@ -75,15 +75,16 @@ class Learner:
         f = getattr(module, name or exercise.name, None)
         return f if callable(f) else None
 
-    def exception_line(self, exc, name=None):
-        """One line: the exception, and where in the learner's files it was raised."""
+    def exception_line(self, exc, name=None, returns=""):
+        """One line: the exception, and where in the learner's files it was raised (returns: what
+        the function must return, for an exception raised on what it returned)."""
         text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         if isinstance(exc, SyntaxError) and exc.filename:
             return f"{text} ({os.path.basename(exc.filename)}:{exc.lineno})"
         frame = self.frame(exc)
         if frame is None:
-            return f"{text} (in fercnn's check, on what {name or 'the function'} returned: see its docstring for " \
-                   f"what to return)"
+            must = f"{name or 'it'} must return {returns}" if returns else "see its docstring for what to return"
+            return f"{text}, raised by fercnn's check on what {name or 'the function'} returned ({must})"
         where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
         return f"{text} ({where}{'' if frame.name == name else f', in {frame.name}'})"
 
@@ -164,6 +165,20 @@ def _sides(exercise):
             "rule": ("rule",)}[exercise.side]
 
 
+def _returns(exercise):
+    """What the function must return, in words."""
+    if exercise.side == "forward":
+        return "cols" if exercise.family == "im2col" else "(out, cache)"
+    if exercise.side == "loss":
+        return "(loss, dscores)"
+    if exercise.side == "rule":
+        return "(next_w, config)"
+    if exercise.family == "col2im":
+        return "dx"
+    grads = next(o.grads for o in OPS if o.function == exercise.family)
+    return grads[0] if len(grads) == 1 else f"({', '.join(grads)})"
+
+
 def summarize(exercise, outcomes, learner):
     """The Row of one function from the Outcomes of its sides."""
     mine = [o for o in outcomes if o.side in _sides(exercise)]
@@ -186,7 +201,8 @@ def summarize(exercise, outcomes, learner):
     crashed = [o for o in failed if o.exc is not None]
     if crashed:
         o = crashed[0]
-        return Row(name, "failed", passed, total, f"{o.check}: {learner.exception_line(o.exc, name)}")
+        line = learner.exception_line(o.exc, name, _returns(exercise))
+        return Row(name, "failed", passed, total, f"{o.check}: {line}")
     named = [o for o in failed if o.strength >= NAMED]
     cross, strong = "", False
     for side in _sides(exercise):

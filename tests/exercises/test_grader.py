@@ -111,7 +111,8 @@ PLANTED = {
     "dx wrong only at the padded border": (
         "layers.py", [("                    dx_pad[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]\n",
                        "                    if min(hs, ws) >= pad and hs + HH <= x.shape[2] + pad and ws + WW <= "
-                       "x.shape[3] + pad:\n                        dx_pad[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]\n")],
+                       "x.shape[3] + pad:\n"
+                       "                        dx_pad[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]\n")],
         "conv_backward_naive", "dx wrong only at the padded border"),
     "dgamma off by a factor of N": (
         "layers.py", [("    return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta",
@@ -167,7 +168,8 @@ PLANTED = {
                      ("    v_hat = v / tp(1 - b2 ** step)", "    v_hat = v")],
         "adam", "no bias correction"),
     "a float64 buffer": (
-        "layers.py", [("    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)", "    out = np.zeros((N, F, H_out, W_out))")],
+        "layers.py", [("    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)",
+                       "    out = np.zeros((N, F, H_out, W_out))")],
         "conv_forward_naive", "out is float64 for float32 inputs"),
     "relu changes x in place": (
         "layers.py", [("    out = np.maximum(x, x.dtype.type(0))", "    out = np.maximum(x, x.dtype.type(0), out=x)")],
