@@ -56,7 +56,7 @@ def _pair(family, forward, backward, source_module, chapter, topic, *, names=Non
 
 _CONV_CH, _CONV_TOPIC = ("convolution",), "convolution"
 _BN_CH, _BN_TOPIC = ("batchnorm",), "batchnorm and dropout"
-_RULES_CH, _RULES_TOPIC = ("update_rule", "optim", "sgd", "momentum"), "update rules"
+_RULES_CH, _RULES_TOPIC = ("update", "optim", "sgd", "momentum", "adam"), "update rules"
 _RULE_HINT = ("config holds the hyper-parameters, whose defaults are {defaults}, and the rule's state\n"
               "({state}; absent before the first step).\n"
               "Return (next_w, next_config): a new array and a new dict; change neither w, dw nor config.\n"

@@ -54,3 +54,13 @@ def test_readme_gives_the_order_and_each_chapter(tmp_path):
             assert f"chapter on {e.topic}" in row
     assert chapter_of(next(e for e in EXERCISES if e.name == "conv_forward_naive")) == "03_convolution.md"
     assert f"fercnn exercises check {folder}" in readme and f"fercnn train shallow --layers {folder}" in readme
+
+
+def test_a_chapter_is_found_by_the_words_of_its_file_name(tmp_path):
+    for name in ("01_affine_softmax.md", "03_convolution.md", "08_update_rules.md", "README.md"):
+        (tmp_path / name).write_text("")
+    by_name = {e.name: e for e in EXERCISES}
+    assert chapter_of(by_name["adam"], str(tmp_path)) == "08_update_rules.md"
+    assert chapter_of(by_name["col2im"], str(tmp_path)) == "03_convolution.md"
+    assert chapter_of(by_name["svm_loss"], str(tmp_path)) == "01_affine_softmax.md"
+    assert chapter_of(by_name["max_pool_forward"], str(tmp_path)) is None
