@@ -77,7 +77,7 @@ def run_once(data, raw, args, *, ops, rule, label):
 
     def report(solver):
         e = solver.epoch
-        losses = solver.loss_history[sum(solver.epoch_iterations[:e - 1]):]
+        losses = solver.loss_history[solver.epoch_iterations[-2] if e > 1 else 0:]  # iterations at each epoch's end
         print(f"  {label} epoch {e}: loss {np.mean(losses):.4f}, train accuracy {solver.train_acc_history[-1]:.3f}, "
               f"validation accuracy {solver.val_acc_history[-1]:.3f} ({time.time() - t0:.0f} s)", flush=True)
     solver = Solver(model, data, update_rule=rule or "sgd_momentum", optim_config=config, lr_decay=args.lr_decay,
@@ -88,7 +88,8 @@ def run_once(data, raw, args, *, ops, rule, label):
     accuracy = {split: float(np.mean(model.predict(data[f"X_{split}"]) == data[f"y_{split}"]))
                 for split in ("val", "test") if len(data[f"y_{split}"])}
     return {"loss_history": solver.loss_history, "val_acc_history": solver.val_acc_history,
-            "train_acc_history": solver.train_acc_history, "best_epoch": solver.best_epoch,
+            "train_acc_history": solver.train_acc_history, "epoch_iterations": solver.epoch_iterations,
+            "best_epoch": solver.best_epoch,
             "accuracy": accuracy, "seconds": round(seconds, 1)}
 
 
@@ -128,11 +129,10 @@ def comparison_text(yours, theirs, masks):
     """The side-by-side table and the verdict."""
     lines = [f"{'epoch':>5}  {'loss yours':>10}  {'fercnn':>8}  {'val acc yours':>13}  {'fercnn':>7}"]
     start = 0
-    iters = len(yours["loss_history"]) // max(1, len(yours["val_acc_history"]))
-    for e, (va, vb) in enumerate(zip(yours["val_acc_history"], theirs["val_acc_history"]), 1):
-        la = np.mean(yours["loss_history"][start:start + iters])
-        lb = np.mean(theirs["loss_history"][start:start + iters])
-        start += iters
+    for e, (end, va, vb) in enumerate(zip(yours["epoch_iterations"], yours["val_acc_history"],
+                                          theirs["val_acc_history"]), 1):
+        la, lb = np.mean(yours["loss_history"][start:end]), np.mean(theirs["loss_history"][start:end])
+        start = end
         lines.append(f"{e:>5}  {la:>10.4f}  {lb:>8.4f}  {va:>13.3f}  {vb:>7.3f}")
     a, b = np.array(yours["loss_history"]), np.array(theirs["loss_history"])
     gap = np.abs(a - b)
