@@ -1,4 +1,4 @@
-"""The ``fercnn`` command: train, evaluate, predict, serve, summary, gradcheck, visualize, sweep.
+"""The ``fercnn`` command: train, evaluate, predict, serve, summary, gradcheck, visualize, sweep, exercises.
 
     fercnn train shallow --data path/to/fer2013
     fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
@@ -23,6 +23,7 @@ COMMANDS = {
     "gradcheck": ("gradcheck", "check every op's backward pass against numerical gradients"),
     "visualize": ("visualize", "a model's filters, and activations and saliency for faces, as PNGs"),
     "sweep": ("sweep", "search networks and recipes with Ray Tune, on this machine or a Ray cluster"),
+    "exercises": ("exercises", "write fercnn's layers yourself (start DIR), and check them (check DIR)"),
 }
 
 

@@ -128,6 +128,11 @@ def build_parser(preset, hog, prog=None):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     if hog:
         p.add_argument("--preset", choices=("shallow", "deep"), default=preset, help="conv part of the hybrid")
+    if preset == "shallow" and not hog:
+        p.add_argument("--layers", metavar="DIR",
+                       help="train with the layers you wrote in DIR (fercnn exercises start DIR) in place of "
+                            "fercnn's, then with fercnn's own, same seed and settings, and compare them; "
+                            "synthetic defaults become --synthetic-train 420 --epochs 4 --batch-size 64")
     return p
 
 
@@ -185,6 +190,11 @@ def main(preset, argv=None, *, hog=False, prog=None):
     preset = getattr(args, "preset", preset)
     fer = bool(args.data) and is_fer2013(args.data)
     source = "fer2013" if fer else os.path.basename(os.path.normpath(args.data)) if args.data else "synthetic"
+    if getattr(args, "layers", None):  # a learner's layers beside fercnn's (fercnn/exercises/train.py)
+        from fercnn.exercises.train import compare
+        out = args.out or os.path.join("runs", f"shallow_layers_{source}")
+        return compare(args, sys.argv[1:] if argv is None else argv, load_data=load_data, preprocess=preprocess,
+                       summarize=summarize, out=out)
     out = args.out or os.path.join("runs", ("hybrid_" if hog else "") + preset + "_" + source)
     epochs = args.epochs if args.epochs is not None else (35 if args.data else SYNTHETIC["epochs"])
     folder = RunFolder(out, prog or f"train_{'hybrid' if hog else preset}.py", data=args.data, resume=args.resume,

@@ -9,10 +9,11 @@ import numpy as np
 
 from fercnn.argcheck import check_positive_int
 from fercnn.data.preprocess import prepare_input
-from fercnn.fast import add_scaled, softmax_loss
+from fercnn.fast import add_scaled
 from fercnn.models.blocks import Pass, build_layers, layer_rows
 from fercnn.models.budget import check_spec
 from fercnn.models.io import model_entries, save_model
+from fercnn.models.ops import as_opset
 from fercnn.models.spec import hog_dim, normalize_spec
 
 WEIGHT_INITS = ("he", "uniform")
@@ -30,10 +31,14 @@ class ConvNet:
     - "he" (the default, as in CS231n): normal with std sqrt(2 / fan_in);
     - "uniform": uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)], std 1/sqrt(3 fan_in), PyTorch's
       default for conv and linear layers (the PyTorch reference runs of docs/REPRODUCTION.md).
+
+    ops: the module whose functions the layers call (its conv_forward, ..., softmax_loss);
+    None is fercnn.fast. Any module with fercnn.layers' names and contracts will do:
+    fercnn.layers itself, or your own layers.py (``fercnn exercises``; fercnn.models.ops).
     """
 
     def __init__(self, *, conv=(), fc=(), input_shape=(1, 48, 48), num_classes=7, hog=None,
-                 reg=0.0, dtype=np.float32, seed=0, weight_init="he", label_smoothing=0.0):
+                 reg=0.0, dtype=np.float32, seed=0, weight_init="he", label_smoothing=0.0, ops=None):
         self.spec = normalize_spec(input_shape=input_shape, num_classes=num_classes, conv=conv, fc=fc, hog=hog)
         if float(reg) < 0:
             raise ValueError(f"reg must be >= 0, got {reg!r}")
@@ -60,7 +65,9 @@ class ConvNet:
             return init_rng.uniform(-bound, bound, shape).astype(self.dtype)
 
         check_spec(self.spec, "ConvNet")  # before a single weight is allocated
-        self.layers = build_layers(self.spec)
+        self.ops = as_opset(ops)
+        self.ops.need("softmax_loss")
+        self.layers = build_layers(self.spec, self.ops)
         for layer in self.layers:  # in order: the weights draw from init_rng one after another
             self.params.update(layer.init_params(weights, self.dtype))
             state = layer.init_state(self.dtype)
@@ -199,7 +206,9 @@ class ConvNet:
         if y is None:
             return self._forward(X, features, False, None)[0]
         scores, record = self._forward(X, features, True, self.dropout_rng if rng is None else rng)
-        loss, dout = softmax_loss(scores, y, smoothing=self.label_smoothing)
+        # smoothing is passed only when used: a learner's own softmax_loss (ops=) may not take it
+        smoothing = {"smoothing": self.label_smoothing} if self.label_smoothing else {}
+        loss, dout = self.ops.softmax_loss(scores, y, **smoothing)
         grads, _ = self._backward(record, dout)
         reg = self.dtype.type(self.reg)
         for key, w in self.params.items():

@@ -26,7 +26,8 @@ def deep_spec(*, hog=False, conv_dropout=0.2, fc_dropout=0.5):
 
 def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
     """The paper's shallow network. overrides go to ConvNet (reg, dtype, seed, input_shape,
-    num_classes, or conv/fc to replace the blocks). hog=True gives the paper's hybrid:
+    num_classes, or conv/fc to replace the blocks; ops=module to run your own layers, see
+    fercnn.models.ops). hog=True gives the paper's hybrid:
     HOG features join the flattened conv output before the FC blocks."""
     return ConvNet(**{**shallow_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
 
