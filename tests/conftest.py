@@ -15,6 +15,16 @@ def assert_grad_close(name, analytic, numeric, tol=1e-7):
     assert err < tol, f"{name}: relative error {err:.3e} >= {tol:.0e}"
 
 
+def one_error_line(done, status, message):
+    """A finished command (subprocess.CompletedProcess) that ended with exit ``status`` and
+    exactly one stderr line, 'error: ...' containing ``message``; returns that line."""
+    assert done.returncode == status, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert message in lines[0], lines[0]
+    return lines[0]
+
+
 @pytest.fixture(params=["layers", "fast"])
 def ops(request):
     """The readable ops (fercnn.layers) and the fast ones (fercnn.fast): tests that take this

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import one_error_line
 
 from fercnn.models import load
 
@@ -20,11 +21,6 @@ def _run(tmp_path, *args):
     return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
 
 
-def _one_error_line(done, status, message):
-    assert done.returncode == status, done.stdout[-2000:] + done.stderr[-2000:]
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert message in lines[0], lines[0]
 
 
 def test_resume_finished_longer_and_refused(tmp_path):
@@ -34,7 +30,7 @@ def test_resume_finished_longer_and_refused(tmp_path):
     assert results["epochs_run"] == 2 and results["resumes"] == []
 
     again = _run(tmp_path, "--epochs", "2")
-    _one_error_line(again, 2, "out holds a finished run (results.json, model.npz); give --overwrite to replace it, "
+    one_error_line(again, 2, "out holds a finished run (results.json, model.npz); give --overwrite to replace it, "
                               "--resume to continue it")
 
     finished = _run(tmp_path, "--resume")  # the run's own 2 epochs, not the default 8
@@ -42,7 +38,7 @@ def test_resume_finished_longer_and_refused(tmp_path):
     assert "the run had already finished (2 of 2 epochs)" in finished.stdout
 
     other = _run(tmp_path, "--resume", "--lr", "0.5")
-    _one_error_line(other, 2, "is a run with optim_config.learning_rate=1e-05, but this run has "
+    one_error_line(other, 2, "is a run with optim_config.learning_rate=1e-05, but this run has "
                               "optim_config.learning_rate=0.5")
 
     longer = _run(tmp_path, "--resume", "--epochs", "3")
@@ -55,7 +51,7 @@ def test_resume_finished_longer_and_refused(tmp_path):
 
 
 def test_resume_without_a_checkpoint(tmp_path):
-    _one_error_line(_run(tmp_path, "--resume"), 2, "resume: no checkpoint in")
+    one_error_line(_run(tmp_path, "--resume"), 2, "resume: no checkpoint in")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -72,19 +68,19 @@ def test_resume_without_a_checkpoint(tmp_path):
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
 ])
 def test_bad_options(tmp_path, args, message):
-    _one_error_line(_run(tmp_path, *args), 2, message)
+    one_error_line(_run(tmp_path, *args), 2, message)
     assert not (tmp_path / "out").exists()  # nothing was started
 
 
 def test_dropout_options_are_checked(tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "examples", "train_shallow.py"), "--conv-dropout", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    _one_error_line(done, 2, "argument --conv-dropout: must be in [0, 1), got 1")
+    one_error_line(done, 2, "argument --conv-dropout: must be in [0, 1), got 1")
 
 
 def test_diverging_run_ends_in_one_line_and_keeps_its_last_good_checkpoint(tmp_path):
     done = _run(tmp_path, "--lr", "1e30", "--checkpoint-every", "1")
-    _one_error_line(done, 1, "Solver: loss became")
+    one_error_line(done, 1, "Solver: loss became")
     assert "Lower the learning rate" in done.stderr
     checkpoints = sorted(n for n in os.listdir(tmp_path / "out" / "checkpoints") if n.endswith(".npz"))
     assert checkpoints == ["epoch001_iter0000001.npz"]  # the loss was finite after iteration 1 only

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import one_error_line
 from PIL import Image
 
 from fercnn.models import ConvNet, load
@@ -19,12 +20,6 @@ def _fercnn(*args, cwd, timeout=300, env=None):
                           cwd=cwd, timeout=timeout, env=env)
 
 
-def _one_error_line(done, status, message):
-    assert done.returncode == status, done.stdout[-2000:] + done.stderr[-2000:]
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert message in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize("network,args,where", [
@@ -36,7 +31,7 @@ def _one_error_line(done, status, message):
 ])
 def test_a_short_run_that_diverged_ends_in_the_divergence_error(tmp_path, network, args, where):
     done = _fercnn("train", network, "--out", "out", "--epochs", "1", "--quiet", *args, cwd=tmp_path, timeout=600)
-    line = _one_error_line(done, 1, f"error: Solver: {where}")
+    line = one_error_line(done, 1, f"error: Solver: {where}")
     assert line.endswith("training stopped. Lower the learning rate or check the data.")
     assert not (tmp_path / "out" / "model.npz").exists() and not (tmp_path / "out" / "results.json").exists()
 
@@ -45,7 +40,7 @@ def test_no_checkpoint_holds_nan(tmp_path):
     """The check comes before every checkpoint, so the newest one is the last good one."""
     done = _fercnn("train", "linear", "--out", "out", "--quiet", "--synthetic-train", "140", "--lr", "1e30",
                    "--checkpoint-every", "1", "--epochs", "1", cwd=tmp_path)
-    _one_error_line(done, 1, "Solver: ")
+    one_error_line(done, 1, "Solver: ")
     for name in os.listdir(tmp_path / "out" / "checkpoints"):
         if name.endswith(".npz"):
             load(tmp_path / "out" / "checkpoints" / name)  # refuses NaN or infinite values
@@ -65,7 +60,7 @@ def test_a_model_whose_outputs_are_not_finite_is_an_error_naming_it(tmp_path):
     _photo(tmp_path / "face.png")
     for json_flag in ([], ["--json"]):
         done = _fercnn("predict", "face.png", "--model", "huge.npz", "--no-detect", *json_flag, cwd=tmp_path)
-        _one_error_line(done, 2, "error: predict: model huge.npz: its outputs are not finite numbers (NaN or "
+        one_error_line(done, 2, "error: predict: model huge.npz: its outputs are not finite numbers (NaN or "
                                  "infinite) for 1 of 1 faces, so they are no probabilities")
         assert done.stdout == "" and "nan" not in done.stdout.lower()
 
@@ -77,7 +72,7 @@ def test_a_model_with_nan_parameters_is_refused_before_any_photo(tmp_path):
     model.save(tmp_path / "nan.npz")
     _photo(tmp_path / "face.png")
     done = _fercnn("predict", "face.png", "--model", "nan.npz", "--no-detect", "--json", cwd=tmp_path)
-    _one_error_line(done, 2, "error: load: nan.npz holds NaN or infinite values (param/out.w: 1)")
+    one_error_line(done, 2, "error: load: nan.npz holds NaN or infinite values (param/out.w: 1)")
     assert done.stdout == ""
 
 

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import one_error_line
 from PIL import Image
 
 from fercnn.cli.outputs import LOCK_NAME
@@ -29,12 +30,6 @@ def _train(tmp_path, *args, out="out", timeout=300):
                    timeout=timeout)
 
 
-def _one_error_line(done, status, message):
-    assert done.returncode == status, done.stdout[-2000:] + done.stderr[-2000:]
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert message in lines[0], lines[0]
-    return lines[0]
 
 
 def _face_model(path):
@@ -69,14 +64,14 @@ def test_predict_out_never_replaces_an_input_photo(tmp_path):
 @pytest.mark.parametrize("command", [["predict", "x.png"], ["train", "linear"], ["visualize", "--model", "m.npz"]])
 def test_an_empty_out_is_refused(tmp_path, command):
     done = _fercnn(*command, "--out", "", cwd=tmp_path)
-    _one_error_line(done, 2, "argument --out: expected a folder, got ''")
+    one_error_line(done, 2, "argument --out: expected a folder, got ''")
     assert not (tmp_path / "runs").exists()
 
 
 def test_predict_finds_an_unwritable_out_before_reading_anything(tmp_path):
     (tmp_path / "afile").write_text("x")
     done = _fercnn("predict", "missing.png", "--model", "missing.npz", "--out", "afile/drawn", cwd=tmp_path)
-    _one_error_line(done, 2, "fercnn predict: cannot write to afile/drawn (Not a directory)")
+    one_error_line(done, 2, "fercnn predict: cannot write to afile/drawn (Not a directory)")
 
 
 def test_visualize_never_writes_over_an_input(tmp_path):
@@ -84,7 +79,7 @@ def test_visualize_never_writes_over_an_input(tmp_path):
     Image.fromarray(np.full((48, 48), 90, np.uint8)).save(tmp_path / "filters.png")
     before = (tmp_path / "filters.png").read_bytes()
     done = _fercnn("visualize", "--model", "m.npz", "--out", ".", "--no-detect", "filters.png", cwd=tmp_path)
-    _one_error_line(done, 2, "fercnn visualize: ./filters.png is one of the inputs, and --out would write over it")
+    one_error_line(done, 2, "fercnn visualize: ./filters.png is one of the inputs, and --out would write over it")
     assert (tmp_path / "filters.png").read_bytes() == before
 
 
@@ -100,12 +95,12 @@ def test_a_finished_run_is_refused_unless_overwrite(tmp_path):
     os.rmdir(out / "checkpoints")
     kept = {f: (out / f).read_bytes() for f in ("model.npz", "results.json")}
     again = _train(tmp_path, "--epochs", "1", "--seed", "3")
-    _one_error_line(again, 2, "fercnn train linear: out holds a finished run (results.json, model.npz); give "
+    one_error_line(again, 2, "fercnn train linear: out holds a finished run (results.json, model.npz); give "
                               "--overwrite to replace it, --resume to continue it")
     assert again.stdout == ""  # refused before the data was made
     assert {f: (out / f).read_bytes() for f in kept} == kept
     both = _train(tmp_path, "--overwrite", "--resume")
-    _one_error_line(both, 2, "--resume continues the run in --out and --overwrite replaces it; give one")
+    one_error_line(both, 2, "--resume continues the run in --out and --overwrite replaces it; give one")
     fresh = _train(tmp_path, "--epochs", "1", "--seed", "3", "--overwrite")
     assert fresh.returncode == 0, fresh.stderr[-3000:]
     assert "--overwrite: removed the earlier run's results.json, model.npz, history.json" in fresh.stdout
@@ -117,7 +112,7 @@ def test_a_run_with_checkpoints_is_refused_before_the_data_is_loaded(tmp_path):
     os.remove(tmp_path / "out" / "results.json")  # an unfinished run: checkpoints only
     os.remove(tmp_path / "out" / "model.npz")
     again = _train(tmp_path, "--epochs", "1")
-    _one_error_line(again, 2, "out/checkpoints already holds checkpoints of a run; continue it with --resume, "
+    one_error_line(again, 2, "out/checkpoints already holds checkpoints of a run; continue it with --resume, "
                               "replace it with --overwrite, or give another --out")
     assert again.stdout == ""
 
@@ -135,7 +130,7 @@ def test_out_inside_the_data_is_refused_before_training(tmp_path, out):
     root = _own_faces(tmp_path / "faces")
     listing = sorted(str(p) for p in root.rglob("*"))
     done = _train(tmp_path, "--data", "faces", out=out)
-    _one_error_line(done, 2, f"fercnn train linear: --out {out} lies inside --data faces; the run's files would "
+    one_error_line(done, 2, f"fercnn train linear: --out {out} lies inside --data faces; the run's files would "
                              "become part of the data")
     assert done.stdout == "" and sorted(str(p) for p in root.rglob("*")) == listing
 
@@ -143,17 +138,17 @@ def test_out_inside_the_data_is_refused_before_training(tmp_path, out):
 def test_an_unwritable_out_is_found_before_the_data_is_loaded(tmp_path):
     (tmp_path / "afile").write_text("x")
     done = _train(tmp_path, out="afile/run")
-    _one_error_line(done, 2, "fercnn train linear: cannot write to afile/run (Not a directory)")
+    one_error_line(done, 2, "fercnn train linear: cannot write to afile/run (Not a directory)")
     assert done.stdout == ""
     done = _train(tmp_path, out="afile")
-    _one_error_line(done, 2, "fercnn train linear: --out afile is a file, not a folder")
+    one_error_line(done, 2, "fercnn train linear: --out afile is a file, not a folder")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_out_is_found_before_the_data_is_loaded(tmp_path):
     (tmp_path / "ro").mkdir(mode=0o555)
     done = _train(tmp_path, out="ro")
-    _one_error_line(done, 2, "fercnn train linear: cannot write to ro (Permission denied)")
+    one_error_line(done, 2, "fercnn train linear: cannot write to ro (Permission denied)")
     assert done.stdout == ""
 
 
@@ -168,7 +163,7 @@ def test_two_runs_on_one_out_the_second_is_refused(tmp_path):
             assert first.poll() is None and time.time() < deadline, "the first run did not take its lock"
             time.sleep(0.2)
         second = _train(tmp_path, "--epochs", "1")
-        _one_error_line(second, 2, f"fercnn train linear: another run (process {first.pid}) is writing to out; wait "
+        one_error_line(second, 2, f"fercnn train linear: another run (process {first.pid}) is writing to out; wait "
                                    "for it to end or give another --out")
         assert first.poll() is None  # the first run goes on
     finally:
