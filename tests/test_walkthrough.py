@@ -40,12 +40,16 @@ def test_ten_chapters_with_code_in_the_readme():
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_chapter_runs_alone_in_its_own_folder(chapter, tmp_path, capsys):
-    walkthrough.run_chapter(chapter, tmp_path)
+def test_chapter_runs_alone_in_its_own_folder(chapter, tmp_path):
+    """As `python docs/walkthrough/run.py --out DIR NN` runs it: in a process and a folder of its own."""
+    done = subprocess.run([sys.executable, RUNNER, "--out", str(tmp_path), chapter[:2]], capture_output=True,
+                          text=True, timeout=1800)
+    assert done.returncode == 0, f"{chapter} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert os.listdir(tmp_path) == [chapter[:-3]]
     for name in walkthrough.shown_figures(chapter):
-        assert (tmp_path / "figures" / name).exists(), f"{chapter} shows figures/{name} but did not write it"
-    printed = capsys.readouterr().out
-    assert "(expected " in printed, f"{chapter} checks nothing it prints"
+        written = tmp_path / chapter[:-3] / "figures" / name
+        assert written.exists(), f"{chapter} shows figures/{name} but did not write it"
+    assert "(expected " in done.stdout, f"{chapter} checks nothing it prints"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -68,14 +72,15 @@ def test_chapter_ends_with_its_exercise(chapter):
         f"{chapter}: the exercise does not say the command that checks it"
 
 
-def test_run_py_writes_only_into_its_out_folder(tmp_path):
-    done = subprocess.run([sys.executable, RUNNER, "--out", str(tmp_path), "04"], capture_output=True, text=True,
-                          timeout=300)
+def test_run_py_without_out_uses_a_temporary_folder():
+    here = sorted(os.listdir(os.path.dirname(RUNNER)))
+    done = subprocess.run([sys.executable, RUNNER, "04"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("== 04_max_pooling.md (in ") and "fercnn-walkthrough-" in first
     assert "dx relative error" in done.stdout and "(expected at most 1.0e-07)" in done.stdout
-    assert os.listdir(tmp_path) == ["04_max_pooling"]
-    done = subprocess.run([sys.executable, RUNNER, "--out", str(tmp_path), "99"], capture_output=True, text=True,
-                          timeout=300)
+    assert sorted(os.listdir(os.path.dirname(RUNNER))) == here
+    done = subprocess.run([sys.executable, RUNNER, "99"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and "run.py: no chapter starts with '99'; the chapters are 01_" in done.stderr
 
 

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import fercnn  # noqa: F401  before the chapters import numpy: idle BLAS threads then sleep (fercnn.runtime)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURES = os.path.join(HERE, "figures")
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
