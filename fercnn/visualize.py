@@ -149,11 +149,11 @@ def _map_figure(model, X, y, maps, path, what):
     for i in range(X.shape[0]):
         face = X[i].mean(axis=0)
         top = np.percentile(maps[i], 99.5) or 1.0  # a few extreme pixels would darken the rest
-        axes[0][i].imshow(face, cmap="gray")
+        axes[0][i].imshow(face, cmap="gray", interpolation="nearest")
         axes[0][i].set_title(names[int(y[i])], fontsize=8)
-        axes[1][i].imshow(maps[i], cmap="hot", vmin=0, vmax=top)
-        axes[2][i].imshow(face, cmap="gray")
-        axes[2][i].imshow(maps[i], cmap="jet", alpha=0.45, vmin=0, vmax=top)
+        axes[1][i].imshow(maps[i], cmap="hot", vmin=0, vmax=top, interpolation="nearest")
+        axes[2][i].imshow(face, cmap="gray", interpolation="nearest")
+        axes[2][i].imshow(maps[i], cmap="jet", alpha=0.45, vmin=0, vmax=top, interpolation="nearest")
         for row in axes:
             row[i].set_axis_off()
     fig.suptitle(what, fontsize=9)
