@@ -4,7 +4,7 @@
     python examples/train_deep.py --data path/to/fer2013 # the paper's experiment
     python examples/train_deep.py --help                 # every hyper-parameter
 """
-from fercnn.cli.experiment import cli
+from fercnn.cli import train_script
 
 if __name__ == "__main__":
-    cli("deep")
+    train_script("deep")

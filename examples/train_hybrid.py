@@ -3,7 +3,7 @@
     python examples/train_hybrid.py                        # synthetic faces
     python examples/train_hybrid.py --data path/to/fer2013 # the paper's third experiment
 """
-from fercnn.cli.experiment import cli
+from fercnn.cli import train_script
 
 if __name__ == "__main__":
-    cli("shallow", hog=True)
+    train_script("shallow", hog=True)

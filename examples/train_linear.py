@@ -3,7 +3,7 @@
     python examples/train_linear.py                        # synthetic faces
     python examples/train_linear.py --data path/to/fer2013
 """
-from fercnn.cli.experiment import cli
+from fercnn.cli import train_script
 
 if __name__ == "__main__":
-    cli("linear")
+    train_script("linear")

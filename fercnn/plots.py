@@ -53,3 +53,48 @@ def plot_confusion(cm, class_names, path, *, title="normalised confusion matrix"
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_emotions_over_time(rows, class_names, path, *, title="", max_faces=4):
+    """Each class's probability against time, one panel per face (the ``max_faces`` seen in
+    most frames): ``rows`` as fercnn.video.analyze_video returns them."""
+    counts = {}
+    for r in rows:
+        counts[r["face"]] = counts.get(r["face"], 0) + 1
+    faces = sorted(counts, key=lambda f: (-counts[f], f))[:max_faces] or [None]
+    fig = Figure(figsize=(9, 2.4 * len(faces) + 0.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(faces), 1, squeeze=False)[:, 0]
+    for ax, face in zip(axes, faces):
+        mine = [r for r in rows if r["face"] == face]
+        for name in class_names:
+            ax.plot([r["time"] for r in mine], [r["emotions"][name] for r in mine], marker=".", label=name)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel(f"face {face}" if face is not None else "no face found")
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def draw_faces(image, faces, labels=None):
+    """A PIL RGB image of ``image`` (an array as read_image gives it) with each face's box
+    and label drawn (default label: its top emotion and that probability)."""
+    from PIL import Image, ImageDraw
+
+    a = np.asarray(image)
+    if a.dtype != np.uint8:  # 16-bit or float grayscale, scaled to 0..255 by read_image
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    im = Image.fromarray(a).convert("RGB")
+    pen = ImageDraw.Draw(im)
+    thick = max(2, round(min(im.size) / 200))
+    for k, face in enumerate(faces):
+        x, y, w, h = face["box"]
+        label = labels[k] if labels is not None else f"{face['top']} {face['emotions'][face['top']]:.2f}"
+        pen.rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 40, 40), width=thick)
+        tx, ty = x, max(0, y - 12 - thick)
+        pen.rectangle(pen.textbbox((tx, ty), label), fill=(255, 40, 40))
+        pen.text((tx, ty), label, fill=(255, 255, 255))
+    return im

@@ -33,6 +33,7 @@ import ctypes.util
 import os
 import sys
 
+THREAD_COUNTS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 IDLE_THREADS_SLEEP = {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"}
 _idle_threads = None
 
@@ -112,3 +113,20 @@ def thread_count():
     import numba
 
     return numba.get_num_threads()
+
+
+def check_thread_settings(environ=None):
+    """Refuse a thread count in the environment that is not a positive whole number
+    (NUMBA_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS): one
+    ValueError naming the variable, before Numba is imported (Numba raises a traceback
+    for 0 at import, and only warns, traceback and all, for text). OMP_NUM_THREADS may
+    list one count per nesting level ("4,2")."""
+    environ = os.environ if environ is None else environ
+    for name in THREAD_COUNTS:
+        text = environ.get(name)
+        if text is None or text.strip() == "":
+            continue
+        parts = text.split(",") if name == "OMP_NUM_THREADS" else [text]
+        if not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
+            raise ValueError(f"{name} must be a positive whole number of threads, got {text!r}; "
+                             f"set it to 1 or more, or unset it to use every core")

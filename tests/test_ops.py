@@ -1,4 +1,6 @@
-"""What every op must do, walked over the one registry of ops (tests/op_registry.py):
+"""What every op must do, walked over the one registry of ops (fercnn/exercises/registry.py)
+by the checks of fercnn/exercises/checks.py, the same code ``fercnn exercises check`` runs
+on a learner's layers:
 
 - its backward equals centred differences (float64, random upstream gradient, inputs off
   kinks and ties), relative error below 1e-7: the readable ops, and the fused fast-only ops;
@@ -13,12 +15,11 @@ import re
 
 import numpy as np
 import pytest
-from conftest import numeric_grads
-from op_registry import ERRORS, FUNCTIONS, OPS, run_backward, run_forward, upstream
+from op_registry import ERRORS, FUNCTIONS, OPS, run_backward, run_forward
 
 import fercnn.fast as fast
 import fercnn.layers as layers
-from fercnn.gradient_check import scaled_rel_error
+from fercnn.exercises import checks
 
 FACES = {"layers": layers, "fast": fast}
 FACE_CASES = [pytest.param(op, face, id=f"{face}-{op.label}") for op in OPS for face in op.faces]
@@ -26,70 +27,42 @@ FACE_CASES = [pytest.param(op, face, id=f"{face}-{op.label}") for op in OPS for 
 # gradient's largest is measured against 1e-3 of it (fercnn.gradient_check.scaled_rel_error, what
 # `fercnn gradcheck` prints): centred differences carry an absolute error of about
 # 1e-16 * |sum(out * dout)| / h, which a nearly cancelling entry of batchnorm's dx cannot beat.
-GRADIENT_TOLERANCE = 1e-7
+assert checks.GRADIENT_TOLERANCE == 1e-7
 
 
 def _id(op):
     return op.label
 
 
+def _assert_all_ok(outcomes, label=""):
+    assert outcomes, f"{label}: nothing was checked"
+    failed = [o.message() for o in outcomes if not o.ok]
+    assert not failed, f"{label}: " + "; ".join(failed)
+
+
 @pytest.mark.parametrize("op", OPS, ids=_id)
 def test_gradient(op):
     """Readable ops, and the fused ops where fast is the only face."""
-    ops = FACES[op.faces[0]]
-    inputs, settings = op.build(np.random.default_rng(0))
-    out, cache, _ = run_forward(op, ops, inputs, settings, np.float64)
-    dout = upstream(out, np.float64)
-    got = run_backward(op, ops, dout, cache)
-    assert len(got) == len(op.grads)
-    want = numeric_grads(lambda *a: run_forward(op, ops, a, settings, np.float64)[0], inputs, dout)
-    for name, g, n in zip(op.grads, got, want):
-        assert np.any(n != 0), f"{op.label} {name}: the numerical gradient is all zeros, nothing is checked"
-        err = scaled_rel_error(g, n)
-        assert err < GRADIENT_TOLERANCE, f"{op.label} {name}: relative error {err:.3e} >= {GRADIENT_TOLERANCE:g}"
+    outcomes = checks.gradient(op, FACES[op.faces[0]])
+    assert len(outcomes) == len(op.grads)
+    _assert_all_ok(outcomes, op.label)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("op,face", FACE_CASES)
 def test_keeps_dtype(op, face, dt):
+    """Each face against itself: every result (out, gradients, running statistics) in dt."""
     ops = FACES[face]
-    inputs, settings = op.build(np.random.default_rng(1))
-    out, cache, state = run_forward(op, ops, inputs, settings, dt)
-    assert out.dtype == dt, f"{face} {op.label}: out is {out.dtype}"
-    for name, g in zip(op.grads, run_backward(op, ops, upstream(out, dt), cache)):
-        assert g.dtype == dt, f"{face} {op.label}: {name} is {g.dtype}"
-    for key, v in (state or {}).items():
-        assert v.dtype == dt, f"{face} {op.label}: {key} is {v.dtype}"
-
-
-FAST_TOLERANCE = {np.float32: 2e-5, np.float64: 1e-11}
+    _assert_all_ok(checks.agreement(op, ops, ops, dt, seed=1, reference_readable=False), f"{face} {op.label}")
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("op", OPS, ids=_id)
 def test_fast_equals_readable(op, dt):
-    """On six random shapes each (conv and pool: one per geometry in the registry)."""
-    tol = FAST_TOLERANCE[dt]
+    """On six random shapes each (conv and pool: one per geometry in the registry); where
+    dropout draws, the same units dropped (the same numbers, bit for bit in the mask)."""
     for seed in range(6):
-        inputs, settings = op.build(np.random.default_rng(100 + seed))
-        label = f"{op.label} {inputs[0].shape} seed {seed}"
-        want_out, want_cache, want_state = run_forward(op, layers, inputs, settings, dt, readable=True)
-        got_out, got_cache, got_state = run_forward(op, fast, inputs, settings, dt)
-        assert got_out.dtype == want_out.dtype == dt, label
-        if "seed" in settings:  # the same draws: the same units dropped, and the same numbers
-            np.testing.assert_array_equal(got_out == 0, want_out == 0, err_msg=f"{label}: dropped units")
-        scale = max(1.0, float(np.abs(want_out).max()))
-        np.testing.assert_allclose(got_out, want_out, rtol=tol, atol=tol * scale, err_msg=f"{label}: forward")
-        dout = upstream(want_out, dt)
-        want = run_backward(op, layers, dout, want_cache, readable=True)
-        got = run_backward(op, fast, dout, got_cache)
-        assert len(got) == len(want) == len(op.grads), label
-        for name, g, w in zip(op.grads, got, want):
-            assert g.dtype == dt, f"{label}: {name} is {g.dtype}"
-            scale = max(1.0, float(np.abs(w).max()))
-            np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale, err_msg=f"{label}: {name}")
-        for key in want_state or {}:
-            np.testing.assert_allclose(got_state[key], want_state[key], rtol=tol, err_msg=f"{label}: {key}")
+        _assert_all_ok(checks.agreement(op, fast, layers, dt, seed=100 + seed), f"{op.label} seed {seed}")
 
 
 ERROR_CASES = [pytest.param(call, message, face, id=f"{face}-{function}-{k}")

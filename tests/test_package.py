@@ -11,6 +11,7 @@ def test_import_prints_and_compiles_nothing():
     code = (
         "import fercnn, fercnn.layers, fercnn.fast, fercnn.gradient_check, fercnn.cli, fercnn.predict\n"
         "import fercnn.models, fercnn.train.solver, fercnn.data, fercnn.cli.experiment, fercnn.visualize\n"
+        "import fercnn.exercises.grader, fercnn.exercises.stubs, fercnn.exercises.train, fercnn.cli.exercises\n"
         "from fercnn.fast import _conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels\n"
         "from numba.core.registry import CPUDispatcher\n"
         "mods = [_conv_kernels, _pool_kernels, _bn_kernels, _elementwise_kernels]\n"

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fercnn.cli.experiment import build_parser
+from fercnn.cli.experiment import parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec = importlib.util.spec_from_file_location("report", os.path.join(ROOT, "reproduction", "report.py"))
@@ -31,7 +31,7 @@ def _history(epochs, resumes=()):
 
 def _args(network, *argv):
     """results.json's "args" of a FER2013 run of network made with these options."""
-    return vars(build_parser(network, False).parse_args(["--data", "/data", "--out", "/o", *argv]))
+    return vars(parse_args(network, False, ["--data", "/data", "--out", "/o", *argv]))
 
 
 def _runs(tmp_path):
@@ -94,9 +94,11 @@ def test_improvements_get_their_own_rows_labelled_by_what_they_change(tmp_path):
     assert [(network, tag) for network, tag, _ in extras] == [
         ("deep", "fc4"), ("deep", "wider"), ("hybrid", "x"), ("shallow", "nodecay")]
     table = report.results_table(runs, REFERENCE, extras).splitlines()
-    assert len(table) == 2 + 4 + 4  # the four recipe rows stay, in their places
+    assert len(table) == 2 + 5 + 4  # the five recipe rows stay, in their places
     assert table[4].startswith("| hybrid | – / – | – / – | – | 42.0 / – | unfinished: 3 of 35 epochs done")
     assert table[5].startswith("| deep_hybrid | – / – | – / – | – | – | not started")
+    assert table[6].startswith("| vgg | – / – | – / – | – | – | not started")
+    table = table[:6] + table[7:]
     assert table[6].startswith("| deep: --fc-dropout 0.4 (improvement, chosen on validation) | | | | **55.5 / 56.1** |")
     assert table[7] == ("| deep: 'wider', unfinished (improvement, chosen on validation) | | | | 41.0 / – | "
                         "unfinished: 2 epochs done (validation so far, best epoch 2) |")
@@ -114,7 +116,8 @@ def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(
     reference.write_text(json.dumps(REFERENCE))
     doc, readme, summary = tmp_path / "docs" / "REPRODUCTION.md", tmp_path / "README.md", tmp_path / "runs.json"
     doc.parent.mkdir()
-    blocks = "".join(f"<!-- begin:{n} -->\nold\n<!-- end:{n} -->\n" for n in ("results", "per-class", "runs"))
+    blocks = "".join(f"<!-- begin:{n} -->\nold\n<!-- end:{n} -->\n"
+                     for n in ("results", "per-class", "runs", "past-the-paper"))
     doc.write_text("# report\n" + blocks)
     readme.write_text("# readme\n")  # no results block
     argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
@@ -166,7 +169,7 @@ def test_fill_replaces_only_the_marked_blocks():
 def test_the_document_has_every_block(tmp_path):
     with open(os.path.join(ROOT, "docs", "REPRODUCTION.md")) as f:
         doc = f.read()
-    filled = report.fill(doc, {"results": "R", "per-class": "P", "runs": "U"})
-    assert filled.count("\nR\n") == filled.count("\nP\n") == filled.count("\nU\n") == 1
+    filled = report.fill(doc, {"results": "R", "per-class": "P", "runs": "U", "past-the-paper": "T"})
+    assert filled.count("\nR\n") == filled.count("\nP\n") == filled.count("\nU\n") == filled.count("\nT\n") == 1
     with open(os.path.join(ROOT, "README.md")) as f:
         assert report.fill(f.read(), {"results": "R"}, "README.md").count("\nR\n") == 1

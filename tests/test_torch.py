@@ -1,4 +1,4 @@
-"""Every op of the registry (tests/op_registry.py), on both faces, against PyTorch: forward,
+"""Every op of the registry (fercnn/exercises/registry.py), on both faces, against PyTorch: forward,
 every gradient, and batchnorm's running statistics (training and evaluation). Dropout is
 compared with x * keep / (1 - p) in PyTorch, keep drawn by the documented rule.
 
@@ -7,7 +7,7 @@ PyTorch is never a dependency: without it these tests are skipped; CI installs i
 """
 import numpy as np
 import pytest
-from op_registry import OPS, run_backward, run_forward, upstream
+from op_registry import OPS, TORCH, run_backward, run_forward, upstream
 
 import fercnn.fast as fast
 import fercnn.layers as layers
@@ -25,7 +25,7 @@ def test_against_torch(op, face):
     inputs, settings = op.build(np.random.default_rng(3))
     out, cache, state = run_forward(op, ops, inputs, settings, np.float64)
     tensors = [torch.tensor(a, requires_grad=True) for a in inputs]
-    t_out, t_state = op.torch(torch, *tensors, **settings)
+    t_out, t_state = TORCH[op.function](torch, *tensors, **settings)
     np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=TOL, atol=TOL, err_msg=f"{op.label}: forward")
 
     dout = upstream(out, np.float64)

@@ -42,6 +42,50 @@ def test_saliency_is_the_input_gradient_of_the_class_score():
         visualize.saliency(model, X, np.array([0, 3]))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_smoothgrad_without_noise_is_the_saliency(dtype):
+    model = _model(dtype)
+    X = np.random.default_rng(1).standard_normal((3, 1, 8, 8)).astype(dtype)
+    y = np.array([2, 0, 1])
+    plain = visualize.saliency(model, X, y)
+    smooth = visualize.smoothgrad(model, X, y, n=3, sigma=0.0, rng=np.random.default_rng(5))
+    assert smooth.shape == plain.shape == (3, 8, 8) and smooth.dtype == plain.dtype == dtype
+    # the copies go through the network in a batch of their own: the same sums, split otherwise
+    np.testing.assert_allclose(smooth, plain, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=0)
+
+
+def test_smoothgrad_is_the_mean_saliency_of_the_noisy_copies():
+    model = _model()
+    X = np.random.default_rng(1).standard_normal((2, 1, 8, 8))
+    y = np.array([1, 2])
+    n, sigma = 5, 0.2
+    smooth = visualize.smoothgrad(model, X, y, n=n, sigma=sigma, rng=np.random.default_rng(7), batch_size=2)
+    rng = np.random.default_rng(7)  # the same draws, image by image, in batches of 2
+    for i in range(2):
+        scale = sigma * (X[i].max() - X[i].min())
+        noisy = np.concatenate([X[i] + scale * rng.standard_normal((k, 1, 8, 8)) for k in (2, 2, 1)])
+        want = visualize.saliency(model, noisy, np.full(n, y[i])).mean(axis=0)
+        np.testing.assert_allclose(smooth[i], want, rtol=1e-10)
+    again = visualize.smoothgrad(model, X, y, n=n, sigma=sigma, rng=np.random.default_rng(7), batch_size=2)
+    np.testing.assert_array_equal(again, smooth)
+    assert not np.allclose(smooth, visualize.saliency(model, X, y))
+
+
+def test_smoothgrad_refuses_bad_arguments():
+    model = _model()
+    X = np.zeros((2, 1, 8, 8))
+    y = np.array([0, 1])
+    rng = np.random.default_rng(0)
+    for kwargs, message in (({"n": 0, "rng": rng}, r"smoothgrad: n must be a positive integer, got 0"),
+                            ({"sigma": -0.1, "rng": rng}, r"smoothgrad: sigma must be >= 0, got -0.1"),
+                            ({"rng": 0}, r"smoothgrad: rng must be a numpy.random.Generator .*got int"),
+                            ({"batch_size": 0, "rng": rng}, r"smoothgrad: batch_size must be a positive integer")):
+        with pytest.raises(ValueError, match=message):
+            visualize.smoothgrad(model, X, y, **kwargs)
+    with pytest.raises(ValueError, match=r"smoothgrad: y must be \(2,\) class indices in \[0, 3\)"):
+        visualize.smoothgrad(model, X, np.array([0, 3]), rng=rng)
+
+
 def test_filters_grid():
     model = _model()
     grid = visualize.filters(model)
@@ -71,7 +115,8 @@ def test_pngs_are_written(tmp_path):
     visualize.filters(model, tmp_path / "f.png")
     visualize.activations(model, X[:1], tmp_path / "a.png")
     visualize.saliency(model, X, np.array([0, 1]), tmp_path / "s.png")
-    for name in ("f.png", "a.png", "s.png"):
+    visualize.smoothgrad(model, X, np.array([0, 1]), tmp_path / "g.png", n=4, rng=np.random.default_rng(0))
+    for name in ("f.png", "a.png", "s.png", "g.png"):
         with Image.open(tmp_path / name) as im:
             assert im.format == "PNG" and min(im.size) > 50
 
@@ -86,6 +131,13 @@ def test_visualize_command(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(tmp_path / "pics")) == ["activations.png", "filters.png", "saliency.png"]
+    smooth = cmd[:7] + ["smooth", "--smoothgrad", "4", "--noise", "0.15", "--seed", "3", "astronaut.jpg"]
+    done = subprocess.run(smooth, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path / "smooth")) == ["activations.png", "filters.png", "saliency.png",
+                                                        "smoothgrad.png"]
+    done = subprocess.run(cmd + ["--smoothgrad", "0"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2 and "--smoothgrad: must be >= 1, got 0" in done.stderr
     Image.fromarray(np.zeros((100, 100), np.uint8)).save(tmp_path / "blank.png")
     done = subprocess.run(cmd[:-1] + ["blank.png"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 2 and done.stderr.strip() == "error: blank.png: no face found (use --no-detect for a face crop)"

@@ -5,8 +5,10 @@ the performance tables of README.md and docs/performance.md from the benchmarks'
     python tools/write_docs.py --check    # exit 1, naming each stale file or table, if any differs
 
 The JSON is committed beside the benchmarks: benchmarks/results/train.json (written by
-``python benchmarks/bench_train.py --json benchmarks/results/train.json``) and
-benchmarks/results/layers.json (``python benchmarks/bench_layers.py --json ...``). A table
+``python benchmarks/bench_train.py --json benchmarks/results/train.json``),
+benchmarks/results/layers.json (``python benchmarks/bench_layers.py --json ...``),
+benchmarks/results/predict.json (``python benchmarks/bench_predict.py --json ...``) and
+benchmarks/results/serve.json (``python benchmarks/load_serve.py --json ...``). A table
 between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` is this script's; the prose around
 it is written by hand. tests/test_docs.py runs --check, so a new figure or option cannot
 leave a stale table behind.
@@ -165,6 +167,48 @@ def conv_layers_block(layers):
                               f"{layers['gemm_gflops']:.0f} GFLOP/s."])
 
 
+def predict_block(predict):
+    """docs/performance.md's table of prediction: forward passes beside PyTorch, detection, first use."""
+    lines = ["| what | fercnn | PyTorch | fercnn's speed / PyTorch's (CPU time) |", "|---|---|---|---|"]
+
+    def cell(r):
+        return f"{r['ms']:.2f} ms ({r['p10_ms']:.1f}-{r['p90_ms']:.1f}), {r['faces_per_s']:.0f} faces/s"
+    for row in predict["forward"]:
+        threads = "one thread" if row["threads"] == 1 else f"{row['threads']} threads"
+        ours, t = row["fercnn"], row.get("torch")
+        ratio = f"{t['ms'] / ours['ms']:.2f}x ({t['cpu_ms'] / ours['cpu_ms']:.2f}x)" if t else ""
+        lines.append(f"| forward, batch {row['batch']}, {threads} | {cell(ours)} | {cell(t) if t else ''} | {ratio} |")
+        if "fercnn_training_ops" in row:
+            lines.append(f"| ... the same with fercnn's training ops (model.predict_proba) | {cell(row['fercnn_training_ops'])} | | |")
+    for size, d in predict["detection"].items():
+        lines.append(f"| face detection, {size} photo (whole; around the last box) | {d['detect_ms']:.1f} ms; "
+                     f"{d['near_ms']:.1f} ms | | |")
+        lines.append(f"| detect_emotions, {size} photo with one face | {d['detect_emotions_ms']:.1f} ms | | |")
+    fu = predict["first_use"]
+    lines.append(f"| `fercnn predict photo.jpg`, first with an empty Numba cache; second | {fu['first_s']:.2f} s; "
+                 f"{fu['second_s']:.2f} s | | |")
+    torch = f"PyTorch {predict['torch']}" if predict.get("torch") else "PyTorch not installed"
+    cpu = predict["machine"].split(", Python")[0]
+    note = (f"Machine: {cpu}; {torch}. Wall-clock medians, in brackets the 10th to 90th percentile of the calls; "
+            "the ratio of the median process CPU times per call in brackets.")
+    if predict.get("load"):
+        note += f" {predict['load']}"
+    return "\n".join(lines + ["", note])
+
+
+def serve_block(serve):
+    """docs/performance.md's table of the load test of fercnn serve."""
+    lines = ["| requests | clients | requests/s | latency p50 | latency p99 | 5xx | server RSS after the first "
+             f"{serve['memory_after_first']}; after all |", "|---|---|---|---|---|---|---|",
+             f"| {serve['requests']} | {serve['clients']} | {serve['requests_per_s']:.1f} | {serve['p50_ms']:.0f} ms | "
+             f"{serve['p99_ms']:.0f} ms | {serve['server_errors']} | {serve['rss_mb_after_first']:.0f} MB; "
+             f"{serve['rss_mb_after_all']:.0f} MB |", "", "| request | answers |", "|---|---|"]
+    for name, counts in serve["statuses"].items():
+        lines.append(f"| {name} | {', '.join(f'{v} x {k}' for k, v in counts.items())} |")
+    cpu = serve["machine"].split(", Python")[0]
+    return "\n".join(lines + ["", f"Machine: {cpu}."])
+
+
 def fill(text, blocks, where="the document"):
     """``text`` with the text between each block's begin/end markers replaced (also
     reproduction/report.py's); ValueError naming ``where`` and the block if one is missing."""
@@ -182,7 +226,8 @@ def documents():
     wanted = {os.path.join(ROOT, "docs", "cli.md"): cli_doc()}
     for path, blocks in ((os.path.join(ROOT, "README.md"), {"performance": performance_block(train)}),
                          (os.path.join(ROOT, "docs", "performance.md"),
-                          {"train-steps": train_steps_block(train, layers), "conv-layers": conv_layers_block(layers)})):
+                          {"train-steps": train_steps_block(train, layers), "conv-layers": conv_layers_block(layers),
+                           "predict": predict_block(_load("predict.json")), "serve": serve_block(_load("serve.json"))})):
         with open(path, encoding="utf-8") as f:
             wanted[path] = fill(f.read(), blocks, os.path.relpath(path, ROOT))
     return wanted

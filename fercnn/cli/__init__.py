@@ -1,4 +1,4 @@
-"""The ``fercnn`` command: train, evaluate, predict, summary, gradcheck, visualize, sweep.
+"""The ``fercnn`` command: train, evaluate, predict, serve, summary, gradcheck, visualize, sweep, exercises.
 
     fercnn train shallow --data path/to/fer2013
     fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
@@ -11,16 +11,19 @@ import sys
 import warnings
 
 from fercnn import __version__
+from fercnn.runtime import check_thread_settings
 
 # command -> (module in fercnn.cli, one-line description)
 COMMANDS = {
-    "train": ("train", "train a network: shallow, deep, hybrid or linear (FER2013, your faces, or synthetic)"),
+    "train": ("train", "train a network: shallow, deep, hybrid, vgg or linear (FER2013, your faces, or synthetic)"),
     "evaluate": ("evaluate", "score saved models on FER2013: the best on validation, then its test accuracy"),
-    "predict": ("predict", "find the faces in photos and print their expression probabilities"),
+    "predict": ("predict", "find the faces in photos and videos and print their expression probabilities"),
+    "serve": ("serve", "a local web page (webcam, dropped photos) and a JSON API that predict expressions"),
     "summary": ("summary", "a network's layers, output shapes and parameter counts"),
     "gradcheck": ("gradcheck", "check every op's backward pass against numerical gradients"),
     "visualize": ("visualize", "a model's filters, and activations and saliency for faces, as PNGs"),
     "sweep": ("sweep", "search networks and recipes with Ray Tune, on this machine or a Ray cluster"),
+    "exercises": ("exercises", "write fercnn's layers yourself (start DIR), and check them (check DIR)"),
 }
 
 
@@ -43,8 +46,24 @@ def main(argv=None):
         print(f"error: fercnn: unknown command {argv[0]!r}; commands are {', '.join(COMMANDS)} (see --help)",
               file=sys.stderr)
         sys.exit(2)
-    module = importlib.import_module(f"fercnn.cli.{COMMANDS[argv[0]][0]}")
-    run(lambda: module.main(argv[1:], prog=f"fercnn {argv[0]}"))
+
+    def command():
+        check_thread_settings()  # before the command's module imports Numba
+        module = importlib.import_module(f"fercnn.cli.{COMMANDS[argv[0]][0]}")
+        return module.main(argv[1:], prog=f"fercnn {argv[0]}")
+    run(command)
+
+
+def train_script(preset, *, hog=False):
+    """The example scripts' entry point (python examples/train_deep.py ...): the training
+    run of fercnn.cli.experiment, with the fercnn command's checks and error handling."""
+    def command():
+        check_thread_settings()
+        from fercnn.cli.experiment import main as train
+
+        train(preset, sys.argv[1:], hog=hog)
+        return 0
+    run(command)
 
 
 def run(command):

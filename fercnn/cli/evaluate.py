@@ -17,6 +17,7 @@ from fercnn import models
 from fercnn.cli.options import OneLineParser, describe, number
 from fercnn.data import CLASS_NAMES, flip_double, load_fer2013
 from fercnn.metrics import confusion_matrix, per_class_table
+from fercnn.models.tta import predict_proba_tta
 from fercnn.predict import class_names_of
 
 
@@ -27,6 +28,9 @@ def main(argv=None, prog="fercnn evaluate"):
     p.add_argument("--bn-recalibration", type=number(int, 0), default=6400, help="training images; 0: no recalibration")
     p.add_argument("--seed", type=number(int, 0), default=0, help="which training images recalibrate")
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
+    p.add_argument("--tta", action="store_true",
+                   help="also score with averaging at test time (the mirror image, and shifted copies for a model "
+                        "trained on shifts; fercnn.models.tta) and choose on that; both are reported")
     args = p.parse_args(argv)
     for path in args.models:  # all of them before any work (each is loaded again below, one at a time)
         check_scorable(models.load(path), path)
@@ -40,14 +44,25 @@ def main(argv=None, prog="fercnn evaluate"):
         if len(recal) and model.bn_state:
             model.recalibrate_batchnorm(model.prepare(X_train[recal]))
         acc = float(np.mean(model.predict(model.prepare(raw["X_val"])) == raw["y_val"]))
-        print(f"{path}: validation accuracy {acc:.4f}")
+        line = f"{path}: validation accuracy {acc:.4f}"
+        if args.tta:
+            acc = float(np.mean(_tta_labels(model, raw["X_val"]) == raw["y_val"]))
+            line += f", with averaging at test time {acc:.4f}"
+        print(line)
         if best is None or acc > best[0]:
             best = (acc, path, model)
     acc, path, model = best
     cm = confusion_matrix(raw["y_test"], model.predict(model.prepare(raw["X_test"])), len(raw["class_names"]))
     print(f"best on validation: {path} ({acc:.4f}); test accuracy {np.trace(cm) / cm.sum():.4f}")
+    if args.tta:
+        cm = confusion_matrix(raw["y_test"], _tta_labels(model, raw["X_test"]), len(raw["class_names"]))
+        print(f"test accuracy with averaging at test time: {np.trace(cm) / cm.sum():.4f}")
     print("per-class test accuracy:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0
+
+
+def _tta_labels(model, images):
+    return predict_proba_tta(model, model.prepare(images)).argmax(axis=1)
 
 
 def check_scorable(model, path):

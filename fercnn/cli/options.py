@@ -28,6 +28,14 @@ def number(kind, low=None, high=None, *, low_open=False, high_open=False):
     return parse
 
 
+def folder_path(text):
+    """An argparse type: a folder to write into; the empty string (which would mean the
+    current folder, or a default one) is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}")
+    return text
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Bad options end in one 'error:' line (and exit status 2), not a usage block."""
 

@@ -3,7 +3,7 @@ from fercnn.cli.experiment import main as run
 from fercnn.cli.options import OneLineParser
 
 PRESETS = {"shallow": ("shallow", False), "deep": ("deep", False), "hybrid": ("shallow", True),
-           "linear": ("linear", False)}
+           "vgg": ("vgg", False), "linear": ("linear", False)}
 
 
 def main(argv, prog="fercnn train"):

@@ -5,6 +5,7 @@ the Kaggle image folders (train/<class>/Training_*.jpg, test/<class>/PublicTest_
 PrivateTest_*.jpg). Both load to the same dict. Splits follow the paper: Training for
 training, PublicTest for validation, PrivateTest for test.
 """
+import contextlib
 import csv
 import hashlib
 import os
@@ -42,10 +43,22 @@ def load_fer2013(path, *, cache_dir=None, use_cache=True):
             return data
     data = _read_csv(source) if kind == "csv" else _read_folders(source, files)
     if cache_path:
-        with atomic_write(cache_path) as f:
-            np.savez_compressed(f, **data)
+        _write_cache(cache_path, data)
     data["class_names"] = list(CLASS_NAMES)
     return data
+
+
+def _write_cache(path, data):
+    """Write the cache; a folder that cannot be written is reported (RuntimeWarning naming
+    it and why) and the data is used uncached: the cache saves time, it is not the data."""
+    try:
+        with atomic_write(path) as f:
+            np.savez_compressed(f, **data)
+    except OSError as e:
+        folder = os.path.dirname(path)
+        reason = f"{folder} is not a folder" if os.path.exists(folder) and not os.path.isdir(folder) else e.strerror or e
+        warnings.warn(f"cannot write the FER2013 cache {path} ({reason}); going on without it (give "
+                      "--cache-dir or FERCNN_CACHE a folder that can be written)", RuntimeWarning, stacklevel=3)
 
 
 _CACHE_KEYS = {f"{a}_{split}" for a in "Xy" for split in ("train", "val", "test")}
@@ -63,7 +76,8 @@ def _read_cache(path):
     except ValueError as e:
         warnings.warn(f"FER2013 cache {path} is corrupt ({e}); rebuilding it from the data",
                       RuntimeWarning, stacklevel=3)
-        os.remove(path)
+        with contextlib.suppress(OSError):  # a read-only cache folder: it is rebuilt in memory only
+            os.remove(path)
         return None
     return data
 
@@ -143,39 +157,58 @@ def _stack(parts):
 
 
 def _read_csv(path):
+    with open(path, "rb") as f:
+        reader = csv.reader(_utf8_lines(f, path))
+        try:
+            return _read_rows(path, reader)
+        except csv.Error as e:  # a field longer than csv's limit, say
+            raise ValueError(f"{path}: line {reader.line_num}: not a readable csv row ({e})") from None
+
+
+def _utf8_lines(f, path):
+    """The lines of the binary file ``f`` as text, one at a time, so that bytes that are not
+    UTF-8 are refused with their line (a spreadsheet's byte-order mark is no header)."""
+    for number, raw in enumerate(f, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: line {number}: not UTF-8 text ({e.reason} at byte {e.start + 1}: "
+                             f"{raw[e.start:e.end]!r})") from None
+
+
+def _read_rows(path, reader):
     parts = _empty_splits()
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is no header
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
-            raise ValueError(f"{path}: line 1: expected the header 'emotion,pixels,Usage', got {header!r}")
-        for line, row in enumerate(reader, start=2):
-            if not any(field.strip() for field in row):  # a blank line (e.g. at the end) holds no example
-                continue
-            if len(row) != 3:
-                raise ValueError(f"{path}: line {line}: expected 3 fields (emotion,pixels,Usage), got {len(row)}")
-            emotion, pixels, usage = row
-            try:
-                label = int(emotion)
-            except ValueError:
-                raise ValueError(f"{path}: line {line}: emotion must be an integer 0-6, got {emotion!r}") from None
-            if not 0 <= label < len(CLASS_NAMES):
-                raise ValueError(f"{path}: line {line}: unknown emotion code {label}; valid codes are 0-6")
-            if usage not in USAGE_TO_SPLIT:
-                raise ValueError(f"{path}: line {line}: unknown Usage {usage!r}; valid are {sorted(USAGE_TO_SPLIT)}")
-            values = pixels.split()
-            if len(values) != SIDE * SIDE:
-                raise ValueError(f"{path}: line {line}: expected {SIDE * SIDE} pixels, got {len(values)}")
-            try:
-                image = np.array(values, dtype=np.int64)
-            except ValueError:
-                bad = next(v for v in values if not v.lstrip("-").isdigit())
-                raise ValueError(f"{path}: line {line}: non-numeric pixel value {bad!r}") from None
-            if image.min() < 0 or image.max() > 255:
-                raise ValueError(f"{path}: line {line}: pixel values must be in 0-255, got {image.min()}..{image.max()}")
-            images, labels = parts[USAGE_TO_SPLIT[usage]]
-            images.append(image.astype(np.uint8).reshape(SIDE, SIDE))
-            labels.append(label)
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
+        raise ValueError(f"{path}: line 1: expected the header 'emotion,pixels,Usage', got {header!r}")
+    for line, row in enumerate(reader, start=2):
+        if not any(field.strip() for field in row):  # a blank line (e.g. at the end) holds no example
+            continue
+        if len(row) != 3:
+            raise ValueError(f"{path}: line {line}: expected 3 fields (emotion,pixels,Usage), got {len(row)}")
+        emotion, pixels, usage = row
+        try:
+            label = int(emotion)
+        except ValueError:
+            raise ValueError(f"{path}: line {line}: emotion must be an integer 0-6, got {emotion!r}") from None
+        if not 0 <= label < len(CLASS_NAMES):
+            raise ValueError(f"{path}: line {line}: unknown emotion code {label}; valid codes are 0-6")
+        if usage not in USAGE_TO_SPLIT:
+            raise ValueError(f"{path}: line {line}: unknown Usage {usage!r}; valid are {sorted(USAGE_TO_SPLIT)}")
+        values = pixels.split()
+        if len(values) != SIDE * SIDE:
+            raise ValueError(f"{path}: line {line}: expected {SIDE * SIDE} pixels, got {len(values)}")
+        try:
+            image = np.array(values, dtype=np.int64)
+        except (ValueError, OverflowError):  # a word, a fraction, a number past int64
+            bad = next((v for v in values if not (v.isascii() and v.lstrip("-").isdigit() and len(v) < 10)), values[0])
+            raise ValueError(f"{path}: line {line}: non-numeric pixel value {bad!r}; "
+                             "expected whole numbers 0-255") from None
+        if image.min() < 0 or image.max() > 255:
+            raise ValueError(f"{path}: line {line}: pixel values must be in 0-255, got {image.min()}..{image.max()}")
+        images, labels = parts[USAGE_TO_SPLIT[usage]]
+        images.append(image.astype(np.uint8).reshape(SIDE, SIDE))
+        labels.append(label)
     if not any(labels for _, labels in parts.values()):
         raise ValueError(f"{path}: no data rows after the header")
     return _stack(parts)

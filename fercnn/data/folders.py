@@ -21,7 +21,8 @@ from fercnn.data.fer2013 import stack_split
 SPLITS = ("train", "val", "test")
 
 
-def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, test_fraction=0.15, seed=0):
+def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, test_fraction=0.15, seed=0,
+                      max_pixels=None):
     """Load a folder of class subfolders (see the module docstring).
 
     detect: crop each image to its largest detected face; images where none is found are
@@ -29,6 +30,12 @@ def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, tes
     val_fraction, test_fraction: the share of each class put into validation and test when
     the folder has no train/ and val/ subfolders (seeded by ``seed``; at least one image
     of each class goes to each split whose fraction is above 0).
+    max_pixels: an image of more pixels is refused before it is decoded (fercnn.data.read_image).
+
+    A class is a folder's name as it is: a name with a newline or another control
+    character is refused (it would break every table that lists the classes). Names that
+    start with '.' are hidden and passed over: files silently (.DS_Store), folders with a
+    RuntimeWarning naming them (a folder called "..." is no class).
     """
     root = os.fspath(path)
     if not os.path.isdir(root):
@@ -39,8 +46,9 @@ def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, tes
     if val_fraction + test_fraction >= 1:
         raise ValueError(f"load_image_folder: val_fraction + test_fraction must be below 1, "
                          f"got {val_fraction} + {test_fraction}")
-    entries = _visible(root)
+    entries = _visible(root, warn=False)
     if "train" in entries:
+        _visible(root)  # the splits' folder: say which hidden folders are passed over
         if "val" not in entries:
             raise ValueError(f"{root}: has train/ but no val/; give both (and optionally test/), "
                              "or put the class folders directly in it to have them split")
@@ -65,7 +73,7 @@ def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, tes
         images, labels = [], []
         for k, name in enumerate(names):
             for f in files.get(split, {}).get(name, []):
-                face = _face(f, detect, min_face)
+                face = _face(f, detect, min_face, max_pixels)
                 if face is None:
                     no_face.append(f)
                     continue
@@ -82,8 +90,21 @@ def load_image_folder(path, *, detect=False, min_face=48, val_fraction=0.15, tes
     return data
 
 
-def _visible(folder):
-    return sorted(e for e in os.listdir(folder) if not e.startswith("."))
+def _visible(folder, *, warn=True):
+    """The entries of ``folder`` not hidden (names starting with '.'); with ``warn``, hidden
+    folders are named in a RuntimeWarning (hidden files are passed over without one)."""
+    entries = sorted(os.listdir(folder))
+    hidden = [e for e in entries if e.startswith(".") and os.path.isdir(os.path.join(folder, e))]
+    if hidden and warn:
+        warnings.warn(f"{folder}: passing over hidden folder(s) {hidden}: names starting with '.' are not read as "
+                      "classes or splits; rename them to use them", RuntimeWarning, stacklevel=3)
+    return [e for e in entries if not e.startswith(".")]
+
+
+def _check_class_name(folder, name):
+    if not name.isprintable():
+        raise ValueError(f"{folder}: class folder {name!r} has a newline or another control character in its name; "
+                         "rename it (class names appear in tables and model files)")
 
 
 def _class_files(folder):
@@ -94,6 +115,7 @@ def _class_files(folder):
         raise ValueError(f"{folder}: empty; expected one subfolder per class")
     for name in names:
         class_dir = os.path.join(folder, name)
+        _check_class_name(folder, name)
         if not os.path.isdir(class_dir):
             raise ValueError(f"{class_dir}: expected only class folders in {folder}, found a file")
         files = []
@@ -126,10 +148,10 @@ def _split(by_class, val_fraction, test_fraction, seed, root):
     return files
 
 
-def _face(path, detect, min_face):
+def _face(path, detect, min_face, max_pixels=None):
     """The image's largest face (or the whole image) as uint8 (48, 48); None if no face is found."""
     try:
-        _, crops = find_faces(read_image(path), detect=detect, min_face=min_face)
+        _, crops = find_faces(read_image(path, max_pixels=max_pixels), detect=detect, min_face=min_face)
     except ValueError as e:
         raise ValueError(str(e) if str(e).startswith(path) else f"{path}: {e}") from None
     return crops[0] if len(crops) else None

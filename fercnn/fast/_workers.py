@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numba
+import numpy as np
 
 # A block holds enough images for at least this many output positions, so that each
 # matrix product has enough columns to run near full speed on one core. 256 was the best
@@ -76,7 +77,13 @@ def map_blocks(work, n_images, positions_per_image, *, min_columns=None, scratch
         if _pool_size < len(shares):
             _pool = ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="fercnn")
             _pool_size = len(shares)
+        err = np.geterr()  # numpy's error settings are per thread: the workers take the caller's
+
+        def in_caller_errstate(*a):
+            with np.errstate(**err):
+                return work(*a)
+
         with _blas_controller().limit(limits=1, user_api="blas"):
-            futures = [_pool.submit(work, *a) for a in args]
+            futures = [_pool.submit(in_caller_errstate, *a) for a in args]
             wait(futures)  # all of them, so that BLAS is restored only when no worker runs
         return [f.result() for f in futures]

@@ -35,6 +35,11 @@ METHODS = ("auto", "im2col", "winograd", *VARIANTS)
 _forced = contextvars.ContextVar("fercnn_conv_method", default=None)
 
 
+def requested():
+    """The method asked for in this thread now: forced()'s, else FERCNN_CONV's, else "auto"."""
+    return _current()
+
+
 def _current():
     method = _forced.get()
     if method is not None:

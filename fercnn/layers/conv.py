@@ -23,7 +23,7 @@ def im2col(x, HH, WW, stride, pad):
     Row (c, i, j) holds pixel (i, j) of every window, channel c; column (n, oh, ow) is the
     window of output position (oh, ow) of image n. One strided slice of the padded input
     fills a whole row block at once: for kernel offset (i, j), the windows' pixels are
-    x_pad[:, :, i::stride, j::stride] (H_out x W_out of them).
+    x_pad[:, :, i:i + stride * H_out:stride, j:j + stride * W_out:stride] (H_out x W_out of them).
     """
     N, C, H, W = x.shape
     H_out, W_out = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1

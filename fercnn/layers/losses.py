@@ -12,26 +12,40 @@ def _check_scores(op, scores, y):
     return N, K
 
 
-def softmax_loss(scores, y):
+def softmax_loss(scores, y, *, smoothing=0.0):
     """Mean cross-entropy of softmax(scores) against labels.
 
     scores: (N, K), y: (N,) ints in [0, K) -> loss (scalar of scores' dtype),
     dscores: (N, K). Subtracting each row's max before exponentiating changes nothing
     mathematically (softmax is shift invariant) and keeps exp() from overflowing,
     so logits of +-1e4 still give a finite loss and gradient.
-    dscores = (softmax - onehot(y)) / N.
+
+    smoothing (label smoothing, in [0, 1)): the target is q = (1 - smoothing) onehot(y) +
+    smoothing / K instead of onehot(y), so the network is not pushed towards infinitely
+    confident scores. loss = -mean_i sum_k q_ik log p_ik, and since sum_k q_ik = 1,
+    dscores = (softmax - q) / N (smoothing 0: (softmax - onehot(y)) / N).
     """
-    N, _ = _check_scores("softmax_loss", scores, y)
+    N, K = _check_scores("softmax_loss", scores, y)
+    if isinstance(smoothing, bool) or not 0 <= smoothing < 1:
+        raise ValueError(f"softmax_loss: smoothing must be in [0, 1), got {smoothing!r}")
     xp = get_array_module(scores)
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_z = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
     log_probs = shifted - log_z
     rows = xp.arange(N)
-    loss = -log_probs[rows, y].sum() / scores.dtype.type(N)
+    dtype = scores.dtype.type
+    if smoothing:
+        on, off = dtype(1 - smoothing + smoothing / K), dtype(smoothing / K)
+        loss = -(off * log_probs.sum() + (on - off) * log_probs[rows, y].sum()) / dtype(N)
+    else:
+        on, off = dtype(1), dtype(0)
+        loss = -log_probs[rows, y].sum() / dtype(N)
     dscores = xp.exp(log_probs)
-    dscores[rows, y] -= scores.dtype.type(1)
-    dscores /= scores.dtype.type(N)
-    return scores.dtype.type(loss), dscores
+    if smoothing:
+        dscores -= off
+    dscores[rows, y] -= on - off
+    dscores /= dtype(N)
+    return dtype(loss), dscores
 
 
 def svm_loss(scores, y):

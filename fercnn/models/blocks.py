@@ -7,22 +7,16 @@ summary, and the benchmarks' PyTorch mirror (``describe``), all walk the one lis
 build_layers).
 
 Forward returns (out, cache); backward(dout, cache, params, ctx) returns (dx, grads) with
-grads keyed by full parameter names ("conv1.w"). The per-pass settings are a Pass.
+grads keyed by full parameter names ("conv1.w"). The per-pass settings are a Pass. The ops a
+layer calls are fercnn.fast's unless it is built with ``ops=`` (fercnn.models.ops: a module
+with fercnn.layers' names, such as an exercise folder's layers.py).
 """
+import functools
+import math
+
 import numpy as np
 
-from fercnn.fast import (
-    affine_backward,
-    affine_forward,
-    batchnorm_relu_dropout_backward,
-    batchnorm_relu_dropout_forward,
-    conv_backward,
-    conv_forward,
-    max_pool_backward,
-    max_pool_forward,
-    relu_dropout_backward,
-    relu_dropout_forward,
-)
+from fercnn.models.ops import as_opset
 from fercnn.models.spec import hog_dim
 
 
@@ -40,6 +34,15 @@ class Pass:
                  input_grad=False, taps=None):
         self.training, self.rng, self.dropout, self.bn_momentum = training, rng, dropout, bn_momentum
         self.bn_state, self.features, self.input_grad, self.taps = bn_state, features, input_grad, taps
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_ops():
+    return as_opset(None)
+
+
+def _ops(ops):
+    return _fast_ops() if ops is None else as_opset(ops)
 
 
 class Layer:
@@ -60,8 +63,10 @@ class Layer:
 class Conv(Layer):
     """Convolution with stride 1 and "same" padding; no bias when batchnorm follows."""
 
-    def __init__(self, name, channels, filters, kernel, *, bias, first):
+    def __init__(self, name, channels, filters, kernel, *, bias, first, ops=None):
         self.name, self.C, self.F, self.k, self.bias, self.first = name, channels, filters, kernel, bias, first
+        self.ops = _ops(ops)
+        self.ops.need("conv_forward", "conv_backward")
 
     def init_params(self, weights, dtype):
         params = {f"{self.name}.w": weights((self.F, self.C, self.k, self.k), self.C * self.k * self.k)}
@@ -78,11 +83,11 @@ class Conv(Layer):
 
     def forward(self, x, params, ctx):
         b = params[f"{self.name}.b"] if self.bias else np.zeros(self.F, x.dtype)
-        return conv_forward(x, params[f"{self.name}.w"], b, stride=1, pad=self.k // 2)
+        return self.ops.conv_forward(x, params[f"{self.name}.w"], b, stride=1, pad=self.k // 2)
 
     def backward(self, dout, cache, params, ctx):
         # nothing below the first conv layer needs its dx, except a saliency map
-        dx, dw, db = conv_backward(dout, cache, need_dx=not self.first or ctx.input_grad)
+        dx, dw, db = self.ops.conv_backward_maybe_dx(dout, cache, not self.first or ctx.input_grad)
         grads = {f"{self.name}.w": dw}
         if self.bias:
             grads[f"{self.name}.b"] = db
@@ -95,8 +100,10 @@ class Conv(Layer):
 class Activation(Layer):
     """(batchnorm) -> ReLU -> (dropout), each as one fused fast op; shape is kept."""
 
-    def __init__(self, name, size, *, batchnorm, dropout, spatial):
+    def __init__(self, name, size, *, batchnorm, dropout, spatial, ops=None):
         self.name, self.size, self.batchnorm, self.p, self.spatial = name, size, batchnorm, dropout, spatial
+        self.ops = _ops(ops)
+        self.ops.need(*self.ops.activation_names(batchnorm=batchnorm, spatial=spatial, dropout=bool(dropout)))
 
     def init_params(self, weights, dtype):
         if not self.batchnorm:
@@ -123,9 +130,9 @@ class Activation(Layer):
     def forward(self, x, params, ctx):
         p = self.p if ctx.dropout else 0.0
         if not self.batchnorm:  # without dropout this is relu_forward
-            out, cache = relu_dropout_forward(x, p, training=ctx.training, rng=ctx.rng)
+            out, cache = self.ops.relu_dropout_forward(x, p, training=ctx.training, rng=ctx.rng)
         else:
-            out, cache = batchnorm_relu_dropout_forward(
+            out, cache = self.ops.batchnorm_relu_dropout_forward(
                 x, params[f"{self.name}.gamma"], params[f"{self.name}.beta"], ctx.bn_state[self.name], p,
                 training=ctx.training, rng=ctx.rng, momentum=ctx.bn_momentum)
         if ctx.taps is not None and self.spatial:
@@ -134,8 +141,8 @@ class Activation(Layer):
 
     def backward(self, dout, cache, params, ctx):
         if not self.batchnorm:
-            return relu_dropout_backward(dout, cache), {}
-        dx, dgamma, dbeta = batchnorm_relu_dropout_backward(dout, cache)
+            return self.ops.relu_dropout_backward(dout, cache), {}
+        dx, dgamma, dbeta = self.ops.batchnorm_relu_dropout_backward(dout, cache)
         return dx, {f"{self.name}.gamma": dgamma, f"{self.name}.beta": dbeta}
 
     def describe(self):
@@ -146,6 +153,10 @@ class Activation(Layer):
 class Pool(Layer):
     """2x2 max-pooling, stride 2."""
 
+    def __init__(self, ops=None):
+        self.ops = _ops(ops)
+        self.ops.need("max_pool_forward", "max_pool_backward")
+
     def output_shape(self, shape):
         C, H, W = shape
         return (C, H // 2, W // 2)
@@ -154,10 +165,10 @@ class Pool(Layer):
         return [("", "max-pool 2x2", self.output_shape(shape), 0)]
 
     def forward(self, x, params, ctx):
-        return max_pool_forward(x, size=2, stride=2)
+        return self.ops.max_pool_forward(x, size=2, stride=2)
 
     def backward(self, dout, cache, params, ctx):
-        return max_pool_backward(dout, cache), {}
+        return self.ops.max_pool_backward(dout, cache), {}
 
     def describe(self):
         return {"kind": "pool"}
@@ -170,7 +181,7 @@ class Flatten(Layer):
         self.hog = hog
 
     def output_shape(self, shape):
-        return (int(np.prod(shape)) + self.hog,)
+        return (math.prod(shape) + self.hog,)
 
     def rows(self, shape):
         kind = f"flatten + hog({self.hog})" if self.hog else "flatten"
@@ -193,8 +204,10 @@ class Flatten(Layer):
 class Affine(Layer):
     """x @ w + b; no bias when batchnorm follows."""
 
-    def __init__(self, name, inputs, units, *, bias, label="affine"):
+    def __init__(self, name, inputs, units, *, bias, label="affine", ops=None):
         self.name, self.D, self.M, self.bias, self.label = name, inputs, units, bias, label
+        self.ops = _ops(ops)
+        self.ops.need("affine_forward", "affine_backward")
 
     def init_params(self, weights, dtype):
         params = {f"{self.name}.w": weights((self.D, self.M), self.D)}
@@ -210,10 +223,10 @@ class Affine(Layer):
 
     def forward(self, x, params, ctx):
         b = params[f"{self.name}.b"] if self.bias else np.zeros(self.M, x.dtype)
-        return affine_forward(x, params[f"{self.name}.w"], b)
+        return self.ops.affine_forward(x, params[f"{self.name}.w"], b)
 
     def backward(self, dout, cache, params, ctx):
-        dx, dw, db = affine_backward(dout, cache)
+        dx, dw, db = self.ops.affine_backward(dout, cache)
         grads = {f"{self.name}.w": dw}
         if self.bias:
             grads[f"{self.name}.b"] = db
@@ -223,26 +236,29 @@ class Affine(Layer):
         return {"kind": "affine", "in": self.D, "out": self.M, "bias": self.bias}
 
 
-def build_layers(spec):
-    """The layer list of a normalized spec (fercnn.models.spec.normalize_spec)."""
+def build_layers(spec, ops=None):
+    """The layer list of a normalized spec (fercnn.models.spec.normalize_spec); ops: see
+    fercnn.models.ops (None: fercnn.fast)."""
+    ops = _ops(ops)
     layers = []
     C, H, W = spec["input_shape"]
     for i, b in enumerate(spec["conv"], 1):
-        layers.append(Conv(f"conv{i}", C, b["filters"], b["kernel"], bias=not b["batchnorm"], first=i == 1))
+        layers.append(Conv(f"conv{i}", C, b["filters"], b["kernel"], bias=not b["batchnorm"], first=i == 1,
+                           ops=ops))
         layers.append(Activation(f"conv{i}", b["filters"], batchnorm=b["batchnorm"], dropout=b["dropout"],
-                                 spatial=True))
+                                 spatial=True, ops=ops))
         if b["pool"]:
-            layers.append(Pool())
+            layers.append(Pool(ops))
             H, W = H // 2, W // 2
         C = b["filters"]
     layers.append(Flatten(hog_dim(spec)))
     D = C * H * W + hog_dim(spec)
     for i, b in enumerate(spec["fc"], 1):
-        layers.append(Affine(f"fc{i}", D, b["units"], bias=not b["batchnorm"]))
+        layers.append(Affine(f"fc{i}", D, b["units"], bias=not b["batchnorm"], ops=ops))
         layers.append(Activation(f"fc{i}", b["units"], batchnorm=b["batchnorm"], dropout=b["dropout"],
-                                 spatial=False))
+                                 spatial=False, ops=ops))
         D = b["units"]
-    layers.append(Affine("out", D, spec["num_classes"], bias=True, label="affine + softmax"))
+    layers.append(Affine("out", D, spec["num_classes"], bias=True, label="affine + softmax", ops=ops))
     return layers
 
 

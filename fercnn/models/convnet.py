@@ -9,9 +9,11 @@ import numpy as np
 
 from fercnn.argcheck import check_positive_int
 from fercnn.data.preprocess import prepare_input
-from fercnn.fast import add_scaled, softmax_loss
+from fercnn.fast import add_scaled
 from fercnn.models.blocks import Pass, build_layers, layer_rows
+from fercnn.models.budget import check_spec
 from fercnn.models.io import model_entries, save_model
+from fercnn.models.ops import as_opset
 from fercnn.models.spec import hog_dim, normalize_spec
 
 WEIGHT_INITS = ("he", "uniform")
@@ -29,14 +31,21 @@ class ConvNet:
     - "he" (the default, as in CS231n): normal with std sqrt(2 / fan_in);
     - "uniform": uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)], std 1/sqrt(3 fan_in), PyTorch's
       default for conv and linear layers (the PyTorch reference runs of docs/REPRODUCTION.md).
+
+    ops: the module whose functions the layers call (its conv_forward, ..., softmax_loss);
+    None is fercnn.fast. Any module with fercnn.layers' names and contracts will do:
+    fercnn.layers itself, or your own layers.py (``fercnn exercises``; fercnn.models.ops).
     """
 
     def __init__(self, *, conv=(), fc=(), input_shape=(1, 48, 48), num_classes=7, hog=None,
-                 reg=0.0, dtype=np.float32, seed=0, weight_init="he"):
+                 reg=0.0, dtype=np.float32, seed=0, weight_init="he", label_smoothing=0.0, ops=None):
         self.spec = normalize_spec(input_shape=input_shape, num_classes=num_classes, conv=conv, fc=fc, hog=hog)
         if float(reg) < 0:
             raise ValueError(f"reg must be >= 0, got {reg!r}")
         self.reg = float(reg)
+        if isinstance(label_smoothing, bool) or not 0 <= float(label_smoothing) < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -47,6 +56,7 @@ class ConvNet:
         self.dropout_rng = np.random.default_rng([self.seed, 1])
         self.params, self.bn_state = {}, {}
         self.mean_image, self.class_names = None, None
+        self.augmentation = None  # the training run's augmentation settings (a dict), where it had any
 
         def weights(shape, fan_in):
             if weight_init == "he":
@@ -54,7 +64,10 @@ class ConvNet:
             bound = 1.0 / np.sqrt(fan_in)
             return init_rng.uniform(-bound, bound, shape).astype(self.dtype)
 
-        self.layers = build_layers(self.spec)
+        check_spec(self.spec, "ConvNet")  # before a single weight is allocated
+        self.ops = as_opset(ops)
+        self.ops.need("softmax_loss")
+        self.layers = build_layers(self.spec, self.ops)
         for layer in self.layers:  # in order: the weights draw from init_rng one after another
             self.params.update(layer.init_params(weights, self.dtype))
             state = layer.init_state(self.dtype)
@@ -102,13 +115,32 @@ class ConvNet:
                 if arr is None or arr.shape != now.shape:
                     raise ValueError(f"{where} lacks batchnorm statistic {layer}/{stat} of shape {now.shape}")
                 bn_state[layer][stat] = np.array(arr)
+        names = meta.get("class_names")
+        K = self.spec["num_classes"]
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{where}: class_names must be a list of strings, got {names!r}")
+        if names is not None and len(names) != K:
+            raise ValueError(f"{where} has {len(names)} class names {names} for its {K} outputs; "
+                             f"a model needs one name per output")
+        if names is not None and len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"{where} names classes {twice} more than once: {names}")
         self.params, self.bn_state = params, bn_state
         if "mean_image" in arrays:
             self.mean_image = arrays["mean_image"]
         if "class_names" in meta:
-            self.class_names = meta["class_names"]
+            self.class_names = names
+        if "augmentation" in meta:
+            self.augmentation = meta["augmentation"]
         if "rng" in meta:
             self.dropout_rng.bit_generator.state = meta["rng"]
+
+    def nonfinite(self):
+        """[(name, number of NaN or infinite values)] of the model's arrays that hold any:
+        parameters, batchnorm statistics, the mean image. [] for a model that can predict."""
+        _, arrays = self.state_dict()
+        counts = [(k, int(np.size(a) - np.count_nonzero(np.isfinite(a)))) for k, a in arrays.items()]
+        return [(k, n) for k, n in counts if n]
 
     @property
     def hog_dim(self):
@@ -166,14 +198,17 @@ class ConvNet:
 
         With y: a training-mode pass (batch statistics, dropout masks drawn from ``rng``,
         default the model's own seeded generator) and ``(loss, grads)``, grads keyed like
-        params. loss = mean softmax cross-entropy + 0.5 * reg * sum of squared weights.
+        params. loss = mean softmax cross-entropy (against labels smoothed by label_smoothing)
+        + 0.5 * reg * sum of squared weights.
         X: (N, C, H, W) of the model's dtype; features: (N, hog_dim) for a hybrid model.
         """
         self._check_input(X, features)
         if y is None:
             return self._forward(X, features, False, None)[0]
         scores, record = self._forward(X, features, True, self.dropout_rng if rng is None else rng)
-        loss, dout = softmax_loss(scores, y)
+        # smoothing is passed only when used: a learner's own softmax_loss (ops=) may not take it
+        smoothing = {"smoothing": self.label_smoothing} if self.label_smoothing else {}
+        loss, dout = self.ops.softmax_loss(scores, y, **smoothing)
         grads, _ = self._backward(record, dout)
         reg = self.dtype.type(self.reg)
         for key, w in self.params.items():

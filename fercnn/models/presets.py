@@ -26,7 +26,8 @@ def deep_spec(*, hog=False, conv_dropout=0.2, fc_dropout=0.5):
 
 def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
     """The paper's shallow network. overrides go to ConvNet (reg, dtype, seed, input_shape,
-    num_classes, or conv/fc to replace the blocks). hog=True gives the paper's hybrid:
+    num_classes, or conv/fc to replace the blocks; ops=module to run your own layers, see
+    fercnn.models.ops). hog=True gives the paper's hybrid:
     HOG features join the flattened conv output before the FC blocks."""
     return ConvNet(**{**shallow_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
 
@@ -34,6 +35,24 @@ def shallow(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
 def deep(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
     """The paper's deep network; same keyword options as shallow()."""
     return ConvNet(**{**deep_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
+
+
+def vgg_spec(*, hog=False, conv_dropout=0.2, fc_dropout=0.5):
+    """A network for accuracy inside the paper's template: four VGG-style stages of two 3x3
+    convs (64, 128, 256, 512 filters; each SBN; the second pools 2x2 and drops out) -
+    FC 512, FC 512 (each BN, dropout) - softmax. Pooling is optional per block in the
+    template, which is what lets two convs share a stage."""
+    conv = []
+    for f in (64, 128, 256, 512):
+        conv.append({"filters": f, "kernel": 3, "batchnorm": True, "dropout": 0.0, "pool": False})
+        conv.append({"filters": f, "kernel": 3, "batchnorm": True, "dropout": conv_dropout, "pool": True})
+    fc = [{"units": 512, "batchnorm": True, "dropout": fc_dropout} for _ in range(2)]
+    return dict(conv=conv, fc=fc, hog=hog or None)
+
+
+def vgg(*, hog=False, conv_dropout=0.2, fc_dropout=0.5, **overrides):
+    """The accuracy network (vgg_spec); same keyword options as shallow()."""
+    return ConvNet(**{**vgg_spec(hog=hog, conv_dropout=conv_dropout, fc_dropout=fc_dropout), **overrides})
 
 
 def linear_spec(*, hog=False):

@@ -17,6 +17,7 @@ or affine layer followed by batchnorm has no bias (batchnorm's beta takes its pl
 from fercnn.argcheck import check_positive_int, check_probability
 from fercnn.data.hog import HOG_DEFAULTS, hog_length
 
+MAX_BLOCKS = 1000  # conv and FC blocks together: a spec read from a file is sized before it is built
 CONV_DEFAULTS = {"filters": None, "kernel": 3, "batchnorm": False, "dropout": 0.0, "pool": False}
 FC_DEFAULTS = {"units": None, "batchnorm": False, "dropout": 0.0}
 
@@ -35,9 +36,17 @@ def _fill(kind, index, block, defaults):
 
 
 def normalize_spec(*, input_shape, num_classes, conv, fc, hog=None):
-    """Fill defaults, check every field, return a plain JSON-serialisable dict."""
-    if len(tuple(input_shape)) != 3:
+    """Fill defaults, check every field, return a plain JSON-serialisable dict.
+
+    What the spec costs (parameters, values per image) is checked by
+    fercnn.models.budget.check_spec, before a network is built from it."""
+    if isinstance(input_shape, (str, dict)) or not hasattr(input_shape, "__len__") or len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    for name, blocks in (("conv", conv), ("fc", fc)):
+        if isinstance(blocks, (str, dict)) or not hasattr(blocks, "__len__"):
+            raise ValueError(f"{name} must be a list of blocks, got {type(blocks).__name__}")
+    if len(conv) + len(fc) > MAX_BLOCKS:
+        raise ValueError(f"the spec has {len(conv)} conv and {len(fc)} fc blocks; the limit is {MAX_BLOCKS} in all")
     for v in input_shape:
         check_positive_int("spec", "input_shape entry", v)
     check_positive_int("spec", "num_classes", num_classes, minimum=2)
@@ -63,6 +72,9 @@ def normalize_spec(*, input_shape, num_classes, conv, fc, hog=None):
     if hog is not None and hog is not False:
         hog = {} if hog is True else hog
         spec["hog"] = _fill("hog", 1, hog, HOG_DEFAULTS)
+        for key in HOG_DEFAULTS:
+            check_positive_int("hog", key, spec["hog"][key])
+            spec["hog"][key] = int(spec["hog"][key])
     else:
         spec["hog"] = None
     _check_pooling(spec)

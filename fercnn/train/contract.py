@@ -42,4 +42,4 @@ class Trainable(Protocol):
 
 
 # the entries of a model's state_dict meta that decide whether a checkpoint may be resumed
-RESUME_KEYS = ("spec", "reg", "dtype", "seed")
+RESUME_KEYS = ("spec", "reg", "dtype", "seed", "label_smoothing")

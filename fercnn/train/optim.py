@@ -9,21 +9,22 @@ import numpy as np
 
 from fercnn.train._optim_kernels import momentum_step
 
-_DEFAULTS = {
+# each rule's hyper-parameters and their defaults; STATE: the state each rule keeps in its config
+DEFAULTS = {
     "sgd": {"learning_rate": 1e-2},
     "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9, "nesterov": False},
     "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
     "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
 }
-_STATE = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v", "t")}
+STATE = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v", "t")}
 
 
 def _config(rule, config):
     config = {} if config is None else dict(config)
-    unknown = sorted(set(config) - set(_DEFAULTS[rule]) - set(_STATE[rule]))
+    unknown = sorted(set(config) - set(DEFAULTS[rule]) - set(STATE[rule]))
     if unknown:
-        raise ValueError(f"{rule}: unknown config keys {unknown}; valid keys are {sorted(_DEFAULTS[rule])}")
-    return {**_DEFAULTS[rule], **config}
+        raise ValueError(f"{rule}: unknown config keys {unknown}; valid keys are {sorted(DEFAULTS[rule])}")
+    return {**DEFAULTS[rule], **config}
 
 
 def sgd(w, dw, config=None):

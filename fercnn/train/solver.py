@@ -27,9 +27,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fercnn.argcheck import check_positive_int
+from fercnn.data.augment import Augmentation
 from fercnn.fileio import write_json
 from fercnn.runtime import reuse_freed_memory
 from fercnn.train import checkpoint as ckpt
+from fercnn.train import schedules
 from fercnn.train.optim import get_rule
 from fercnn.train.state import SolverState
 
@@ -43,7 +45,12 @@ class Solver(SolverState):
     lr_decay: learning rate multiplied by this after each epoch.
     batch_size, num_epochs: minibatches are drawn without replacement from a permutation
         per epoch (seeded by ``seed``); a final batch of one example joins the one before.
-    augment_flip: flip a random half of every minibatch horizontally.
+    augment_flip: flip a random half of every minibatch horizontally (kept for the runs that
+        used it; ``augment`` does this and more).
+    augment: a fercnn.data.augment.Augmentation (or its config dict) applied to every
+        minibatch, drawn from the Solver's generator: flips, shifts, rotations, scaling, erasing.
+    lr_schedule: None, or a dict {"kind": "plateau" | "cosine", ...} (fercnn/train/schedules.py);
+        with a schedule, lr_decay must stay 1.
     num_train_samples: training accuracy per epoch is measured on this many examples
         (None: all); num_val_samples likewise for validation (default all).
     checkpoint_dir: if given, the whole state of the run is written there after every
@@ -61,9 +68,10 @@ class Solver(SolverState):
     """
 
     def __init__(self, model, data, *, update_rule="sgd_momentum", optim_config=None, lr_decay=1.0,
-                 batch_size=128, num_epochs=10, augment_flip=False, seed=0, num_train_samples=1000,
-                 num_val_samples=None, eval_batch_size=256, checkpoint_dir=None, checkpoint_every=None,
-                 max_seconds=None, reuse_memory=True, bn_recalibration=6400, verbose=True, callback=None):
+                 batch_size=128, num_epochs=10, augment_flip=False, augment=None, lr_schedule=None, seed=0,
+                 num_train_samples=1000, num_val_samples=None, eval_batch_size=256, checkpoint_dir=None,
+                 checkpoint_every=None, max_seconds=None, reuse_memory=True, bn_recalibration=6400, verbose=True,
+                 callback=None):
         required = ("X_train", "y_train", "X_val", "y_val")
         missing = [k for k in required if k not in data]
         if missing:
@@ -86,10 +94,23 @@ class Solver(SolverState):
                 if len(v) != len(data[f"y_{split}"]):
                     raise ValueError(f"Solver: {name}_{split} has {len(v)} rows but y_{split} has "
                                      f"{len(data[f'y_{split}'])}; each {name} row goes with one example")
-        if augment_flip and self._inputs("train"):
-            raise ValueError(f"Solver: augment_flip would flip the images but not {sorted(self._inputs('train'))}, "
+        if isinstance(augment, dict):
+            augment = Augmentation.from_config(augment)
+        if augment is not None and not isinstance(augment, Augmentation):
+            raise ValueError(f"Solver: augment must be an Augmentation or its config dict, got {type(augment).__name__}")
+        augment = augment or None  # an Augmentation with everything off is none
+        if augment_flip and augment is not None:
+            raise ValueError("Solver: give augment_flip or augment, not both (Augmentation(flip=True) flips)")
+        if (augment_flip or augment) and self._inputs("train"):
+            raise ValueError(f"Solver: augmentation would change the images but not {sorted(self._inputs('train'))}, "
                              "which travel with them (HOG features are computed before training); "
                              "use flip-doubling of the training set (fercnn.data.flip_double) instead")
+        lr_schedule = schedules.normalize(lr_schedule)
+        if lr_schedule is not None and lr_decay != 1:
+            raise ValueError(f"Solver: lr_decay={lr_decay!r} and lr_schedule {lr_schedule['kind']!r} both change the "
+                             "learning rate; use one of them (lr_decay=1 with a schedule)")
+        if lr_schedule is not None and lr_schedule["kind"] == "cosine":
+            lr_schedule["epochs"] = num_epochs  # the curve's length: fixed when the run starts
         for name, value in (("num_train_samples", num_train_samples), ("num_val_samples", num_val_samples)):
             if value is not None:
                 check_positive_int("Solver", name, value)
@@ -101,10 +122,16 @@ class Solver(SolverState):
         self.model, self.data = model, data
         self.update_rule = get_rule(update_rule)
         self.optim_config = {k: _plain(v) for k, v in (optim_config or {}).items()}
-        self.update_rule(np.zeros(1, model.dtype), np.zeros(1, model.dtype), self.optim_config)  # validates keys
+        _, filled = self.update_rule(np.zeros(1, model.dtype), np.zeros(1, model.dtype), self.optim_config)  # validates
+        self._base_lr = filled.get("learning_rate")  # with the rule's default: where a cosine schedule starts
+        if lr_schedule is not None and self._base_lr is None:
+            raise ValueError("Solver: a learning-rate schedule needs an update rule with a learning_rate")
         self.lr_decay = float(lr_decay)
         self.batch_size, self.num_epochs = batch_size, num_epochs
         self.augment_flip = bool(augment_flip)
+        self.augment, self.lr_schedule = augment, lr_schedule
+        self.schedule_state = {"best": None, "bad_epochs": 0} if lr_schedule and lr_schedule["kind"] == "plateau" \
+            else None
         self.seed = _plain(seed)
         self.rng = np.random.default_rng(seed)
         self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
@@ -153,17 +180,46 @@ class Solver(SolverState):
         if self.augment_flip:
             flip = self.rng.random(len(idx)) < 0.5
             X[flip] = X[flip, :, :, ::-1]
+        if self.augment is not None:
+            X = self.augment(X, self.rng)
+        if self.lr_schedule is not None and self.lr_schedule["kind"] == "cosine":
+            self._set_cosine_lr()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below, once
             loss, grads = self.model.loss(X, d["y_train"][idx], **self._inputs("train", idx))
         if not np.isfinite(loss):
-            lr = self.configs[next(iter(self.configs))].get("learning_rate")
-            raise FloatingPointError(
-                f"Solver: loss became {loss} at iteration {len(self.loss_history) + 1} (epoch {self.epoch + 1}) "
-                f"with learning rate {lr}; training stopped. Lower the learning rate or check the data.")
-        for k, w in self.model.params.items():
-            self.model.params[k], self.configs[k] = self.update_rule(w, grads[k], self.configs[k])
+            self._diverged(f"loss became {loss}", len(self.loss_history) + 1)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite parameters are found by _check_finite
+            for k, w in self.model.params.items():
+                self.model.params[k], self.configs[k] = self.update_rule(w, grads[k], self.configs[k])
         self.loss_history.append(float(loss))
         return float(loss)
+
+    def _set_cosine_lr(self):
+        per_epoch = len(self._split(np.arange(len(self.data["y_train"]))))
+        s = self.lr_schedule
+        lr = schedules.cosine_lr(s, self._base_lr, len(self.loss_history),
+                                 s["epochs"] * per_epoch, round(s["warmup_epochs"] * per_epoch))
+        for c in self.configs.values():
+            c["learning_rate"] = lr
+
+    def learning_rate(self):
+        """The learning rate the next step uses (of the first parameter; all share it)."""
+        return self.configs[next(iter(self.configs))].get("learning_rate")
+
+    def _check_finite(self):
+        """Stop a run whose model holds NaN or infinite values (parameters, batchnorm
+        statistics), however few iterations it ran: called before every evaluation and
+        every checkpoint, so neither sees them, and the last good checkpoint stays the newest."""
+        for name, a in self.model.state_dict()[1].items():
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                self._diverged(f"{name} holds NaN or infinite values", len(self.loss_history))
+
+    def _diverged(self, what, iteration):
+        lr = self.learning_rate()
+        epoch = self.epoch + (1 if self.order is not None else 0)  # in progress, or just finished
+        raise FloatingPointError(
+            f"Solver: {what} at iteration {iteration} (epoch {epoch}) with learning rate {lr}; "
+            "training stopped. Lower the learning rate or check the data.")
 
     def check_accuracy(self, X, y, *, num_samples=None, **inputs):
         """Accuracy of the model on X, y (a random subset of num_samples when given);
@@ -266,17 +322,29 @@ class Solver(SolverState):
 
     def _end_of_epoch(self, start):
         d = self.data
+        self._check_finite()
         if self.bn_recalibration and getattr(self.model, "has_batchnorm", False):
             n = min(self.bn_recalibration, len(d["X_train"]))
             idx = np.sort(self.rng.choice(len(d["X_train"]), n, replace=False))
-            self.model.recalibrate_batchnorm(d["X_train"][idx], batch_size=self.batch_size,
-                                             **self._inputs("train", idx))
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.model.recalibrate_batchnorm(d["X_train"][idx], batch_size=self.batch_size,
+                                                 **self._inputs("train", idx))
+            self._check_finite()
         train_acc = self.check_accuracy(d["X_train"], d["y_train"], num_samples=self.num_train_samples,
                                         **self._inputs("train"))
         val_acc = self.check_accuracy(d["X_val"], d["y_val"], num_samples=self.num_val_samples,
                                       **self._inputs("val"))
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
+        if self.schedule_state is not None:
+            self.schedule_state, factor = schedules.plateau_step(
+                self.lr_schedule, self.schedule_state, val_acc, [c["learning_rate"] for c in self.configs.values()])
+            if factor != 1.0:
+                for c in self.configs.values():
+                    c["learning_rate"] *= factor
+                if self.verbose:
+                    tqdm.write(f"validation accuracy has not improved for {self.lr_schedule['patience'] + 1} epochs: "
+                               f"learning rate now {self.learning_rate():.3g}")
         if val_acc > self.best_val_acc:
             self.best_val_acc, self.best_epoch = val_acc, self.epoch
             self.best = self._model_arrays()
@@ -293,6 +361,7 @@ class Solver(SolverState):
             self.callback(self)
 
     def _save(self, start):
+        self._check_finite()
         self.train_seconds = self._seconds_before + time.perf_counter() - start
         self.save_checkpoint(self.checkpoint_dir)
 

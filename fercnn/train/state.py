@@ -40,11 +40,17 @@ class SolverState:
         if self._fingerprint is None:
             self._fingerprint = data_fingerprint(self.data)
         meta, _ = self.model.state_dict()
-        return {"update_rule": self.update_rule.__name__, "optim_config": self.optim_config,
-                "lr_decay": self.lr_decay, "batch_size": self.batch_size, "augment_flip": self.augment_flip,
-                "seed": self.seed, "num_train_samples": self.num_train_samples,
-                "num_val_samples": self.num_val_samples, "bn_recalibration": self.bn_recalibration,
-                "model": {k: meta[k] for k in RESUME_KEYS if k in meta}, "data": self._fingerprint}
+        options = {"update_rule": self.update_rule.__name__, "optim_config": self.optim_config,
+                   "lr_decay": self.lr_decay, "batch_size": self.batch_size, "augment_flip": self.augment_flip,
+                   "seed": self.seed, "num_train_samples": self.num_train_samples,
+                   "num_val_samples": self.num_val_samples, "bn_recalibration": self.bn_recalibration,
+                   "model": {k: meta[k] for k in RESUME_KEYS if k in meta}, "data": self._fingerprint}
+        # options added later are recorded only when used, so that older checkpoints still match
+        if self.augment is not None:
+            options["augment"] = self.augment.config()
+        if self.lr_schedule is not None:
+            options["lr_schedule"] = self.lr_schedule
+        return options
 
     def state_dict(self):
         """(meta, arrays) of a checkpoint of the run as it is: the model's state_dict, with
@@ -92,6 +98,7 @@ class SolverState:
             "has_best": self.best is not None,
             "train_seconds": self.train_seconds,
             "resumes": self.resumes,
+            **({"schedule_state": self.schedule_state} if self.schedule_state is not None else {}),
             "threads": thread_count(),  # not an option: a resume with another count is allowed, and warned about
         }
         return meta, {**model_arrays, **arrays}
@@ -104,6 +111,10 @@ class SolverState:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"resume: {path} has checkpoint version {state.get('version')!r}; "
                              f"this fercnn reads version {STATE_VERSION}")
+        saved_schedule = state["options"].get("lr_schedule")
+        if saved_schedule and self.lr_schedule and saved_schedule["kind"] == self.lr_schedule["kind"] == "cosine":
+            # the curve's length is the run's first num_epochs; raising num_epochs goes on at min_lr
+            self.lr_schedule["epochs"] = saved_schedule["epochs"]
         now = json.loads(json.dumps(self.options()))
         diff = first_difference(state["options"], now)
         if diff:
@@ -134,6 +145,8 @@ class SolverState:
         self.best_val_acc, self.best_epoch = state["best_val_acc"], state["best_epoch"]
         self.best_checkpoint, self.train_seconds = state["best_checkpoint"], state["train_seconds"]
         self.resumes = state["resumes"]
+        if self.schedule_state is not None:
+            self.schedule_state = dict(state["schedule_state"])
         self.best = None
         if state["has_best"]:
             current = self._model_arrays()

@@ -34,7 +34,8 @@ def test_resume_finished_longer_and_refused(tmp_path):
     assert results["epochs_run"] == 2 and results["resumes"] == []
 
     again = _run(tmp_path, "--epochs", "2")
-    _one_error_line(again, 2, "already holds checkpoints of a run; continue it with train(resume=True) (--resume)")
+    _one_error_line(again, 2, "out holds a finished run (results.json, model.npz); give --overwrite to replace it, "
+                              "--resume to continue it")
 
     finished = _run(tmp_path, "--resume")  # the run's own 2 epochs, not the default 8
     assert finished.returncode == 0, finished.stderr[-3000:]

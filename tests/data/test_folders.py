@@ -1,6 +1,7 @@
 """Training on a folder of your own faces: layouts, splits, face detection, errors, end to end."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -101,6 +102,35 @@ def test_folder_errors(tmp_path, spoil, message):
     spoil(root)
     with pytest.raises(ValueError, match=message):
         load_image_folder(root, val_fraction=0.34, test_fraction=0.0)
+
+
+def _rename(root, old, new):
+    os.rename(root / old, root / new)
+
+
+@pytest.mark.parametrize("name", ["calm\nand happy", "tab\there", "bell\a"])
+def test_a_class_name_with_a_control_character_is_refused(tmp_path, name):
+    root = _three_classes(tmp_path / "faces")
+    _rename(root, "calm", name)
+    with pytest.raises(ValueError, match=rf"faces: class folder {re.escape(repr(name))} has a newline or another "
+                                         r"control character in its name; rename it"):
+        load_image_folder(root, val_fraction=0.34, test_fraction=0.0)
+
+
+def test_hidden_folders_are_named_when_passed_over(tmp_path):
+    root = _three_classes(tmp_path / "faces")
+    _rename(root, "calm", "...")
+    (root / "grin" / ".DS_Store").write_bytes(b"not an image")  # a hidden file: passed over without a word
+    with pytest.warns(RuntimeWarning, match=r"faces: passing over hidden folder\(s\) \['...'\]: names starting with "
+                                            r"'\.' are not read as classes or splits") as caught:
+        data = load_image_folder(root, val_fraction=0.34, test_fraction=0.0)
+    assert data["class_names"] == ["frown", "grin"] and len(caught) == 1
+
+
+def test_an_image_over_the_pixel_limit_is_refused_by_name(tmp_path):
+    root = _three_classes(tmp_path / "faces")
+    with pytest.raises(ValueError, match=r"faces/calm/0.png: the image is 48x48 = 2,304 pixels; the limit is 2,000 "):
+        load_image_folder(root, val_fraction=0.34, test_fraction=0.0, max_pixels=2000)
 
 
 def test_layout_errors(tmp_path):

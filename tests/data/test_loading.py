@@ -99,6 +99,39 @@ def test_csv_errors(tmp_path, edit, message):
         load_fer2013(path, use_cache=False)
 
 
+@pytest.mark.parametrize("tail,message", [
+    (b"0," + b" ".join([b"1"] * 2303) + b" 99999999999999999999,Training\n",
+     r"line 10: non-numeric pixel value '99999999999999999999'; expected whole numbers 0-255"),
+    (b"0," + b" ".join([b"1"] * 2303) + b" \xff,Training\n", r"line 10: not UTF-8 text \(invalid start byte at byte "),
+    (b'0,"' + b"1 " * 70000 + b'",Training\n', r"line 10: not a readable csv row \(field larger than field limit"),
+    (b"0," + b" ".join([b"1"] * 2303) + b" 1\0,Training\n", r"line 10: non-numeric pixel value '1\\x00'"),
+])
+def test_csv_fields_that_used_to_end_in_a_traceback(tmp_path, tail, message):
+    path = _csv(tmp_path / "bad.csv")
+    with open(path, "ab") as f:
+        f.write(tail)
+    with pytest.raises(ValueError, match=rf"bad.csv: {message}"):
+        load_fer2013(path, use_cache=False)
+
+
+def test_a_cache_folder_that_cannot_be_written_is_passed_over(tmp_path):
+    path = _csv(tmp_path / "fer2013.csv")
+    (tmp_path / "afile").write_text("a file, not a folder")
+    with pytest.warns(RuntimeWarning, match=r"cannot write the FER2013 cache .*afile/fer2013_\w+.npz \(.*afile is not a "
+                                            r"folder\); going on without it"):
+        data = load_fer2013(path, cache_dir=tmp_path / "afile")
+    assert len(data["y_train"]) == 4
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_cache_folder_is_passed_over(tmp_path, monkeypatch):
+    path = _csv(tmp_path / "fer2013.csv")
+    (tmp_path / "ro").mkdir(mode=0o555)
+    monkeypatch.setenv("FERCNN_CACHE", str(tmp_path / "ro"))
+    with pytest.warns(RuntimeWarning, match=r"cannot write the FER2013 cache .*ro/fer2013_\w+.npz \(Permission denied\)"):
+        assert len(load_fer2013(path)["y_train"]) == 4
+
+
 def test_folder_errors(tmp_path):
     def fresh(name):
         return _folders(tmp_path / name)

@@ -1,5 +1,6 @@
 """Convolution (both faces) against the loops of fercnn/layers/reference.py; im2col and col2im
-as each other's adjoint; the first layer's skipped dx."""
+as each other's adjoint; the first layer's skipped dx. The hand-computed cases are in
+fercnn/exercises/known.py (tests/exercises/test_known_answers.py)."""
 import numpy as np
 import pytest
 from op_registry import spread_values
@@ -37,20 +38,6 @@ def test_conv_float32_matches_reference(ops, rng):
     out, _ = ops.conv_forward(x, w, b, pad=1)
     ref, _ = conv_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), pad=1)
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
-
-
-def test_hand_computed(ops):
-    x = np.arange(9.0).reshape(1, 1, 3, 3)  # rows 0 1 2 / 3 4 5 / 6 7 8
-    w = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])  # top-left minus bottom-right: not symmetric, so a flip shows
-    out, cache = ops.conv_forward(x, w, np.array([0.5]))
-    np.testing.assert_array_equal(out, np.full((1, 1, 2, 2), -4 + 0.5))
-    x[0, 0, 0, 1] = 10.0  # only the window at (0, 1) sees it in its top-left corner, (0, 0) in its top-right
-    out, cache = ops.conv_forward(x, w, np.array([0.5]))
-    np.testing.assert_array_equal(out, [[[[-3.5, 5.5], [-3.5, -3.5]]]])
-    dx, dw, db = ops.conv_backward(np.array([[[[1.0, 0.0], [0.0, 0.0]]]]), cache)
-    np.testing.assert_array_equal(dx, [[[[1.0, 0, 0], [0, -1.0, 0], [0, 0, 0]]]])
-    np.testing.assert_array_equal(dw, [[[[0.0, 10.0], [3.0, 4.0]]]])  # the window at (0, 0)
-    np.testing.assert_array_equal(db, [1.0])
 
 
 @pytest.mark.parametrize("k,stride,pad", [(3, 1, 1), (5, 2, 2), (3, 2, 0)])

@@ -1,0 +1,224 @@
+"""Prediction speed: the shipped network's forward pass beside PyTorch's, face detection, first use.
+
+    python benchmarks/bench_predict.py                       # about 3 minutes on a 2-core AMD EPYC
+    python benchmarks/bench_predict.py --json benchmarks/results/predict.json
+
+- Forward pass of the shipped deep network at batch 1 and 64, on one thread and two:
+  fercnn's prediction path (fercnn.inference, what detect_emotions and fercnn serve run),
+  fercnn's training ops (model.predict_proba, what predicting ran before) at batch 1, and
+  PyTorch's CPU build running the same network in eval mode under torch.inference_mode().
+  Each measurement is a process of its own, the libraries alternating (A B A B) so that
+  drift of the machine hits all alike; each process times CALLS calls after WARMUP ones, and a
+  figure is the median of every call of its processes. The spread (10th to 90th percentile
+  of the calls) tells how steady it is. The process's CPU time per call is measured too:
+  on a machine that other work keeps busy, wall-clock time counts the waits for a core as
+  well, CPU time only the work (all threads', spinning ones included).
+- Face detection per photo (640x480 and 400x300, whole image; around the last box, as the
+  live page asks) beside the whole detect_emotions of that photo.
+- First use: `fercnn predict photo.jpg` with an empty Numba cache (NUMBA_CACHE_DIR), then
+  again with the same cache, each a fresh process; pairs alternate, medians.
+
+PyTorch is optional (`pip install torch==2.13.0`, never a dependency of fercnn).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+USER_ENV = dict(os.environ)
+WARMUP = {1: 5, 64: 1}
+CALLS = {1: 60, 64: 4}
+CASES = [(1, 1), (1, 2), (64, 1), (64, 2)]  # (batch, threads)
+
+
+def worker(lib, batch, calls):
+    """Child process: print JSON {"times": [...], "cpu": [...]} (wall-clock and process CPU
+    seconds) for ``calls`` forward passes of ``batch`` faces."""
+    import numpy as np
+
+    if lib.startswith("fercnn"):
+        import fercnn  # noqa: F401  first, as the fercnn command imports it
+        from fercnn.inference import predictor_for
+        from fercnn.models import pretrained
+
+        model = pretrained("deep")
+        X = model.prepare(np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8))
+        run = (lambda: predictor_for(model).predict_proba(X)) if lib == "fercnn" else (lambda: model.predict_proba(X))
+    else:
+        import torch
+
+        sys.path.insert(0, HERE)
+        from torch_nets import build
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        net = build(json.loads(os.environ["FERCNN_BENCH_LAYERS"])).eval()
+        tX = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, 1, 48, 48)).astype(np.float32))
+
+        def run():
+            with torch.inference_mode():
+                return net(tX)
+    for _ in range(WARMUP[batch]):
+        run()
+    times, cpu = [], []
+    for _ in range(calls):
+        t, c = time.perf_counter(), time.process_time()
+        run()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    print(json.dumps({"times": times, "cpu": cpu}))
+
+
+def deep_layers():
+    from fercnn import models
+    from fercnn.models.blocks import build_layers
+    from fercnn.models.spec import normalize_spec
+
+    spec = normalize_spec(input_shape=(1, 48, 48), num_classes=7, **models.deep_spec())
+    return [layer.describe() for layer in build_layers(spec)]
+
+
+def run_worker(lib, batch, threads, calls):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_LAYERS=json.dumps(deep_layers()))
+    if lib == "torch":  # PyTorch with its own defaults for the idle-thread settings fercnn sets (see bench_train.py)
+        from fercnn.runtime import IDLE_THREADS_SLEEP
+
+        for k in IDLE_THREADS_SLEEP:
+            if k in USER_ENV:
+                env[k] = USER_ENV[k]
+            else:
+                env.pop(k, None)
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", lib, str(batch), str(calls)],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{lib} worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _pct(values, q):
+    values = sorted(values)
+    k = (len(values) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def forward(rounds, torch_ok):
+    """{"batch", "threads", lib: {"ms", "p10_ms", "p90_ms", "faces_per_s"}} per case."""
+    rows = []
+    for batch, threads in CASES:
+        libs = ["fercnn"] + (["fercnn_training_ops"] if batch == 1 else []) + (["torch"] if torch_ok else [])
+        times = {lib: [] for lib in libs}
+        cpu = {lib: [] for lib in libs}
+        for _ in range(rounds):
+            for lib in libs:
+                r = run_worker(lib, batch, threads, CALLS[batch])
+                times[lib] += r["times"]
+                cpu[lib] += r["cpu"]
+        row = {"batch": batch, "threads": threads}
+        for lib, ts in times.items():
+            ms = 1e3 * statistics.median(ts)
+            row[lib] = {"ms": ms, "p10_ms": 1e3 * _pct(ts, 10), "p90_ms": 1e3 * _pct(ts, 90),
+                        "faces_per_s": batch / (ms / 1e3), "cpu_ms": 1e3 * statistics.median(cpu[lib])}
+        rows.append(row)
+        line = f"batch {batch:>2}, {threads} thread{'s' if threads > 1 else ' '}: "
+        line += "   ".join(f"{lib} {row[lib]['ms']:7.2f} ms ({row[lib]['p10_ms']:.1f}-{row[lib]['p90_ms']:.1f}), "
+                           f"{row[lib]['faces_per_s']:6.0f} faces/s" for lib in libs)
+        if "torch" in row:
+            line += (f"   fercnn / torch speed: {row['torch']['ms'] / row['fercnn']['ms']:.2f}x "
+                     f"(CPU time: {row['torch']['cpu_ms'] / row['fercnn']['cpu_ms']:.2f}x)")
+        print(line, flush=True)
+    return rows
+
+
+def detection(repeats=15):
+    """ms per photo: detect_faces whole (640x480, 400x300), around the last box, detect_emotions."""
+    code = f"""
+import json, time, numpy as np
+import fercnn
+from PIL import Image
+from skimage import data
+from fercnn.data.faces import detect_faces, detect_faces_near, to_gray
+from fercnn.predict import detect_emotions
+photo = data.astronaut()[0:384, 0:512]   # her face in a 4:3 photo
+out = {{}}
+def ms(f):
+    f()
+    ts = []
+    for _ in range({repeats}):
+        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+    return 1e3 * float(np.median(ts))
+for W, H in ((640, 480), (400, 300)):
+    im = np.asarray(Image.fromarray(photo).resize((W, H)))
+    gray = to_gray(im)
+    box = detect_faces(gray)[0]
+    out[f"{{W}}x{{H}}"] = {{"detect_ms": ms(lambda: detect_faces(gray)), "near_ms": ms(lambda: detect_faces_near(gray, [box])),
+                           "detect_emotions_ms": ms(lambda: detect_emotions(im))}}
+print(json.dumps(out))
+"""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for size, r in result.items():
+        print(f"{size}: face detection {r['detect_ms']:.1f} ms (around the last box {r['near_ms']:.1f} ms); "
+              f"detect_emotions {r['detect_emotions_ms']:.1f} ms a photo (one face)")
+    return result
+
+
+def first_use(pairs):
+    """Seconds of `fercnn predict examples/photos/astronaut.jpg`, first with an empty Numba cache, then again."""
+    photo = os.path.join(ROOT, "examples", "photos", "astronaut.jpg")
+    first, second = [], []
+    for _ in range(pairs):
+        with tempfile.TemporaryDirectory() as cache:
+            for into in (first, second):
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "fercnn.cli", "predict", photo], check=True, capture_output=True,
+                               env=dict(os.environ, NUMBA_CACHE_DIR=cache), cwd=ROOT)
+                into.append(time.perf_counter() - t)
+    result = {"first_s": statistics.median(first), "second_s": statistics.median(second), "pairs": pairs}
+    print(f"fercnn predict on one photo: first (empty Numba cache) {result['first_s']:.2f} s, "
+          f"second {result['second_s']:.2f} s (medians of {pairs} pairs)")
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3, help="alternating processes per library and case")
+    p.add_argument("--pairs", type=int, default=3, help="first-use pairs")
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args()
+    sys.path.insert(0, HERE)
+    from bench_train import have_torch, machine, torch_version
+
+    torch_ok = have_torch()
+    results = {"machine": machine(), "torch": torch_version() if torch_ok else None}
+    print(f"machine: {results['machine']}; torch: {results['torch'] or 'not installed'}")
+    print("the shipped deep network's forward pass, ms per batch: median (10th-90th percentile of the calls)")
+    load = os.getloadavg()[0]
+    results["forward"] = forward(args.rounds, torch_ok)
+    results["detection"] = detection()
+    results["first_use"] = first_use(args.pairs)
+    results["load"] = (f"The 1-minute load average was {load:.1f} when it started and {os.getloadavg()[0]:.1f} at "
+                       f"the end ({os.cpu_count()} CPUs: other work was running).")
+    print(results["load"])
+    if args.json:
+        from fercnn.fileio import write_json
+
+        write_json(args.json, results, indent=1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        sys.path.insert(0, ROOT)
+        main()

@@ -1,0 +1,119 @@
+"""A ConvNet frozen for prediction: batchnorm folded into the layers, the filters transformed once.
+
+In evaluation batchnorm is an affine map per channel with fixed numbers,
+out = gamma * (z - running_mean) / sqrt(running_var + eps) + beta, so it folds into the
+conv or affine layer z = w * x + b before it: w' = w * s, b' = (b - running_mean) * s + beta,
+s = gamma / sqrt(running_var + eps) per output channel. Dropout is the identity. What is left
+is conv -> (max-pool) -> ReLU per conv block (ReLU after the pool: max and ReLU commute, and
+the pooled map is 4x smaller) and affine -> ReLU per FC block.
+"""
+import numpy as np
+
+from fercnn.inference.conv import choose, filter_columns, im2col_conv, transform_filters, winograd_conv
+from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
+
+BN_EPS = 1e-5  # every batchnorm layer of a ConvNet uses the fused op's default eps
+
+
+class ConvStep:
+    """conv (im2col or Winograd, by batch size) -> (2x2 max-pool) -> (ReLU), on (N, H, W, C)."""
+
+    def __init__(self, w, b, dtype):
+        self.dtype = dtype
+        self.pool = self.relu = False
+        self._set(w.astype(np.float64), b.astype(np.float64))
+
+    def _set(self, w, b):
+        self.w, self.b = w, b.astype(self.dtype)  # w float64 (F, C, r, r): transformed on demand
+        self.w2 = filter_columns(w, self.dtype)
+        self.U = {}  # variant -> transformed filters, made on first use
+
+    def fold(self, scale, shift):
+        """Fold out = scale * z + shift (per output channel) into the filters and bias."""
+        self._set(self.w * scale[:, None, None, None], self.b.astype(np.float64) * scale + shift)
+
+    def method(self, x):
+        N, H, W, C = x.shape
+        return choose(C, self.w.shape[2], H, W, N)
+
+    def __call__(self, x):
+        method = self.method(x)
+        if method == "im2col":
+            out = im2col_conv(x, self.w2, self.b, self.w.shape[2])
+        else:
+            if method not in self.U:
+                self.U[method] = transform_filters(self.w, method, self.dtype)
+            out = winograd_conv(x, self.U[method], self.b, method)
+        if self.pool:
+            out = max_pool_2x2(out)
+        if self.relu:
+            np.maximum(out, 0, out=out)
+        return out
+
+
+class AffineStep:
+    """x @ w + b -> (ReLU), on (N, D)."""
+
+    def __init__(self, w, b, dtype):
+        self.w, self.b = w.astype(dtype), b.astype(dtype)
+        self.relu = False
+
+    def fold(self, scale, shift):
+        """Fold out = scale * z + shift (per unit) into the weights and bias."""
+        self.w = (self.w.astype(np.float64) * scale[None, :]).astype(self.w.dtype)
+        self.b = (self.b.astype(np.float64) * scale + shift).astype(self.b.dtype)
+
+    def __call__(self, x):
+        out = x @ self.w
+        out += self.b
+        if self.relu:
+            np.maximum(out, 0, out=out)
+        return out
+
+
+def max_pool_2x2(x):
+    """(N, H, W, C) -> (N, H // 2, W // 2, C): the larger of four strided views (a NaN wins,
+    as in fercnn.fast's pool)."""
+    H, W = x.shape[1] // 2 * 2, x.shape[2] // 2 * 2
+    return np.maximum(np.maximum(x[:, 0:H:2, 0:W:2], x[:, 0:H:2, 1:W:2]),
+                      np.maximum(x[:, 1:H:2, 0:W:2], x[:, 1:H:2, 1:W:2]))
+
+
+def fold(model):
+    """The model's layers as steps: a list of ConvStep, "flatten" and AffineStep."""
+    steps = []
+    for layer in model.layers:
+        p = model.params
+        if isinstance(layer, Conv):
+            b = p[f"{layer.name}.b"] if layer.bias else np.zeros(layer.F)
+            steps.append(ConvStep(p[f"{layer.name}.w"], b, model.dtype))
+        elif isinstance(layer, Affine):
+            b = p[f"{layer.name}.b"] if layer.bias else np.zeros(layer.M)
+            steps.append(AffineStep(p[f"{layer.name}.w"], b, model.dtype))
+        elif isinstance(layer, Activation):
+            if layer.batchnorm:
+                state = model.bn_state[layer.name]
+                scale = p[f"{layer.name}.gamma"].astype(np.float64) / np.sqrt(
+                    state["running_var"].astype(np.float64) + BN_EPS)
+                steps[-1].fold(scale, p[f"{layer.name}.beta"] - state["running_mean"].astype(np.float64) * scale)
+            steps[-1].relu = True
+        elif isinstance(layer, Pool):
+            steps[-1].pool = True
+        elif isinstance(layer, Flatten):
+            if layer.hog:
+                raise ValueError("inference: this is a hybrid (HOG) model; prediction takes image-only models")
+            steps.append("flatten")
+        else:
+            raise ValueError(f"inference: no frozen form of layer {type(layer).__name__}")
+    return steps
+
+
+def forward(steps, X):
+    """Class scores (N, K) for X: (N, C, H, W), the model's input as model.prepare gives it."""
+    x = np.ascontiguousarray(X.transpose(0, 2, 3, 1))  # channels last: (N, H, W, C)
+    for step in steps:
+        if step == "flatten":  # in the model's order, (C, H, W)
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1)
+        else:
+            x = step(x)
+    return x

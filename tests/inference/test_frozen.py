@@ -1,0 +1,152 @@
+"""fercnn.inference: the frozen network predicts what model.predict_proba predicts, with every
+conv method, at every batch size and thread count, and compiles no Numba kernel."""
+import json
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from fercnn.fast import conv_method
+from fercnn.inference import Predictor, predictor_for
+from fercnn.inference.conv import choose
+from fercnn.models import ConvNet, pretrained
+
+METHODS = ["auto", "im2col", "winograd", "f2x3", "f3x3", "f4x3", "f2x5", "f4x5"]
+
+
+def _net(rng, *, dtype=np.float64, batchnorm=True, side=14):
+    """A small network of every block kind, with batchnorm statistics that are not 0 and 1;
+    after the pool its maps are odd and not square (side / 2 x side / 2 + 2)."""
+    model = ConvNet(conv=[{"filters": 4, "kernel": 3, "batchnorm": batchnorm, "pool": True},
+                          {"filters": 9, "kernel": 5, "batchnorm": batchnorm, "dropout": 0.3},
+                          {"filters": 10, "kernel": 3, "batchnorm": False}],
+                    fc=[{"units": 12, "batchnorm": batchnorm, "dropout": 0.5}, {"units": 6}],
+                    input_shape=(1, side, side + 4), num_classes=5, dtype=dtype, seed=3)
+    for state in model.bn_state.values():
+        state["running_mean"] = rng.standard_normal(state["running_mean"].shape).astype(dtype)
+        state["running_var"] = rng.uniform(0.5, 2.0, state["running_var"].shape).astype(dtype)
+    for key in model.params:
+        if key.endswith((".gamma", ".beta", ".b")):
+            model.params[key] = rng.uniform(0.5, 1.5, model.params[key].shape).astype(dtype)
+    model.mean_image = rng.uniform(0, 255, (1, side, side + 4)).astype(dtype)
+    return model
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n", [1, 3, 17])
+def test_frozen_equals_predict_proba_in_float64(rng, method, n):
+    model = _net(rng)
+    X = model.prepare(rng.integers(0, 256, (n, 14, 18), dtype=np.uint8))
+    with conv_method.forced(method):
+        got = Predictor(model).predict_proba(X)
+    np.testing.assert_allclose(got, model.predict_proba(X), rtol=1e-10, atol=1e-13)
+
+
+def test_frozen_without_batchnorm(rng):
+    model = _net(rng, batchnorm=False, side=10)
+    X = model.prepare(rng.integers(0, 256, (5, 10, 14), dtype=np.uint8))
+    np.testing.assert_allclose(Predictor(model).predict_proba(X), model.predict_proba(X), rtol=1e-10, atol=1e-13)
+    assert Predictor(model).predict_proba(X[:0]).shape == (0, 5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 40])
+def test_the_shipped_network_in_float32(rng, n):
+    model = pretrained("deep")
+    X = model.prepare(rng.integers(0, 256, (n, 48, 48), dtype=np.uint8))
+    got = predictor_for(model).predict_proba(X)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, model.predict_proba(X), atol=2e-5)
+
+
+def test_the_conv_method_follows_the_batch_size():
+    # the deep network's conv layers: (C, r, side) -> the method at 1, 2, 4 and 64 faces
+    want = {(1, 3, 48): ["im2col"] * 4, (64, 5, 24): ["f4x5"] * 4, (128, 3, 12): ["f3x3", "f4x3", "f4x3", "f4x3"],
+            (512, 3, 6): ["im2col", "f2x3", "f3x3", "f3x3"]}
+    for (C, r, side), methods in want.items():
+        assert [choose(C, r, side, side, n) for n in (1, 2, 4, 64)] == methods, (C, r, side)
+    with conv_method.forced("im2col"):
+        assert choose(512, 3, 6, 6, 64) == "im2col"
+    with conv_method.forced("winograd"):
+        assert choose(512, 3, 6, 6, 1) == "f3x3"
+    with conv_method.forced("f2x5"):
+        assert choose(512, 3, 6, 6, 1) == "im2col" and choose(64, 5, 24, 24, 1) == "f2x5"
+
+
+def test_same_batch_same_numbers_whatever_the_threads(rng):
+    model = pretrained("deep")
+    X = model.prepare(rng.integers(0, 256, (37, 48, 48), dtype=np.uint8))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = predictor_for(model).predict_proba(X)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = predictor_for(model).predict_proba(X)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one, two)
+    assert np.array_equal(one, predictor_for(model).predict_proba(X))
+
+
+def test_predictor_for_keeps_one_until_the_model_changes(rng):
+    model = _net(rng)
+    first = predictor_for(model)
+    assert predictor_for(model) is first
+    model.params["fc2.w"] = model.params["fc2.w"] * 2  # training replaces arrays
+    second = predictor_for(model)
+    assert second is not first
+    model.bn_state["conv1"]["running_mean"] += 1  # and updates batchnorm statistics in place
+    third = predictor_for(model)
+    assert third is not second
+    X = model.prepare(rng.integers(0, 256, (2, 14, 18), dtype=np.uint8))
+    np.testing.assert_allclose(third.predict_proba(X), model.predict_proba(X), rtol=1e-10, atol=1e-13)
+
+
+def test_errors(rng):
+    hybrid = ConvNet(conv=[{"filters": 2}], fc=[], hog=True)
+    with pytest.raises(ValueError, match="hybrid"):
+        Predictor(hybrid)
+    model = _net(rng)
+    with pytest.raises(ValueError, match=r"inference: X must be \(N, 1, 14, 18\) float64, got \(2, 1, 14, 14\) float64"):
+        Predictor(model).predict_proba(np.zeros((2, 1, 14, 14)))
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        Predictor(model).predict_proba(np.zeros((2, 1, 14, 18)), batch_size=0)
+
+
+def test_a_prediction_compiles_no_numba_kernel(tmp_path):
+    code = (
+        "import json, sys, numba\n"
+        "from skimage import data\n"
+        "import fercnn\n"
+        "faces = fercnn.detect_emotions(data.astronaut())\n"
+        "compiled = [f'{name}.{k}' for name, mod in list(sys.modules.items()) if name.startswith('fercnn')\n"
+        "            for k, v in vars(mod).items() if isinstance(v, numba.core.dispatcher.Dispatcher) and v.signatures]\n"
+        "print(json.dumps({'faces': len(faces), 'compiled': compiled}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"faces": 1, "compiled": []}
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_saliency_equals_visualize_saliency(rng, n):
+    from fercnn.visualize import saliency
+
+    model = _net(rng)
+    X = model.prepare(rng.integers(0, 256, (n, 14, 18), dtype=np.uint8))
+    y = rng.integers(0, 5, n)
+    np.testing.assert_allclose(Predictor(model).saliency(X, y), saliency(model, X, y), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match=r"saliency: y must be \(1,\) class indices in \[0, 5\)"):
+        Predictor(model).saliency(X[:1], [5])
+
+
+def test_saliency_of_the_shipped_network(rng):
+    from fercnn.visualize import saliency
+
+    model = pretrained("deep")
+    X = model.prepare(rng.integers(0, 256, (2, 48, 48), dtype=np.uint8))
+    y = np.array([3, 0])
+    want = saliency(model, X, y)
+    np.testing.assert_allclose(predictor_for(model).saliency(X, y), want, atol=1e-4 * want.max())
