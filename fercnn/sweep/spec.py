@@ -108,16 +108,28 @@ NETWORK = {
     "fc_batchnorm": _per_block(_BOOL),
     "fc_dropout": _per_block(_number(0, 1, high_open=True)),
 }
-RECIPE = {  # key: (check, default)
+LR_SCHEDULES = ("decay", "plateau", "cosine")
+RECIPE = {  # key: (check, default); they mean what fercnn train's options of those names mean
     "lr": (_number(0, low_open=True), 1e-3),
     "reg": (_number(0), 1e-6),
-    "lr_decay": (_number(0, 1, low_open=True), 0.95),
+    "lr_decay": (_number(0, 1, low_open=True), None),  # 0.95 with lr_schedule "decay", else 1
+    "lr_schedule": (_one_of(*LR_SCHEDULES), "decay"),
+    "plateau_factor": (_number(0, 1, low_open=True, high_open=True), 0.5),
+    "plateau_patience": (_number(0, integer=True), 3),
+    "warmup_epochs": (_number(0), 0.0),
+    "min_lr": (_number(0), 0.0),
     "update_rule": (_one_of(*UPDATE_RULES), "sgd_momentum"),
     "momentum": (_number(0, 1, high_open=True), 0.9),
+    "nesterov": (_BOOL, False),
     "batch_size": (_number(2, integer=True), 128),
     "epochs": (_number(1, integer=True), 10),
     "seed": (_number(0, integer=True), 0),
     "augment_flip": (_BOOL, False),
+    "augment_shift": (_number(0, 24, integer=True), 0),
+    "augment_rotate": (_number(0, 180), 0.0),
+    "augment_scale": (_number(0, 0.9), 0.0),
+    "augment_erase": (_number(0, 1), 0.0),
+    "label_smoothing": (_number(0, 1, high_open=True), 0.0),
     "flip_double": (_BOOL, True),
     "bn_recalibration": (_number(0, integer=True), 6400),
     "weight_init": (_one_of(*WEIGHT_INITS), "he"),
@@ -222,12 +234,15 @@ def _check(spec, default_name):
         _unknown(f"[{s}]", given[s], valid)
     out = {"name": name, "data": _data(given["data"])}
     out["network"] = {k: _value(f"network.{k}", NETWORK[k], v) for k, v in given["network"].items()}
-    out["recipe"] = {k: _value(f"recipe.{k}", check, given["recipe"].get(k, default))
-                     for k, (check, default) in RECIPE.items()}
+    out["recipe"] = {}
+    for key, (check, default) in RECIPE.items():
+        value = given["recipe"].get(key, default)
+        out["recipe"][key] = None if value is None else _value(f"recipe.{key}", check, value)
     out["search"] = _fixed("search", given["search"], SEARCH)
     out["early_stopping"] = _fixed("early_stopping", given["early_stopping"], EARLY_STOPPING)
     _check_search(out)
     _check_networks(out["network"])
+    _check_recipes(out["recipe"])
     return out
 
 
@@ -336,6 +351,18 @@ def _check_networks(network):
         except ValueError as e:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items() if isinstance(network[k], dict))
             raise ValueError(f"[network]: {e}" + (f" (with {shown})" if shown else "")) from None
+
+
+def _check_recipes(recipe):
+    """The pairs of recipe values that exclude each other, over every value the search can take."""
+    for rule, nesterov in itertools.product(_corners(recipe["update_rule"]), _corners(recipe["nesterov"])):
+        if nesterov and rule != "sgd_momentum":
+            raise ValueError(f"recipe.nesterov: Nesterov momentum needs update_rule \"sgd_momentum\", "
+                             f"and the search can take {rule!r}")
+    for schedule, decay in itertools.product(_corners(recipe["lr_schedule"]), _corners(recipe["lr_decay"])):
+        if schedule != "decay" and decay not in (None, 1.0):
+            raise ValueError(f"recipe.lr_decay: {decay:g} and lr_schedule {schedule!r} would both change the "
+                             "learning rate; leave lr_decay out (or 1) with a plateau or cosine schedule")
 
 
 def max_epochs(spec):
