@@ -35,9 +35,10 @@ def test_write_docs_check_names_a_stale_table(tmp_path, monkeypatch):
 def test_every_cli_command_and_option_is_in_cli_md():
     with open(os.path.join(ROOT, "docs", "cli.md"), encoding="utf-8") as f:
         doc = f.read()
-    for heading in ("## fercnn train deep", "## fercnn predict", "## fercnn evaluate", "## fercnn gradcheck"):
+    for heading in ("## fercnn train deep", "## fercnn predict", "## fercnn evaluate", "## fercnn gradcheck",
+                    "## fercnn exercises start", "## fercnn exercises check"):
         assert heading in doc
-    assert "--bn-recalibration" in doc and "--min-face" in doc
+    assert "--bn-recalibration" in doc and "--min-face" in doc and "--layers DIR" in doc
 
 
 def test_the_reproduction_tables_are_what_report_writes():

@@ -66,8 +66,9 @@ def cli_doc():
              "[usage.md](usage.md) says what the commands are for, with examples.",
              "",
              "```", command_help([]), "```"]
+    subcommands = {"train": sorted(PRESETS), "exercises": ["start", "check"]}
     for name in COMMANDS:
-        sub = [[name]] if name != "train" else [["train"]] + [["train", n] for n in sorted(PRESETS)]
+        sub = [[name]] + [[name, n] for n in subcommands.get(name, ())]
         for argv in sub:
             parts += ["", f"## fercnn {' '.join(argv)}", "", "```", command_help(argv), "```"]
     return "\n".join(parts) + "\n"

@@ -71,9 +71,9 @@ def choose(C, r, H, W, N):
 @functools.lru_cache(maxsize=None)
 def _kron(variant, which, dtype):
     """kron(M, M) of the variant's BT, G or AT, in ``dtype`` (read-only: shared)."""
-    m, r = VARIANTS[variant]
-    BT, G, AT = matrices(m, r)
-    K = np.kron(*(2 * ({"BT": BT, "G": G, "AT": AT}[which],))).astype(dtype)
+    BT, G, AT = matrices(*VARIANTS[variant])
+    M = {"BT": BT, "G": G, "AT": AT}[which]
+    K = np.kron(M, M).astype(dtype)
     K.flags.writeable = False
     return K
 
