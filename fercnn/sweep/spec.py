@@ -20,11 +20,11 @@ read_spec() returns the spec as plain JSON-able dicts with every default filled 
 one ValueError that names the key, what it takes and what it got.
 """
 import itertools
-import numbers
 import os
 import re
 
-from fercnn.sweep.network import POOL_WORDS, PRESETS, blocks
+from fercnn.sweep._checks import BOOL, KERNEL, POOL, TEXT, number, one_of, per_block
+from fercnn.sweep.network import PRESETS, blocks
 
 FORMS = ("grid", "choice", "uniform", "loguniform", "randint")
 SOURCES = ("synthetic", "fer2013", "folder")
@@ -35,121 +35,74 @@ WEIGHT_INITS = ("he", "uniform")  # fercnn.models.convnet.WEIGHT_INITS
 MAX_CHECKED = 20000  # network combinations built before the start, at most
 
 
-class _Check:
-    """A key's test: ``check(where, value)`` returns the value (ints as int, numbers as
-    float) or raises; ``draws`` says which ranges may draw it: "int", "float" or None."""
-
-    def __init__(self, want, test, convert=None, draws=None):
-        self.want, self.test, self.convert, self.draws = want, test, convert, draws
-
-    def __call__(self, where, value):
-        if not self.test(value):
-            raise ValueError(f"{where}: expected {self.want}, got {value!r}")
-        return self.convert(value) if self.convert else value
-
-
-def _number(low=None, high=None, *, integer=False, low_open=False, high_open=False):
-    kind = numbers.Integral if integer else numbers.Real
-
-    def test(v):
-        if isinstance(v, bool) or not isinstance(v, kind) or v != v:
-            return False
-        return not ((low is not None and (v <= low if low_open else v < low))
-                    or (high is not None and (v >= high if high_open else v > high)))
-    if low is not None and high is not None:
-        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    elif low is not None:
-        bounds = f" {'>' if low_open else '>='} {low:g}"
-    else:
-        bounds = ""
-    return _Check(("an integer" if integer else "a number") + bounds, test, int if integer else float,
-                  "int" if integer else "float")
-
-
-def _one_of(*names):
-    return _Check("one of " + ", ".join(repr(n) for n in names), lambda v: isinstance(v, str) and v in names)
-
-
-_BOOL = _Check("true or false", lambda v: isinstance(v, bool))
-_TEXT = _Check("a string", lambda v: isinstance(v, str) and v != "")
-_KERNEL = _Check("an odd integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1 and v % 2,
-                 int, "int")
-
-
-def _per_block(single):
-    """One value for every block, or a non-empty list of them (one per block)."""
-    def test(v):
-        items = v if isinstance(v, list) else [v]
-        try:
-            return bool(items) and all(single("", x) is not None for x in items)
-        except ValueError:
-            return False
-
-    def convert(v):
-        return [single("", x) for x in v] if isinstance(v, list) else single("", v)
-    return _Check(f"{single.want}, or a list of them (one per block)", test, convert, single.draws)
-
-
-_POOL = _Check(f"one of {', '.join(repr(w) for w in POOL_WORDS)}, or a list of true/false (one per block)",
-               lambda v: v in POOL_WORDS if isinstance(v, str) else
-               isinstance(v, list) and bool(v) and all(isinstance(x, bool) for x in v))
-
 NETWORK = {
-    "preset": _one_of(*PRESETS),
-    "conv_blocks": _number(0, integer=True),
-    "conv_filters": _per_block(_number(1, integer=True)),
-    "conv_growth": _number(0, low_open=True),
-    "conv_kernel": _per_block(_KERNEL),
-    "conv_batchnorm": _per_block(_BOOL),
-    "conv_dropout": _per_block(_number(0, 1, high_open=True)),
-    "conv_pool": _POOL,
-    "fc_blocks": _number(0, integer=True),
-    "fc_units": _per_block(_number(1, integer=True)),
-    "fc_batchnorm": _per_block(_BOOL),
-    "fc_dropout": _per_block(_number(0, 1, high_open=True)),
+    "preset": one_of(*PRESETS),
+    "conv_blocks": number(0, integer=True),
+    "conv_filters": per_block(number(1, integer=True)),
+    "conv_growth": number(0, low_open=True),
+    "conv_kernel": per_block(KERNEL),
+    "conv_batchnorm": per_block(BOOL),
+    "conv_dropout": per_block(number(0, 1, high_open=True)),
+    "conv_pool": POOL,
+    "fc_blocks": number(0, integer=True),
+    "fc_units": per_block(number(1, integer=True)),
+    "fc_batchnorm": per_block(BOOL),
+    "fc_dropout": per_block(number(0, 1, high_open=True)),
 }
-RECIPE = {  # key: (check, default)
-    "lr": (_number(0, low_open=True), 1e-3),
-    "reg": (_number(0), 1e-6),
-    "lr_decay": (_number(0, 1, low_open=True), 0.95),
-    "update_rule": (_one_of(*UPDATE_RULES), "sgd_momentum"),
-    "momentum": (_number(0, 1, high_open=True), 0.9),
-    "batch_size": (_number(2, integer=True), 128),
-    "epochs": (_number(1, integer=True), 10),
-    "seed": (_number(0, integer=True), 0),
-    "augment_flip": (_BOOL, False),
-    "flip_double": (_BOOL, True),
-    "bn_recalibration": (_number(0, integer=True), 6400),
-    "weight_init": (_one_of(*WEIGHT_INITS), "he"),
+LR_SCHEDULES = ("decay", "plateau", "cosine")
+RECIPE = {  # key: (check, default); they mean what fercnn train's options of those names mean
+    "lr": (number(0, low_open=True), 1e-3),
+    "reg": (number(0), 1e-6),
+    "lr_decay": (number(0, 1, low_open=True), None),  # 0.95 with lr_schedule "decay", else 1
+    "lr_schedule": (one_of(*LR_SCHEDULES), "decay"),
+    "plateau_factor": (number(0, 1, low_open=True, high_open=True), 0.5),
+    "plateau_patience": (number(0, integer=True), 3),
+    "warmup_epochs": (number(0), 0.0),
+    "min_lr": (number(0), 0.0),
+    "update_rule": (one_of(*UPDATE_RULES), "sgd_momentum"),
+    "momentum": (number(0, 1, high_open=True), 0.9),
+    "nesterov": (BOOL, False),
+    "batch_size": (number(2, integer=True), 128),
+    "epochs": (number(1, integer=True), 10),
+    "seed": (number(0, integer=True), 0),
+    "augment_flip": (BOOL, False),
+    "augment_shift": (number(0, 24, integer=True), 0),
+    "augment_rotate": (number(0, 180), 0.0),
+    "augment_scale": (number(0, 0.9), 0.0),
+    "augment_erase": (number(0, 1), 0.0),
+    "label_smoothing": (number(0, 1, high_open=True), 0.0),
+    "flip_double": (BOOL, True),
+    "bn_recalibration": (number(0, integer=True), 6400),
+    "weight_init": (one_of(*WEIGHT_INITS), "he"),
 }
 DATA = {
-    "source": (_one_of(*SOURCES), "synthetic"),
-    "path": (_TEXT, None),
-    "train": (_number(7, integer=True), None),
-    "val": (_number(1, integer=True), None),
-    "test": (_number(1, integer=True), None),
-    "seed": (_number(0, integer=True), 0),
-    "cache_dir": (_TEXT, None),
-    "detect_faces": (_BOOL, False),
-    "min_face": (_number(24, integer=True), 48),
-    "val_fraction": (_number(0, 1, high_open=True), 0.15),
-    "test_fraction": (_number(0, 1, high_open=True), 0.15),
+    "source": (one_of(*SOURCES), "synthetic"),
+    "path": (TEXT, None),
+    "train": (number(7, integer=True), None),
+    "val": (number(1, integer=True), None),
+    "test": (number(1, integer=True), None),
+    "seed": (number(0, integer=True), 0),
+    "cache_dir": (TEXT, None),
+    "detect_faces": (BOOL, False),
+    "min_face": (number(24, integer=True), 48),
+    "val_fraction": (number(0, 1, high_open=True), 0.15),
+    "test_fraction": (number(0, 1, high_open=True), 0.15),
 }
 SYNTHETIC_SIZES = {"train": 1400, "val": 700, "test": 700}
 SEARCH = {
-    "algorithm": (_one_of(*ALGORITHMS), None),
-    "samples": (_number(1, integer=True), 1),
-    "seed": (_number(0, integer=True), 0),
-    "cpus_per_trial": (_number(1, integer=True), 1),
-    "threads_per_trial": (_number(1, integer=True), None),
-    "max_concurrent": (_number(1, integer=True), None),
-    "checkpoint_every": (_number(1, integer=True), None),
+    "algorithm": (one_of(*ALGORITHMS), None),
+    "samples": (number(1, integer=True), 1),
+    "seed": (number(0, integer=True), 0),
+    "cpus_per_trial": (number(1, integer=True), 1),
+    "threads_per_trial": (number(1, integer=True), None),
+    "max_concurrent": (number(1, integer=True), None),
+    "checkpoint_every": (number(1, integer=True), None),
 }
 EARLY_STOPPING = {
-    "scheduler": (_one_of(*SCHEDULERS), "asha"),
-    "grace_period": (_number(1, integer=True), 1),
-    "reduction_factor": (_number(1, low_open=True), 3.0),
-    "min_samples": (_number(1, integer=True), 3),
+    "scheduler": (one_of(*SCHEDULERS), "asha"),
+    "grace_period": (number(1, integer=True), 1),
+    "reduction_factor": (number(1, low_open=True), 3.0),
+    "min_samples": (number(1, integer=True), 3),
 }
 SECTIONS = ("data", "network", "recipe", "search", "early_stopping")
 
@@ -222,12 +175,15 @@ def _check(spec, default_name):
         _unknown(f"[{s}]", given[s], valid)
     out = {"name": name, "data": _data(given["data"])}
     out["network"] = {k: _value(f"network.{k}", NETWORK[k], v) for k, v in given["network"].items()}
-    out["recipe"] = {k: _value(f"recipe.{k}", check, given["recipe"].get(k, default))
-                     for k, (check, default) in RECIPE.items()}
+    out["recipe"] = {}
+    for key, (check, default) in RECIPE.items():
+        value = given["recipe"].get(key, default)
+        out["recipe"][key] = None if value is None else _value(f"recipe.{key}", check, value)
     out["search"] = _fixed("search", given["search"], SEARCH)
     out["early_stopping"] = _fixed("early_stopping", given["early_stopping"], EARLY_STOPPING)
     _check_search(out)
     _check_networks(out["network"])
+    _check_recipes(out["recipe"])
     return out
 
 
@@ -336,6 +292,18 @@ def _check_networks(network):
         except ValueError as e:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items() if isinstance(network[k], dict))
             raise ValueError(f"[network]: {e}" + (f" (with {shown})" if shown else "")) from None
+
+
+def _check_recipes(recipe):
+    """The pairs of recipe values that exclude each other, over every value the search can take."""
+    for rule, nesterov in itertools.product(_corners(recipe["update_rule"]), _corners(recipe["nesterov"])):
+        if nesterov and rule != "sgd_momentum":
+            raise ValueError(f"recipe.nesterov: Nesterov momentum needs update_rule \"sgd_momentum\", "
+                             f"and the search can take {rule!r}")
+    for schedule, decay in itertools.product(_corners(recipe["lr_schedule"]), _corners(recipe["lr_decay"])):
+        if schedule != "decay" and decay not in (None, 1.0):
+            raise ValueError(f"recipe.lr_decay: {decay:g} and lr_schedule {schedule!r} would both change the "
+                             "learning rate; leave lr_decay out (or 1) with a plateau or cosine schedule")
 
 
 def max_epochs(spec):

@@ -78,8 +78,10 @@ class _Trial:
         self.data = preprocess(raw, double_by_flip=recipe["flip_double"])
         self.model = ConvNet(**blocks(config["network"]), input_shape=self.data["X_train"].shape[1:],
                              num_classes=len(raw["class_names"]), reg=recipe["reg"], seed=recipe["seed"],
-                             weight_init=recipe["weight_init"])
+                             weight_init=recipe["weight_init"], label_smoothing=recipe["label_smoothing"])
         self.model.mean_image, self.model.class_names = self.data["mean_image"], list(raw["class_names"])
+        self.augment = augmentation(recipe)
+        self.model.augmentation = self.augment.config() if self.augment else None
         self.info = {"trial": name, "network": describe(self.model.spec), "spec": self.model.spec,
                      "parameters": int(sum(p.size for p in self.model.params.values())),
                      "swept": {k: config[s][k] for s, k in setup["swept"]}, "config": config}
@@ -107,10 +109,16 @@ class _Trial:
         optim = {"learning_rate": recipe["lr"]}
         if recipe["update_rule"] == "sgd_momentum":
             optim["momentum"] = recipe["momentum"]
+            if recipe.get("nesterov"):
+                optim["nesterov"] = True
+        schedule = lr_schedule(recipe)
+        decay = recipe.get("lr_decay")
+        decay = (0.95 if schedule is None else 1.0) if decay is None else decay
         checkpoints = os.path.join(self.run_dir, "checkpoints")
         solver = Solver(self.model, self.data, update_rule=recipe["update_rule"], optim_config=optim,
-                        lr_decay=recipe["lr_decay"], batch_size=recipe["batch_size"], num_epochs=recipe["epochs"],
-                        augment_flip=recipe["augment_flip"], seed=recipe["seed"], checkpoint_dir=checkpoints,
+                        lr_decay=decay, lr_schedule=schedule, batch_size=recipe["batch_size"],
+                        num_epochs=recipe["epochs"], augment_flip=recipe["augment_flip"] and self.augment is None,
+                        augment=self.augment, seed=recipe["seed"], checkpoint_dir=checkpoints,
                         checkpoint_every=self.setup["checkpoint_every"], bn_recalibration=recipe["bn_recalibration"],
                         verbose=False, callback=self._end_of_epoch)
         resume = bool(ckpt.list_checkpoints(checkpoints))
@@ -176,6 +184,29 @@ class _Trial:
                 json.dump({"epoch": epoch, "run_dir": self.run_dir}, f)
             self.tune.report(metrics, checkpoint=self.tune.Checkpoint.from_directory(d))
         self.reported = epoch
+
+
+def augmentation(recipe):
+    """The Augmentation the recipe asks for, or None: flip alone stays the Solver's own
+    augment_flip, as in fercnn train (fercnn.cli.experiment.augmentation)."""
+    from fercnn.data.augment import Augmentation
+
+    keys = ("augment_shift", "augment_rotate", "augment_scale", "augment_erase")
+    if not any(recipe.get(k) for k in keys):
+        return None
+    return Augmentation(flip=recipe["augment_flip"], shift=recipe["augment_shift"], rotate=recipe["augment_rotate"],
+                        scale=recipe["augment_scale"], erase=recipe["augment_erase"])
+
+
+def lr_schedule(recipe):
+    """The Solver's lr_schedule for the recipe: None for the per-epoch decay."""
+    kind = recipe.get("lr_schedule", "decay")
+    if kind == "plateau":
+        return {"kind": "plateau", "factor": recipe["plateau_factor"], "patience": recipe["plateau_patience"],
+                "min_lr": recipe["min_lr"]}
+    if kind == "cosine":
+        return {"kind": "cosine", "warmup_epochs": recipe["warmup_epochs"], "min_lr": recipe["min_lr"]}
+    return None
 
 
 def _check_same_trial(run_dir, name, config):

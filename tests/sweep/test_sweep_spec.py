@@ -54,7 +54,7 @@ def _free_port():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.replace("[recipe]", "[recipe]\nlearning_rate = 0.1"),
-     r"spec.toml: \[recipe\]: unknown key learning_rate; valid keys are augment_flip, batch_size, bn_recalibration"),
+     r"spec.toml: \[recipe\]: unknown key learning_rate; valid keys are augment_erase, augment_flip, "),
     (lambda t: t + "\n[optimizer]\nlr = 1\n",
      r"spec.toml: unknown key optimizer; valid keys are data, early_stopping, name, network, recipe, search"),
     (lambda t: t.replace("epochs = 3", "epochs = \"three\""),
@@ -77,6 +77,13 @@ def _free_port():
     (lambda t: t.replace("lr = {grid = [0.003, 0.01]}", "lr = {loguniform = [0.001, 0.01]}").replace(
         "[search]", "[search]\nalgorithm = \"grid\""),
      r"spec.toml: search.algorithm \"grid\" takes grid values only, but recipe.lr \(loguniform\) is drawn"),
+    (lambda t: t.replace("epochs = 3", "epochs = 3\nnesterov = true"),
+     r"spec.toml: recipe.nesterov: Nesterov momentum needs update_rule \"sgd_momentum\", and the search can take "
+     r"'adam'"),
+    (lambda t: t.replace("epochs = 3", "epochs = 3\nlr_schedule = {grid = [\"decay\", \"cosine\"]}\nlr_decay = 0.9"),
+     r"spec.toml: recipe.lr_decay: 0.9 and lr_schedule 'cosine' would both change the learning rate"),
+    (lambda t: t.replace("epochs = 3", "epochs = 3\naugment_shift = 30"),
+     r"spec.toml: recipe.augment_shift: expected an integer in \[0, 24\], got 30"),
     (lambda t: t.replace("source = \"synthetic\"", "source = \"fer2013\""),
      r"spec.toml: data.path: source = \"fer2013\" needs the path of the faces"),
 ])
