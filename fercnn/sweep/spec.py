@@ -198,7 +198,19 @@ def _data(given):
             d[key] = size if d[key] is None else d[key]
     elif d["path"] is None:
         raise ValueError(f"data.path: source = \"{d['source']}\" needs the path of the faces")
+    for key in ("path", "cache_dir"):
+        if d[key] is not None:
+            d[key] = _expand(f"data.{key}", d[key])
     return d
+
+
+def _expand(where, path):
+    """~ and $VARIABLES in a path, so that one spec serves every machine: path = "$FER2013_PATH"."""
+    expanded = os.path.expanduser(os.path.expandvars(path))
+    unset = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", expanded)
+    if unset:
+        raise ValueError(f"{where}: {path} names the environment variable {unset[0]}, which is not set")
+    return expanded
 
 
 def _value(where, check, value):

@@ -86,6 +86,9 @@ def _free_port():
      r"spec.toml: recipe.augment_shift: expected an integer in \[0, 24\], got 30"),
     (lambda t: t.replace("source = \"synthetic\"", "source = \"fer2013\""),
      r"spec.toml: data.path: source = \"fer2013\" needs the path of the faces"),
+    (lambda t: t.replace("source = \"synthetic\"", "source = \"fer2013\"\npath = \"$FERCNN_TEST_UNSET_PATH\""),
+     r"spec.toml: data.path: \$FERCNN_TEST_UNSET_PATH names the environment variable FERCNN_TEST_UNSET_PATH, "
+     r"which is not set"),
 ])
 def test_a_bad_spec_is_one_error_line_exit_2_and_starts_nothing(tmp_path, capsys, edit, message):
     proc, out = _cli(tmp_path, capsys, edit(TINY_TOML))
@@ -130,6 +133,15 @@ def test_an_out_folder_with_a_sweep_needs_resume_and_resume_needs_the_same_spec(
     other["recipe"]["epochs"] = 4
     with pytest.raises(ValueError, match=r"the spec differs .*: recipe.epochs was 3, is now 4"):
         _check_out(str(out), read_spec(other), resume=True)
+
+
+def test_a_data_path_takes_the_home_folder_and_environment_variables(monkeypatch):
+    monkeypatch.setenv("FERCNN_TEST_FACES", "/somewhere/fer2013")
+    given = tiny_spec()
+    given["data"].update(source="fer2013", path="$FERCNN_TEST_FACES", cache_dir="~/cache")
+    data = read_spec(given)["data"]
+    assert data["path"] == "/somewhere/fer2013"
+    assert data["cache_dir"] == os.path.join(os.path.expanduser("~"), "cache")
 
 
 def test_defaults_and_the_algorithm_the_values_imply():
