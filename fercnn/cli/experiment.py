@@ -7,6 +7,7 @@ epoch on PublicTest (validation), report PrivateTest (test).
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np

@@ -85,7 +85,7 @@ def test_an_exception_is_one_line_with_the_learners_file_and_line(tmp_path):
     text = solved.sources()["layers.py"]
     lineno = text[:text.index("    dw = x2.T @ dout\n")].count("\n") + 1
     assert rows["affine_backward"].status == "failed"
-    assert f"ValueError: matmul: Input operand 1 has a mismatch" in line and line.endswith(f"(layers.py:{lineno})")
+    assert "ValueError: matmul: Input operand 1 has a mismatch" in line and line.endswith(f"(layers.py:{lineno})")
     assert rows["affine_forward"].status == "ok"
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import solved
 
 from fercnn.exercises.stubs import start
@@ -74,3 +75,15 @@ def test_the_comparison_averages_each_epochs_losses():
     assert "largest difference 0.5000 (iteration 4), last 0.0000" in text
     assert "test accuracy (best epoch's parameters): yours 0.350, fercnn's 0.350 (+0.0 points)" in text
     assert "time: yours 30 s, fercnn's 10 s (3.0x)" in text
+
+
+
+def test_train_in_python_reads_layers_from_the_command_line(tmp_path, monkeypatch):
+    """fercnn.cli.experiment.main(preset) with argv None reads sys.argv, --layers included."""
+    from fercnn.cli.experiment import main
+
+    start(str(tmp_path / "ex"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["train", "--layers", "ex", "--out", str(tmp_path / "out")])
+    with pytest.raises(ValueError, match=r"affine_forward, .* of ex do not pass `fercnn exercises check` yet"):
+        main("shallow")
