@@ -207,8 +207,10 @@ def main():
     results["forward"] = forward(args.rounds, torch_ok)
     results["detection"] = detection()
     results["first_use"] = first_use(args.pairs)
+    busy = load >= 1.0  # the minute before the benchmark started: other work
     results["load"] = (f"The 1-minute load average was {load:.1f} when it started and {os.getloadavg()[0]:.1f} at "
-                       f"the end ({os.cpu_count()} CPUs: other work was running).")
+                       f"the end ({os.cpu_count()} CPUs: "
+                       f"{'other work was running' if busy else 'nothing else was running'}).")
     print(results["load"])
     if args.json:
         from fercnn.fileio import write_json
