@@ -79,8 +79,9 @@ def sweep_table(summary):
              "s / epoch | status |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["swept"]
+        network = r["network"].replace("|", "\\|")  # the conv part | the FC part, inside a table cell
         per_epoch = "–" if not r["seconds"] or not r["epochs_run"] else f"{r['seconds'] / r['epochs_run']:.0f}"
-        lines.append(f"| {r['trial']} | {r['network']} | {s.get('conv_blocks', '')} | {s.get('fc_blocks', '')} | "
+        lines.append(f"| {r['trial']} | {network} | {s.get('conv_blocks', '')} | {s.get('fc_blocks', '')} | "
                      f"{s['lr']:.4f} | {r['parameters']:,} | {r['epochs_run']}/{r['epochs']} | "
                      f"{_pct(r['best_val_acc'])} | {_pct(r['test_acc'])} | {per_epoch} | {r['status']} |")
     epochs = sum(r["epochs_run"] for r in rows)

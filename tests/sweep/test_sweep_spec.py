@@ -190,3 +190,14 @@ def test_importing_the_sweep_package_imports_no_ray():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert proc.stdout.split() == ["False", "False"], proc.stderr
+
+
+def test_the_fer2013_example_spec_is_valid_and_reads_its_path_from_the_environment(monkeypatch):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "sweep_fer2013.toml")
+    monkeypatch.setenv("FER2013_PATH", "/data/fer2013")
+    spec = read_spec(path)
+    assert spec["data"]["path"] == "/data/fer2013" and spec["data"]["train"] == 6000
+    assert spec_module.grid_size(spec) == 12 and spec_module.max_epochs(spec) == 6
+    monkeypatch.delenv("FER2013_PATH")
+    with pytest.raises(ValueError, match="names the environment variable FER2013_PATH, which is not set"):
+        read_spec(path)
