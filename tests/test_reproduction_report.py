@@ -117,7 +117,7 @@ def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(
     doc, readme, summary = tmp_path / "docs" / "REPRODUCTION.md", tmp_path / "README.md", tmp_path / "runs.json"
     doc.parent.mkdir()
     blocks = "".join(f"<!-- begin:{n} -->\nold\n<!-- end:{n} -->\n"
-                     for n in ("results", "per-class", "runs", "past-the-paper"))
+                     for n in ("results", "per-class", "runs", "past-the-paper", "sweep-fer2013"))
     doc.write_text("# report\n" + blocks)
     readme.write_text("# readme\n")  # no results block
     argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
