@@ -9,9 +9,8 @@ only, so that ``report.py --check`` holds on a fresh clone.
 """
 import json
 import os
-import shutil
 
-from fercnn.fileio import write_json
+from fercnn.fileio import atomic_write, write_json
 
 # the sweep's figures, copied beside the page
 FIGURES = {"curves.png": "sweep_fer2013_curves.png", "val_acc_vs_parameters.png": "sweep_fer2013_parameters.png"}
@@ -57,9 +56,8 @@ def keep_sweep(folder, summary_path, figures_dir):
     for name, target in FIGURES.items():
         src = os.path.join(folder, name)
         if os.path.exists(src):
-            tmp = os.path.join(figures_dir, f".{target}.tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, os.path.join(figures_dir, target))
+            with open(src, "rb") as f, atomic_write(os.path.join(figures_dir, target)) as out:
+                out.write(f.read())
     return summary
 
 

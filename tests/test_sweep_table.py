@@ -30,6 +30,8 @@ def _sweep_folder(root):
         _write(os.path.join(root, "trials", name, "node.json"),
                {"starts": [{"hostname": "node-a", "threads": {"numba": 1}}]})
     _write(os.path.join(root, "trials.json"), rows)
+    with open(os.path.join(root, "curves.png"), "wb") as f:
+        f.write(b"not really a png")
 
 
 def test_a_sweep_folder_is_kept_without_its_paths_and_tabled_best_first(tmp_path):
@@ -40,6 +42,8 @@ def test_a_sweep_folder_is_kept_without_its_paths_and_tabled_best_first(tmp_path
     assert kept == json.loads(json.dumps(summary))
     assert kept["data"]["path"] is None and kept["data"]["cache_dir"] is None  # no machine's paths in the repo
     assert "/private" not in (tmp_path / "kept.json").read_text()
+    assert (tmp_path / "figures" / "sweep_fer2013_curves.png").read_bytes() == b"not really a png"
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["sweep_fer2013_curves.png"]  # no temporaries
     table = sweep_table(kept)
     rows = [line for line in table.splitlines() if line.startswith("| trial_")]
     assert [r.split(" | ")[0] for r in rows] == ["| trial_001", "| trial_000"]  # best validation first
