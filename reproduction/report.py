@@ -356,11 +356,8 @@ def main(argv=None):
         kept.update({(n, t): {**summarize(r), "source": f"run folder {n}_{t}"} for n, t, r in found_extras})
         extras = [(n, t, kept[(n, t)]) for n, t in sorted(kept)]
     figures_dir = os.path.join(os.path.dirname(args.doc), "reproduction")
-    if args.sweep and args.write:
-        sweep = keep_sweep(args.sweep, args.sweep_summary, figures_dir)
-        print(f"kept {args.sweep} in {args.sweep_summary} and its figures in {figures_dir}")
-    elif args.sweep:
-        sweep = read_sweep(args.sweep)
+    if args.sweep:
+        sweep = read_sweep(args.sweep)  # kept (written) below, with the documents
     else:
         sweep = None
         if os.path.exists(args.sweep_summary):
@@ -378,15 +375,18 @@ def main(argv=None):
         stale = [f"{args.doc}: {n}" for n in stale_blocks(doc_before, blocks, args.doc)]
         stale += [f"{args.readme}: {n}" for n in stale_blocks(readme_before, {"results": blocks["results"]}, args.readme)]
         if stale:
-            raise SystemExit("report: tables differ from reproduction/runs.json's (run report.py --write): "
-                             + ", ".join(stale))
-        print("report: every table is as runs.json makes it")
+            raise SystemExit("report: tables differ from what reproduction/runs.json and sweep_fer2013.json make "
+                             "(run report.py --write): " + ", ".join(stale))
+        print("report: every table is as runs.json and sweep_fer2013.json make it")
         return
     for text in blocks.values():
         print(text + "\n")
     if not args.write:
         return
     write_json(args.summary, summary_json(runs, extras), indent=1)
+    if args.sweep:
+        keep_sweep(sweep, args.sweep, args.sweep_summary, figures_dir)
+        print(f"kept {args.sweep} in {args.sweep_summary} and its figures in {figures_dir}")
     if args.runs:
         from fercnn.plots import plot_confusion
 

@@ -144,7 +144,7 @@ def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(
     kept = json.loads(summary.read_text())["runs"]["deep"]
     assert kept["results"]["test_per_class"]["disgust"] == [3, int(np.sum(np.diag([10, 2, 5, 20, 8, 9, 11])[1] + 1))]
     readme.write_text(readme.read_text().replace("**64.1 / 65.2**", "**64.2 / 65.2**"))
-    with pytest.raises(SystemExit, match=r"tables differ from reproduction/runs.json's .*README.md: results"):
+    with pytest.raises(SystemExit, match=r"tables differ from what reproduction/runs.json and sweep_fer2013.json make .*README.md: results"):
         report.main(["--check", "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
                      "--summary", str(summary)])
     with pytest.raises(SystemExit, match="no run folders"):

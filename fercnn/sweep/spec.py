@@ -204,13 +204,18 @@ def _data(given):
     return d
 
 
+VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
 def _expand(where, path):
-    """~ and $VARIABLES in a path, so that one spec serves every machine: path = "$FER2013_PATH"."""
-    expanded = os.path.expanduser(os.path.expandvars(path))
-    unset = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", expanded)
-    if unset:
-        raise ValueError(f"{where}: {path} names the environment variable {unset[0]}, which is not set")
-    return expanded
+    """~ and $VARIABLES (or ${VARIABLES}) in a path, so that one spec serves every machine:
+    path = "$FER2013_PATH". Every variable the path names must be set; a "$" that names none
+    is kept as it is."""
+    for braced, plain in VARIABLE.findall(path):
+        name = braced or plain
+        if name not in os.environ:
+            raise ValueError(f"{where}: {path} names the environment variable {name}, which is not set")
+    return os.path.expanduser(VARIABLE.sub(lambda m: os.environ[m.group(1) or m.group(2)], path))
 
 
 def _value(where, check, value):

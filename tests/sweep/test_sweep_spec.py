@@ -142,6 +142,10 @@ def test_a_data_path_takes_the_home_folder_and_environment_variables(monkeypatch
     data = read_spec(given)["data"]
     assert data["path"] == "/somewhere/fer2013"
     assert data["cache_dir"] == os.path.join(os.path.expanduser("~"), "cache")
+    monkeypatch.setenv("FERCNN_TEST_FACES", "/odd/$dir")  # a value is used as it is, "$" and all
+    given["data"].update(path="${FERCNN_TEST_FACES}/fer2013", cache_dir="/cost$5")
+    data = read_spec(given)["data"]
+    assert data["path"] == "/odd/$dir/fer2013" and data["cache_dir"] == "/cost$5"  # "$5" names no variable
 
 
 def test_defaults_and_the_algorithm_the_values_imply():
