@@ -91,8 +91,19 @@ def read_run(folder):
     history_path = os.path.join(folder, "checkpoints", "history.json")
     if os.path.exists(history_path):
         with open(history_path) as f:
-            return {"finished": False, "history": json.load(f), "results": None}
+            return {"finished": False, "history": json.load(f), "results": None,
+                    "planned_epochs": planned_epochs(os.path.join(folder, "checkpoints"))}
     return None
+
+
+def planned_epochs(checkpoints):
+    """The epochs an unfinished run is set to train, from its newest checkpoint's meta; None
+    when it has none."""
+    names = sorted(n for n in os.listdir(checkpoints) if n.startswith("epoch") and n.endswith(".npz"))
+    if not names:
+        return None
+    with np.load(os.path.join(checkpoints, names[-1]), allow_pickle=False) as z:
+        return json.loads(str(z["meta"]))["checkpoint"]["num_epochs"]
 
 
 def read_runs(folder):
@@ -172,6 +183,7 @@ def figures(run, epochs=None):
     h = run["history"]
     if not h["val_acc"]:  # no epoch finished yet: no validation figure at all
         return "–", "unfinished: no epoch done yet"
+    epochs = run.get("planned_epochs") or epochs
     done = f"{h['epochs_run']} of {epochs}" if epochs else str(h["epochs_run"])
     return (f"{pct(h['best_val_acc'])} / –",
             f"unfinished: {done} epochs done (validation so far, best epoch {h['best_epoch']})")
@@ -217,7 +229,8 @@ def runs_table(runs, extras=()):
         h = run["history"]
         at = ", ".join(f"({r['epoch']}, {r['iteration']})" for r in h["resumes"]) or "–"
         rows.append(f"| {name} | {h['epochs_run']}{'' if run['finished'] else ' (unfinished)'} | "
-                    f"{h['train_seconds'] / 3600:.1f} h | {len(h['resumes'])} times | {at} |")
+                    f"{h['train_seconds'] / 3600:.1f} h | {len(h['resumes'])} time{'' if len(h['resumes']) == 1 else 's'} | "
+                    f"{at} |")
     return "\n".join(rows)
 
 
@@ -272,6 +285,8 @@ def summarize(run):
     history = {k: h[k] for k in HISTORY_KEYS}
     history["resumes"] = [{"epoch": r["epoch"], "iteration": r["iteration"]} for r in h["resumes"]]
     out = {"finished": run["finished"], "history": history, "results": None}
+    if run.get("planned_epochs"):
+        out["planned_epochs"] = run["planned_epochs"]
     if run["finished"]:
         out["results"] = {k: run["results"][k] for k in RESULTS_KEYS}
         out["results"]["test_per_class"] = per_class_counts(run["results"])

@@ -173,3 +173,19 @@ def test_the_document_has_every_block(tmp_path):
     assert filled.count("\nR\n") == filled.count("\nP\n") == filled.count("\nU\n") == filled.count("\nT\n") == 1
     with open(os.path.join(ROOT, "README.md")) as f:
         assert report.fill(f.read(), {"results": "R"}, "README.md").count("\nR\n") == 1
+
+
+def test_an_unfinished_run_is_out_of_the_epochs_its_checkpoint_plans(tmp_path):
+    """A run set to 60 epochs (the vgg run) reads 'of 60', from its newest checkpoint's meta."""
+    checkpoints = tmp_path / "vgg_fer2013" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "history.json").write_text(json.dumps(_history(5, resumes=[4])))
+    for name, planned in (("epoch001_iter0000200.npz", 40), ("epoch005_iter0001100.npz", 60)):
+        np.savez(checkpoints / name, meta=np.array(json.dumps({"checkpoint": {"num_epochs": planned}})))
+    run = report.read_run(str(tmp_path / "vgg_fer2013"))
+    assert run["planned_epochs"] == 60
+    summary = report.summarize(run)
+    assert summary["planned_epochs"] == 60  # kept in runs.json, so the table holds without the folder
+    table = report.results_table({"vgg": summary}, REFERENCE).splitlines()
+    assert "| vgg |" in table[-1] and "unfinished: 5 of 60 epochs done" in table[-1]
+    assert report.runs_table({"vgg": summary}).splitlines()[2].endswith("| 1 time | (4, 400) |")
