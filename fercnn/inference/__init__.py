@@ -15,9 +15,10 @@ What changes with the batch size (N faces):
 - **The conv method** (fercnn/inference/conv.py ``choose``): Winograd only where its
   matrix products still get at least MIN_COLUMNS columns (windows of all N images). At
   N = 1 the deep network's conv2 runs F(4x4, 5x5) (36 windows), conv3 F(3x3, 3x3) (16),
-  and conv4, whose 6x6 maps give Winograd 4-9 windows, im2col; from N = 2 or 4 on, every
-  layer with 8 or more input channels runs Winograd. Training's choice (fercnn.fast.conv_method)
-  looks at the layer shape only, which suits its batches of 128.
+  and conv4, whose 6x6 maps give the square tiles 4-9 windows, F(3, 3) along the rows only
+  (12); from N = 2 on every layer with 8 or more input channels runs a square tile.
+  Training's choice (fercnn.fast.conv_method) looks at the layer shape only, which suits
+  its batches of 128.
 - **Chunks**: the batch goes through the network CHUNK faces at a time at most, so that
   each layer's arrays stay in cache (at 64 faces at once deep conv2's Winograd arrays are
   75 MB, and a face took longer than in chunks of 8).

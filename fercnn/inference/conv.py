@@ -9,17 +9,33 @@ im2col is fercnn.layers.conv's, transposed: every r x r window of the padded inp
 one row of an (N*H*W, r*r*C) matrix and the layer is one product with the filters as columns.
 
 Winograd F(m x m, r x r) is fercnn.fast.winograd's algorithm written with plain NumPy: the
-input is cut into alpha x alpha windows (alpha = m + r - 1) that step by m, and with the
-Kronecker products of the transform matrices each transform is one matrix product over all
-windows at once:
+input is cut into alpha x alpha windows d (alpha = m + r - 1) that step by m, gathered with
+the window's pixel first, so that each transform is a product by a small matrix on the left,
+once per axis of the window, over all windows and channels at once:
 
-    V = kron(BT, BT) @ windows      (T, Q, C)    T = alpha^2 positions, Q windows
-    M[t] = V[t] @ U[t]^T            (T, Q, F)    U: the filters, transformed when frozen
-    Y = kron(AT, AT) @ M            (m*m, Q, F)  the m x m output tile of each window
+    V = BT d B                      (a, a, Q, C)   Q windows, C channels; a = alpha
+    M[t] = V[t] @ U[t]              (T, Q, F)      T = a*a positions; U: the filters, transformed when frozen
+    Y = AT M A                      (m, m, Q, F)   the m x m output tile of each window
 
-The filters' transform U = kron(G, G) @ w is computed once per network (fercnn.inference
-keeps it), which is what makes Winograd pay at a batch of one face: fercnn.fast transforms
-them in every call because training changes them in every step.
+Applying BT along one axis and then the other (separable) costs 2 * a^3 multiplications per
+window and channel, where the single product with kron(BT, BT) costs a^4 (4x more for the
+8 x 8 windows of F(4x4, 5x5)). The filters' transform U = G w G^T is computed once per network
+(fercnn.inference keeps it), which is what makes Winograd pay at a batch of one face:
+fercnn.fast transforms them in every call because training changes them in every step.
+
+Winograd along the rows only ("-1d" variants, e.g. "f3x3-1d"): the one-dimensional F(m, r)
+on each row's m-wide tiles, while the r rows a filter spans are gathered side by side, as
+im2col does. Each window is then r rows of alpha pixels, and each of the alpha products
+multiplies N*H*tiles windows by r*C rows of filters:
+
+    V = BT d                        (a, Q, r*C)    d: the window, its pixel across the row first
+    M[u] = V[u] @ U[u]              (a, Q, F)      U = w G^T along the filter's rows, made when frozen
+    Y = AT M                        (m, Q, F)
+
+It costs more multiplications than the square tile but gives each product more windows and
+fewer filters to read, which is what the deep network's last conv layer needs at a batch of
+one face: 6 x 6 maps leave the square tiles 4 to 9 windows, where F(3, 3) along the rows
+gets 12, and im2col does 1.8x its multiplications (measured: benchmarks/bench_predict.py).
 
 ``choose`` picks the method for a layer shape and a batch size (module docstring of
 fercnn/inference/__init__.py says why).
@@ -27,28 +43,32 @@ fercnn/inference/__init__.py says why).
 import functools
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from fercnn.fast import conv_method
 from fercnn.fast.conv_method import MIN_WINOGRAD_CHANNELS
 from fercnn.fast.winograd_transforms import VARIANTS, matrices, tiles
 
+ROWS = "-1d"  # the suffix of the row-only variants: "f3x3-1d" is F(3, 3) along each row
+
 # A Winograd tile is used only where its matrix products get at least this many columns
 # (windows of all the batch's images): with fewer, each product is too narrow to run near
-# the speed of a wide one, and im2col's single wide product wins.
-MIN_COLUMNS = 16
+# the speed of a wide one, and im2col's single wide product wins. Measured on the deep
+# network's 512-channel 6 x 6 layer at a batch of one (2-core AMD EPYC): products of 12
+# windows (F(3, 3) along the rows) beat im2col by 15%, of 9 (F(2x2, 3x3)) lost by 12%.
+MIN_COLUMNS = 12
 
 
 def choose(C, r, H, W, N):
-    """'im2col' or the Winograd variant ('f4x3', ...) for a stride-1, same-padded r x r layer
-    with C input channels on N images of H x W: among the tiles that fit r and give at least
-    MIN_COLUMNS windows over the batch, the one with the fewest multiplications per image
-    (windows hanging over the edge count), the smaller on a tie; im2col for fewer than
+    """'im2col' or the Winograd variant ('f4x3', 'f3x3-1d', ...) for a stride-1, same-padded
+    r x r layer with C input channels on N images of H x W: among the square tiles and the
+    row-only ones that fit r and give at least MIN_COLUMNS windows over the batch, the one
+    with the fewest multiplications per image (windows hanging over the edge count), the
+    smaller tile on a tie, square before row-only; im2col for fewer than
     MIN_WINOGRAD_CHANNELS input channels or when no tile qualifies.
 
     FERCNN_CONV and fercnn.fast.conv_method.forced() force a method here too: "im2col";
     "winograd" (the fewest multiplications, however few the columns, whatever C); a
-    variant name (that tile where it fits r, else im2col)."""
+    square variant's name (that tile where it fits r, else im2col)."""
     method = conv_method.requested()
     if method == "im2col" or (method in VARIANTS and VARIANTS[method][1] != r):
         return "im2col"
@@ -60,30 +80,42 @@ def choose(C, r, H, W, N):
     for name, (m, rr) in sorted(VARIANTS.items(), key=lambda kv: kv[1][0]):
         if rr != r:
             continue
-        windows = tiles(H, m) * tiles(W, m)
-        cost = windows * (m + r - 1) ** 2
-        enough = method == "winograd" or N * windows >= MIN_COLUMNS
-        if enough and (best_cost is None or cost < best_cost):
-            best, best_cost = name, cost
+        a = m + r - 1
+        square = tiles(H, m) * tiles(W, m)
+        rows = H * tiles(W, m)
+        for variant, windows, cost in ((name, square, square * a * a), (name + ROWS, rows, rows * a * r)):
+            enough = method == "winograd" or N * windows >= MIN_COLUMNS
+            if enough and (best_cost is None or cost < best_cost):
+                best, best_cost = variant, cost
     return best
 
 
 @functools.lru_cache(maxsize=None)
-def _kron(variant, which, dtype):
-    """kron(M, M) of the variant's BT, G or AT, in ``dtype`` (read-only: shared)."""
-    BT, G, AT = matrices(*VARIANTS[variant])
-    M = {"BT": BT, "G": G, "AT": AT}[which]
-    K = np.kron(M, M).astype(dtype)
-    K.flags.writeable = False
-    return K
+def _matrices(variant, dtype):
+    """The variant's BT and AT in ``dtype`` (read-only: shared)."""
+    BT, _, AT = matrices(*VARIANTS[variant])
+    out = BT.astype(dtype), AT.astype(dtype)
+    for M in out:
+        M.flags.writeable = False
+    return out
 
 
 def transform_filters(w, variant, dtype):
-    """w: (F, C, r, r) float64 -> UT: (T, C, F) of ``dtype`` (U[t] = G w G^T at position t,
-    transposed for the products), computed in float64."""
+    """w: (F, C, r, r) float64 -> U: (T, C, F) of ``dtype``, U[u*a + v] = (G w G^T)[u, v]
+    with the channels as rows for the products, computed in float64."""
+    G = matrices(*VARIANTS[variant])[1]
+    a = G.shape[0]
+    U = np.einsum("ui,fcij,vj->uvcf", G, w, G).reshape(a * a, w.shape[1], w.shape[0])
+    return np.ascontiguousarray(U, dtype=dtype)
+
+
+def transform_filters_rows(w, variant, dtype):
+    """w: (F, C, r, r) float64 -> U: (a, r*C, F) of ``dtype`` for the row-only ``variant``
+    ("f3x3-1d"): U[u, (i, c)] = (w[:, c, i, :] G^T)[u], computed in float64."""
     F, C, r, _ = w.shape
-    U = (_kron(variant, "G", np.float64) @ w.reshape(F * C, r * r).T).reshape(-1, F, C)
-    return np.ascontiguousarray(U.transpose(0, 2, 1), dtype=dtype)
+    G = matrices(*VARIANTS[variant[:-len(ROWS)]])[1]
+    U = np.einsum("uj,fcij->uicf", G, w).reshape(G.shape[0], r * C, F)
+    return np.ascontiguousarray(U, dtype=dtype)
 
 
 def filter_columns(w, dtype):
@@ -101,7 +133,7 @@ def _padded(x, pad, H_pad, W_pad):
 
 def im2col_conv(x, w2, b, r):
     """x: (N, H, W, C), w2: (r*r*C, F) the filters as columns, rows ordered (i, j, c),
-    b: (F,) -> (N, H, W, F)."""
+    b: (F,) or None (no bias) -> (N, H, W, F)."""
     N, H, W, C = x.shape
     pad = r // 2
     xp = _padded(x, pad, H + 2 * pad, W + 2 * pad)
@@ -110,26 +142,60 @@ def im2col_conv(x, w2, b, r):
         for j in range(r):
             cols[:, :, :, i, j] = xp[:, i:i + H, j:j + W]
     out = cols.reshape(N * H * W, r * r * C) @ w2
-    out += b
+    if b is not None:
+        out += b
     return out.reshape(N, H, W, -1)
 
 
-def winograd_conv(x, UT, b, variant):
-    """x: (N, H, W, C), UT: (T, C, F) transformed filters, b: (F,) -> (N, H, W, F)."""
+def winograd_conv(x, U, b, variant):
+    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F)."""
     m, r = VARIANTS[variant]
-    alpha = m + r - 1
+    a = m + r - 1
+    BT, AT = _matrices(variant, x.dtype)
     N, H, W, C = x.shape
-    F = UT.shape[2]
+    F = U.shape[2]
     th, tw = tiles(H, m), tiles(W, m)
     Q = N * th * tw
     xp = _padded(x, r // 2, th * m + r - 1, tw * m + r - 1)
-    windows = sliding_window_view(xp, (alpha, alpha), axis=(1, 2))[:, ::m, ::m]  # (N, th, tw, C, a, a)
-    d = np.ascontiguousarray(windows).reshape(Q * C, alpha * alpha)
-    V = (_kron(variant, "BT", x.dtype) @ d.T).reshape(alpha * alpha, Q, C)
-    M = np.matmul(V, UT)  # (T, Q, F)
-    Y = (_kron(variant, "AT", x.dtype) @ M.reshape(alpha * alpha, Q * F)).reshape(m, m, N, th, tw, F)
+    # d[i, j, n, p, q] = the C channels of pixel (i, j) of window (p, q): xp[n, p*m + i, q*m + j]
+    d = np.empty((a, a, N, th, tw, C), dtype=x.dtype)
+    for i in range(a):
+        for j in range(a):
+            d[i, j] = xp[:, i:i + th * m:m, j:j + tw * m:m]
+    V = np.matmul(BT, (BT @ d.reshape(a, -1)).reshape(a, a, Q * C))  # BT along i, then along j
+    M = np.matmul(V.reshape(a * a, Q, C), U)  # (T, Q, F)
+    Y = np.matmul(AT, (AT @ M.reshape(a, -1)).reshape(m, a, Q * F))  # (m, m, Q*F)
     out = np.empty((N, H, W, F), dtype=x.dtype)
     # pixel (i, j) of window (p, q)'s tile is output pixel (p*m + i, q*m + j); tiles over the edge are cut
-    out[...] = Y.transpose(2, 3, 0, 4, 1, 5).reshape(N, th * m, tw * m, F)[:, :H, :W]
-    out += b
+    out[...] = Y.reshape(m, m, N, th, tw, F).transpose(2, 3, 0, 4, 1, 5).reshape(N, th * m, tw * m, F)[:, :H, :W]
+    if b is not None:
+        out += b
+    return out
+
+
+def winograd_rows_conv(x, U, b, variant):
+    """x: (N, H, W, C), U: (a, r*C, F) from transform_filters_rows, b: (F,) or None (no bias)
+    -> (N, H, W, F)."""
+    m, r = VARIANTS[variant[:-len(ROWS)]]
+    a = m + r - 1
+    BT, AT = _matrices(variant[:-len(ROWS)], x.dtype)
+    N, H, W, C = x.shape
+    F = U.shape[2]
+    tw = tiles(W, m)
+    Q = N * H * tw
+    xp = _padded(x, r // 2, H + r - 1, tw * m + r - 1)
+    # d[k, n, y, q, i] = the C channels of xp[n, y + i, q*m + k]: pixel k across window (y, q)'s
+    # row, filter row i
+    d = np.empty((a, N, H, tw, r, C), dtype=x.dtype)
+    for k in range(a):
+        for i in range(r):
+            d[k, :, :, :, i] = xp[:, i:i + H, k:k + tw * m:m]
+    V = (BT @ d.reshape(a, -1)).reshape(a, Q, r * C)
+    M = np.matmul(V, U)  # (a, Q, F)
+    Y = (AT @ M.reshape(a, -1)).reshape(m, N, H, tw, F)
+    out = np.empty((N, H, W, F), dtype=x.dtype)
+    # pixel l of window (y, q)'s tile is output pixel (y, q*m + l); tiles over the edge are cut
+    out[...] = Y.transpose(1, 2, 3, 0, 4).reshape(N, H, tw * m, F)[:, :, :W]
+    if b is not None:
+        out += b
     return out

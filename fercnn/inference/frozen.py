@@ -9,14 +9,15 @@ the pooled map is 4x smaller) and affine -> ReLU per FC block.
 """
 import numpy as np
 
-from fercnn.inference.conv import choose, filter_columns, im2col_conv, transform_filters, winograd_conv
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, transform_filters,
+                                   transform_filters_rows, winograd_conv, winograd_rows_conv)
 from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
 
 BN_EPS = 1e-5  # every batchnorm layer of a ConvNet uses the fused op's default eps
 
 
 class ConvStep:
-    """conv (im2col or Winograd, by batch size) -> (2x2 max-pool) -> (ReLU), on (N, H, W, C)."""
+    """conv (im2col or Winograd, by batch size) -> (2x2 max-pool) -> bias -> (ReLU), on (N, H, W, C)."""
 
     def __init__(self, w, b, dtype):
         self.dtype = dtype
@@ -38,14 +39,17 @@ class ConvStep:
 
     def __call__(self, x):
         method = self.method(x)
+        b = None if self.pool else self.b  # the bias is added after the pool: max(z + b) = max(z) + b
         if method == "im2col":
-            out = im2col_conv(x, self.w2, self.b, self.w.shape[2])
+            out = im2col_conv(x, self.w2, b, self.w.shape[2])
         else:
+            rows = method.endswith(ROWS)
             if method not in self.U:
-                self.U[method] = transform_filters(self.w, method, self.dtype)
-            out = winograd_conv(x, self.U[method], self.b, method)
+                self.U[method] = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
+            out = (winograd_rows_conv if rows else winograd_conv)(x, self.U[method], b, method)
         if self.pool:
             out = max_pool_2x2(out)
+            out += self.b
         if self.relu:
             np.maximum(out, 0, out=out)
         return out

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from fercnn.fast import conv_method
+from fercnn.fast.winograd_transforms import VARIANTS
 from fercnn.inference import Predictor, predictor_for
-from fercnn.inference.conv import choose
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, transform_filters_rows,
+                                   winograd_rows_conv)
 from fercnn.models import ConvNet, pretrained
 
 METHODS = ["auto", "im2col", "winograd", "f2x3", "f3x3", "f4x3", "f2x5", "f4x5"]
@@ -63,7 +65,7 @@ def test_the_shipped_network_in_float32(rng, n):
 def test_the_conv_method_follows_the_batch_size():
     # the deep network's conv layers: (C, r, side) -> the method at 1, 2, 4 and 64 faces
     want = {(1, 3, 48): ["im2col"] * 4, (64, 5, 24): ["f4x5"] * 4, (128, 3, 12): ["f3x3", "f4x3", "f4x3", "f4x3"],
-            (512, 3, 6): ["im2col", "f2x3", "f3x3", "f3x3"]}
+            (512, 3, 6): ["f3x3-1d", "f2x3", "f3x3", "f3x3"]}
     for (C, r, side), methods in want.items():
         assert [choose(C, r, side, side, n) for n in (1, 2, 4, 64)] == methods, (C, r, side)
     with conv_method.forced("im2col"):
@@ -72,6 +74,20 @@ def test_the_conv_method_follows_the_batch_size():
         assert choose(512, 3, 6, 6, 1) == "f3x3"
     with conv_method.forced("f2x5"):
         assert choose(512, 3, 6, 6, 1) == "im2col" and choose(64, 5, 24, 24, 1) == "f2x5"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("shape", [(1, 6, 6, 9), (2, 7, 11, 8), (3, 5, 4, 10)])
+def test_winograd_along_the_rows_equals_im2col_in_float64(rng, variant, shape):
+    # maps that m does not divide (tiles hang over the edge) and that are not square
+    r = VARIANTS[variant][1]
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((5, shape[3], r, r))
+    b = rng.standard_normal(5)
+    want = im2col_conv(x, filter_columns(w, np.float64), b, r)
+    U = transform_filters_rows(w, variant + ROWS, np.float64)
+    np.testing.assert_allclose(winograd_rows_conv(x, U, b, variant + ROWS), want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(winograd_rows_conv(x, U, None, variant + ROWS), want - b, rtol=1e-10, atol=1e-10)
 
 
 def test_same_batch_same_numbers_whatever_the_threads(rng):
