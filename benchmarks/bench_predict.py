@@ -101,6 +101,27 @@ def run_worker(lib, batch, threads, calls):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+QUIET_S = 5.0
+
+
+def busy_fraction(seconds=QUIET_S):
+    """The share of all CPUs' time spent working (by any process) over ``seconds`` while this
+    one sleeps, from /proc/stat; None where there is none. Unlike the load average, which
+    trails the last minute, it says whether other work runs now."""
+    def times():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    try:
+        total0, idle0 = times()
+        time.sleep(seconds)
+        total1, idle1 = times()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
 def _pct(values, q):
     values = sorted(values)
     k = (len(values) - 1) * q / 100
@@ -203,14 +224,16 @@ def main():
     results = {"machine": machine(), "torch": torch_version() if torch_ok else None}
     print(f"machine: {results['machine']}; torch: {results['torch'] or 'not installed'}")
     print("the shipped deep network's forward pass, ms per batch: median (10th-90th percentile of the calls)")
-    load = os.getloadavg()[0]
+    busy = busy_fraction()
     results["forward"] = forward(args.rounds, torch_ok)
     results["detection"] = detection()
     results["first_use"] = first_use(args.pairs)
-    busy = load >= 1.0  # the minute before the benchmark started: other work
-    results["load"] = (f"The 1-minute load average was {load:.1f} when it started and {os.getloadavg()[0]:.1f} at "
-                       f"the end ({os.cpu_count()} CPUs: "
-                       f"{'other work was running' if busy else 'nothing else was running'}).")
+    if busy is None:
+        results["load"] = f"The 1-minute load average was {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs)."
+    else:
+        quiet = "nothing else was running" if busy < 0.1 else "other work was running"
+        results["load"] = (f"In the {QUIET_S:.0f} s before it started the CPUs were {100 * busy:.0f}% busy "
+                           f"({os.cpu_count()} CPUs: {quiet}).")
     print(results["load"])
     if args.json:
         from fercnn.fileio import write_json

@@ -89,12 +89,16 @@ class Predictor:
         self._check(X)
         if X.shape[0] == 0:
             return np.zeros((0, self.num_classes), self.dtype)
-        bounds = np.linspace(0, X.shape[0], -(-X.shape[0] // CHUNK) + 1).round().astype(int)
-        chunks = [X[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        if X.shape[0] <= CHUNK:
+            chunks = [X]
+        else:
+            bounds = np.linspace(0, X.shape[0], -(-X.shape[0] // CHUNK) + 1).round().astype(int)
+            chunks = [X[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         n_threads = min(len(chunks), threads_for(X.shape[0]))
         with _lock, _blas_one_thread():
             if n_threads == 1:
-                return np.concatenate([forward(self.steps, c) for c in chunks])
+                return forward(self.steps, X) if len(chunks) == 1 else np.concatenate(
+                    [forward(self.steps, c) for c in chunks])
             # two threads may transform the same filters at once: both get the same U, one is kept
             run = lambda share: [forward(self.steps, c) for c in share]  # noqa: E731
             futures = [_worker_pool().submit(run, chunks[t::n_threads]) for t in range(1, n_threads)]
@@ -131,18 +135,20 @@ def predictor_for(model):
 
 
 def _key(model):
-    # the arrays themselves (so their ids cannot be reused while kept) and copies of the small
-    # batchnorm statistics, which training updates in place
-    stats = {f"{layer}/{k}": np.array(v) for layer, s in model.bn_state.items() for k, v in s.items()}
-    return dict(model.params), model.mean_image, stats
+    # the arrays themselves (so their ids cannot be reused while kept) and a copy of the small
+    # batchnorm statistics, which training updates in place: their names and shapes, and all
+    # their numbers in one array, so that a check is one comparison (it runs on every call)
+    names = tuple((layer, k, np.shape(v)) for layer, s in model.bn_state.items() for k, v in s.items())
+    numbers = [np.ravel(v) for s in model.bn_state.values() for v in s.values()]
+    stats = np.concatenate(numbers).astype(np.float64) if numbers else np.zeros(0)
+    return dict(model.params), model.mean_image, names, stats
 
 
 def _same(a, b):
-    params_a, mean_a, stats_a = a
-    params_b, mean_b, stats_b = b
+    params_a, mean_a, names_a, stats_a = a
+    params_b, mean_b, names_b, stats_b = b
     return (params_a.keys() == params_b.keys() and all(params_a[k] is params_b[k] for k in params_a)
-            and mean_a is mean_b and stats_a.keys() == stats_b.keys()
-            and all(np.array_equal(stats_a[k], stats_b[k]) for k in stats_a))
+            and mean_a is mean_b and names_a == names_b and np.array_equal(stats_a, stats_b))
 
 
 def _worker_pool():
