@@ -2,6 +2,7 @@
 
     python benchmarks/bench_predict.py                       # about 3 minutes on a 2-core AMD EPYC
     python benchmarks/bench_predict.py --json benchmarks/results/predict.json
+    python benchmarks/bench_predict.py --per-layer   # where a batch of one spends its time
 
 - Forward pass of the shipped deep network at batch 1 and 64, on one thread and two:
   fercnn's prediction path (fercnn.inference, what detect_emotions and fercnn serve run),
@@ -158,6 +159,78 @@ def forward(rounds, torch_ok):
     return rows
 
 
+def per_layer_worker(calls):
+    """Child process: each step of the frozen deep network at a batch of one, timed inside
+    whole passes and alone (the same step again and again), and each conv layer alone with
+    every method that fits it. Prints a table."""
+    import time
+
+    import numpy as np
+
+    from fercnn.fast.winograd_transforms import VARIANTS
+    from fercnn.inference import predictor_for
+    from fercnn.inference.conv import ROWS
+    from fercnn.models import pretrained
+
+    model = pretrained("deep")
+    steps = predictor_for(model).steps
+    X = model.prepare(np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8))
+    def run(step, x):  # as fercnn.inference.frozen.forward runs a step
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(1, -1) if step == "flatten" else step(x)
+
+    inputs, x = [], np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+    for step in steps:  # each step's input, for the timings alone
+        inputs.append(x)
+        x = run(step, x)
+    in_pass = np.zeros((calls, len(steps)))
+    for k in range(calls + 5):
+        x = np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+        t = [time.perf_counter()]
+        for step in steps:
+            x = run(step, x)
+            t.append(time.perf_counter())
+        if k >= 5:
+            in_pass[k - 5] = np.diff(t)
+
+    def alone(f):
+        for _ in range(5):
+            f()
+        ts = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+        return 1e3 * float(np.median(ts))
+
+    print("step       method      in a pass   alone   (ms, batch 1, one thread; medians of", calls, "calls)")
+    total_alone = 0.0
+    for i, step in enumerate(steps):
+        x = inputs[i]
+        conv = hasattr(step, "w2")
+        name = "flatten" if step == "flatten" else "conv" if conv else "affine"
+        method = step.method(x) if conv else ""
+        ms_alone = alone(lambda: run(step, x))
+        total_alone += ms_alone
+        print(f"{i:>2} {name:<8} {method:<10} {1e3 * np.median(in_pass[:, i]):8.3f} {ms_alone:8.3f}")
+    print(f"   whole pass            {1e3 * np.median(in_pass.sum(axis=1)):8.3f} {total_alone:8.3f}")
+    print("each conv layer alone with every method that fits it (ms):")
+    for i, step in enumerate(steps):
+        if step == "flatten" or not hasattr(step, "w2") or step.w.shape[1] < 8:
+            continue
+        x, r, chosen = inputs[i], step.w.shape[2], step.method
+        results = {}
+        for method in ["im2col"] + [v + suffix for v, (_, rr) in VARIANTS.items() if rr == r for suffix in ("", ROWS)]:
+            step.method = lambda x, method=method: method
+            results[method] = alone(lambda: step(x))
+        del step.method  # back to the class's choice
+        print(f"{i:>2} {tuple(x.shape)} -> {chosen(x)}: " + ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
+
+
+def per_layer(calls=300):
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--per-layer-worker", str(calls)], env=env, check=True)
+
+
 def detection(repeats=15):
     """ms per photo: detect_faces whole (640x480, 400x300), around the last box, detect_emotions."""
     code = f"""
@@ -216,7 +289,11 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="alternating processes per library and case")
     p.add_argument("--pairs", type=int, default=3, help="first-use pairs")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--per-layer", action="store_true",
+                   help="only this: each layer of a batch of one inside a pass and alone, every conv method alone")
     args = p.parse_args()
+    if args.per_layer:
+        return per_layer()
     sys.path.insert(0, HERE)
     from bench_train import have_torch, machine, torch_version
 
@@ -244,6 +321,9 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--per-layer-worker":
+        sys.path.insert(0, ROOT)
+        per_layer_worker(int(sys.argv[2]))
     else:
         sys.path.insert(0, ROOT)
         main()
