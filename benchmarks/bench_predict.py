@@ -111,7 +111,7 @@ def busy_fraction(seconds=QUIET_S):
     trails the last minute, it says whether other work runs now."""
     def times():
         with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
+            fields = [int(v) for v in f.readline().split()[1:9]]  # user .. steal (guest time is inside user)
         return sum(fields), fields[3] + fields[4]  # all, idle + iowait
 
     try:
@@ -163,8 +163,6 @@ def per_layer_worker(calls):
     """Child process: each step of the frozen deep network at a batch of one, timed inside
     whole passes and alone (the same step again and again), and each conv layer alone with
     every method that fits it. Prints a table."""
-    import time
-
     import numpy as np
 
     from fercnn.fast.winograd_transforms import VARIANTS
@@ -305,12 +303,13 @@ def main():
     results["forward"] = forward(args.rounds, torch_ok)
     results["detection"] = detection()
     results["first_use"] = first_use(args.pairs)
-    if busy is None:
+    after = busy_fraction()
+    if busy is None or after is None:
         results["load"] = f"The 1-minute load average was {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs)."
     else:
-        quiet = "nothing else was running" if busy < 0.1 else "other work was running"
-        results["load"] = (f"In the {QUIET_S:.0f} s before it started the CPUs were {100 * busy:.0f}% busy "
-                           f"({os.cpu_count()} CPUs: {quiet}).")
+        quiet = "nothing else was running" if max(busy, after) < 0.1 else "other work was running"
+        results["load"] = (f"The CPUs were {100 * busy:.0f}% busy in the {QUIET_S:.0f} s before it started and "
+                           f"{100 * after:.0f}% in the {QUIET_S:.0f} s after it ended ({os.cpu_count()} CPUs: {quiet}).")
     print(results["load"])
     if args.json:
         from fercnn.fileio import write_json

@@ -13,7 +13,7 @@ and BLAS only, so a first prediction compiles no Numba kernel (a fresh install's
 What changes with the batch size (N faces):
 
 - **The conv method** (fercnn/inference/conv.py ``choose``): Winograd only where its
-  matrix products still get at least MIN_COLUMNS columns (windows of all N images). At
+  matrix products still get enough columns (windows of all N images). At
   N = 1 the deep network's conv2 runs F(4x4, 5x5) (36 windows), conv3 F(3x3, 3x3) (16),
   and conv4, whose 6x6 maps give the square tiles 4-9 windows, F(3, 3) along the rows only
   (12); from N = 2 on every layer with 8 or more input channels runs a square tile.
@@ -148,7 +148,7 @@ def _same(a, b):
     params_a, mean_a, names_a, stats_a = a
     params_b, mean_b, names_b, stats_b = b
     return (params_a.keys() == params_b.keys() and all(params_a[k] is params_b[k] for k in params_a)
-            and mean_a is mean_b and names_a == names_b and np.array_equal(stats_a, stats_b))
+            and mean_a is mean_b and names_a == names_b and np.array_equal(stats_a, stats_b, equal_nan=True))
 
 
 def _worker_pool():

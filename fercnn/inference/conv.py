@@ -32,10 +32,12 @@ multiplies N*H*tiles windows by r*C rows of filters:
     M[u] = V[u] @ U[u]              (a, Q, F)      U = w G^T along the filter's rows, made when frozen
     Y = AT M                        (m, Q, F)
 
-It costs more multiplications than the square tile but gives each product more windows and
-fewer filters to read, which is what the deep network's last conv layer needs at a batch of
-one face: 6 x 6 maps leave the square tiles 4 to 9 windows, where F(3, 3) along the rows
-gets 12, and im2col does 1.8x its multiplications (measured: benchmarks/bench_predict.py).
+On a map of several rows it costs more multiplications than the square tile, but gives each
+product more windows, each with r times the channels, which is what the deep network's last
+conv layer needs at a batch of one face: its 6 x 6 maps leave the square tiles 4 to 9
+windows, where F(3, 3) along the rows gets 12 and needs 180 multiplications per output
+channel and input channel, against im2col's 324 (`python benchmarks/bench_predict.py
+--per-layer` times every method on every layer).
 
 ``choose`` picks the method for a layer shape and a batch size (module docstring of
 fercnn/inference/__init__.py says why).
@@ -52,19 +54,22 @@ ROWS = "-1d"  # the suffix of the row-only variants: "f3x3-1d" is F(3, 3) along 
 
 # A Winograd tile is used only where its matrix products get at least this many columns
 # (windows of all the batch's images): with fewer, each product is too narrow to run near
-# the speed of a wide one, and im2col's single wide product wins. Measured on the deep
-# network's 512-channel 6 x 6 layer at a batch of one (2-core AMD EPYC): products of 12
-# windows (F(3, 3) along the rows) beat im2col by 15%, of 9 (F(2x2, 3x3)) lost by 12%.
-MIN_COLUMNS = 12
+# the speed of a wide one, and im2col's single wide product wins. A row-only tile's products
+# multiply r times the channels, and get by with fewer windows: on the deep network's
+# 512-channel 6 x 6 layer at a batch of one (2-core AMD EPYC), F(3, 3) along the rows with 12
+# windows beat im2col by 13%, where the square F(2x2, 3x3) with 9 lost by 15%.
+MIN_COLUMNS = 16
+MIN_ROW_COLUMNS = 12
 
 
 def choose(C, r, H, W, N):
     """'im2col' or the Winograd variant ('f4x3', 'f3x3-1d', ...) for a stride-1, same-padded
-    r x r layer with C input channels on N images of H x W: among the square tiles and the
-    row-only ones that fit r and give at least MIN_COLUMNS windows over the batch, the one
-    with the fewest multiplications per image (windows hanging over the edge count), the
-    smaller tile on a tie, square before row-only; im2col for fewer than
-    MIN_WINOGRAD_CHANNELS input channels or when no tile qualifies.
+    r x r layer with C input channels on N images of H x W: among the square tiles that fit r
+    and give at least MIN_COLUMNS windows over the batch, and the row-only ones that give at
+    least MIN_ROW_COLUMNS, the one with the fewest multiplications per image (windows hanging
+    over the edge count) if it has fewer than im2col, the smaller tile on a tie, square before
+    row-only; im2col for fewer than MIN_WINOGRAD_CHANNELS input channels or when no tile
+    qualifies.
 
     FERCNN_CONV and fercnn.fast.conv_method.forced() force a method here too: "im2col";
     "winograd" (the fewest multiplications, however few the columns, whatever C); a
@@ -76,15 +81,16 @@ def choose(C, r, H, W, N):
         return method
     if method == "auto" and C < MIN_WINOGRAD_CHANNELS:
         return "im2col"
-    best, best_cost = "im2col", None
+    best, best_cost = "im2col", (None if method == "winograd" else H * W * r * r)
     for name, (m, rr) in sorted(VARIANTS.items(), key=lambda kv: kv[1][0]):
         if rr != r:
             continue
         a = m + r - 1
         square = tiles(H, m) * tiles(W, m)
         rows = H * tiles(W, m)
-        for variant, windows, cost in ((name, square, square * a * a), (name + ROWS, rows, rows * a * r)):
-            enough = method == "winograd" or N * windows >= MIN_COLUMNS
+        for variant, windows, cost, least in ((name, square, square * a * a, MIN_COLUMNS),
+                                              (name + ROWS, rows, rows * a * r, MIN_ROW_COLUMNS)):
+            enough = method == "winograd" or N * windows >= least
             if enough and (best_cost is None or cost < best_cost):
                 best, best_cost = variant, cost
     return best

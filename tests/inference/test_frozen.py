@@ -64,10 +64,13 @@ def test_the_shipped_network_in_float32(rng, n):
 
 def test_the_conv_method_follows_the_batch_size():
     # the deep network's conv layers: (C, r, side) -> the method at 1, 2, 4 and 64 faces
-    want = {(1, 3, 48): ["im2col"] * 4, (64, 5, 24): ["f4x5"] * 4, (128, 3, 12): ["f3x3", "f4x3", "f4x3", "f4x3"],
-            (512, 3, 6): ["f3x3-1d", "f2x3", "f3x3", "f3x3"]}
+    # (a chunk of 3 faces is a photo with three)
+    want = {(1, 3, 48): ["im2col"] * 5, (64, 5, 24): ["f4x5"] * 5, (128, 3, 12): ["f3x3", "f4x3", "f4x3", "f4x3", "f4x3"],
+            (512, 3, 6): ["f3x3-1d", "f2x3", "f2x3", "f3x3", "f3x3"]}
     for (C, r, side), methods in want.items():
-        assert [choose(C, r, side, side, n) for n in (1, 2, 4, 64)] == methods, (C, r, side)
+        assert [choose(C, r, side, side, n) for n in (1, 2, 3, 4, 64)] == methods, (C, r, side)
+    # never more multiplications than im2col: a map one pixel wide
+    assert choose(64, 3, 12, 1, 1) == "im2col"
     with conv_method.forced("im2col"):
         assert choose(512, 3, 6, 6, 64) == "im2col"
     with conv_method.forced("winograd"):
@@ -88,6 +91,21 @@ def test_winograd_along_the_rows_equals_im2col_in_float64(rng, variant, shape):
     U = transform_filters_rows(w, variant + ROWS, np.float64)
     np.testing.assert_allclose(winograd_rows_conv(x, U, b, variant + ROWS), want, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(winograd_rows_conv(x, U, None, variant + ROWS), want - b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_network_on_winograd_along_the_rows_in_float64(rng, n):
+    # every conv layer (_net's 3x3 and 5x5 ones) on a row-only tile, 2 and 4 outputs wide
+    model = _net(rng)
+    X = model.prepare(rng.integers(0, 256, (n, 14, 14 + 4), dtype=np.uint8))
+    for m in (2, 4):
+        predictor = Predictor(model)
+        convs = [step for step in predictor.steps if step != "flatten" and hasattr(step, "w2")]
+        for step in convs:
+            step.method = lambda x, step=step: f"f{m}x{step.w.shape[2]}{ROWS}"
+        np.testing.assert_allclose(predictor.predict_proba(X), model.predict_proba(X), rtol=1e-10, atol=1e-13)
+        assert {step.w.shape[2] for step in convs} == {3, 5}
+        assert all(list(step.U) == [f"f{m}x{step.w.shape[2]}{ROWS}"] for step in convs)  # each ran its row tile
 
 
 def test_same_batch_same_numbers_whatever_the_threads(rng):
