@@ -1,10 +1,12 @@
 """Write the shipped model (fercnn.models.pretrained) from a finished FER2013 run.
 
     python reproduction/ship_model.py ~/fercnn-runs/deep_fer2013 --data /work/data/fer2013
+    python reproduction/ship_model.py ~/fercnn-runs/vgg_fer2013 --data /work/data/fer2013 --name vgg
 
 Takes the run's model.npz (the best-validation epoch, with the batchnorm statistics it was
 evaluated with), rounds its parameters to float16 and measures that rounded model on
-PublicTest (validation) and PrivateTest (test). The file is then written to
+PublicTest (validation) and PrivateTest (test), plain and averaged at test time (the mirror
+image, and shifted views for a network trained on shifts). The file is then written to
 fercnn/models/weights/<name>.npz with those figures, the run's facts and a fingerprint
 in its meta, read back, and measured again: the figures printed are the shipped file's.
 """
@@ -22,17 +24,29 @@ from fercnn import models  # noqa: E402
 from fercnn.data import load_fer2013  # noqa: E402
 from fercnn.metrics import confusion_matrix, per_class_table  # noqa: E402
 from fercnn.models import presets, shipped  # noqa: E402
+from fercnn.models.tta import predict_proba_tta  # noqa: E402
+
+NETWORKS = ("deep", "vgg")  # the presets that can ship (the shallow one's FC layer is too large)
+# the run's options a model card reports, where the run has them
+ARGS = ("lr", "reg", "lr_decay", "batch_size", "momentum", "nesterov", "conv_dropout", "fc_dropout",
+        "bn_recalibration", "seed", "flip_double", "lr_schedule", "plateau_patience", "plateau_factor",
+        "warmup_epochs", "label_smoothing", "augment_flip", "augment_shift", "augment_rotate", "augment_scale",
+        "augment_erase")
 
 
 def scores(model, raw):
-    """{"val_accuracy", "test_accuracy", "test_confusion"} of ``model`` on FER2013, as shipped
-    (no recalibration: the file's batchnorm statistics are used as they are)."""
+    """Accuracy of ``model`` on FER2013 as shipped (no recalibration: the file's batchnorm
+    statistics are used as they are), plain and averaged at test time (fercnn.models.tta):
+    {"val_accuracy", "test_accuracy", "test_confusion"} and the same with "_tta"."""
     out = {}
-    for split, name in (("val", "val_accuracy"), ("test", "test_accuracy")):
-        cm = confusion_matrix(raw[f"y_{split}"], model.predict(model.prepare(raw[f"X_{split}"])), 7)
-        out[name] = float(np.trace(cm) / cm.sum())
-        if split == "test":
-            out["test_confusion"] = cm.tolist()
+    for tta in ("", "_tta"):
+        for split in ("val", "test"):
+            X = model.prepare(raw[f"X_{split}"])
+            labels = predict_proba_tta(model, X).argmax(axis=1) if tta else model.predict(X)
+            cm = confusion_matrix(raw[f"y_{split}"], labels, 7)
+            out[f"{split}_accuracy{tta}"] = float(np.trace(cm) / cm.sum())
+            if split == "test":
+                out[f"test_confusion{tta}"] = cm.tolist()
     return out
 
 
@@ -49,7 +63,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a finished run's folder (model.npz, results.json, history.json)")
     p.add_argument("--data", required=True, help="FER2013: fer2013.csv or the folder with train/ and test/")
-    p.add_argument("--name", default="deep", choices=shipped.NAMES)
+    p.add_argument("--name", default="deep", choices=NETWORKS)
     p.add_argument("--out", help="where to write (default: fercnn/models/weights/<name>.npz, the shipped file)")
     args = p.parse_args(argv)
     with open(os.path.join(args.run, "results.json")) as f:
@@ -59,7 +73,7 @@ def main(argv=None):
     model = models.load(os.path.join(args.run, "model.npz"))
     check_network(model, args.name)
     raw = load_fer2013(args.data)
-    out = args.out or shipped.path_of(args.name)
+    out = args.out or os.path.join(shipped.WEIGHTS_DIR, f"{args.name}.npz")
     with open(os.path.join(args.run, "history.json")) as f:
         history = json.load(f)
     provenance = {
@@ -67,8 +81,7 @@ def main(argv=None):
         "best_epoch": results["best_epoch"], "resumes": len(results["resumes"]),
         "train_seconds": results["train_seconds"], "val_curve": history["val_acc"],
         "run_val_accuracy": results["val_accuracy"], "run_test_accuracy": results["test_accuracy"],
-        "args": {k: results["args"][k] for k in ("lr", "reg", "lr_decay", "batch_size", "momentum", "conv_dropout",
-                                                 "fc_dropout", "bn_recalibration", "seed")},
+        "args": {k: results["args"][k] for k in ARGS if k in results["args"]},
     }
     provenance.update(scores(shipped.rounded(model), raw))
     trial = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.path.basename(out)}.verifying")
@@ -81,8 +94,13 @@ def main(argv=None):
     os.replace(trial, out)
     print(f"wrote {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB)")
     print(f"shipped file: validation {again['val_accuracy']:.4f}, test {again['test_accuracy']:.4f} "
-          f"(the run's float32 model: {results['val_accuracy']:.4f}, {results['test_accuracy']:.4f})")
-    print("per-class test accuracy:\n" + per_class_table(np.array(again["test_confusion"]), list(model.class_names)))
+          f"(the run's float32 model: {results['val_accuracy']:.4f}, {results['test_accuracy']:.4f}); "
+          f"averaged at test time: validation {again['val_accuracy_tta']:.4f}, test {again['test_accuracy_tta']:.4f}")
+    for tta, what in (("", ""), ("_tta", ", averaged at test time")):
+        print(f"per-class test accuracy{what}:\n"
+              + per_class_table(np.array(again[f"test_confusion{tta}"]), list(model.class_names)))
+    if args.name not in shipped.NAMES and not args.out:
+        print(f"note: add {args.name!r} to fercnn.models.shipped.NAMES for pretrained({args.name!r}) to read it")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+"""reproduction/ship_model.py: a finished run becomes a shipped file whose figures, plain and
+averaged at test time, are measured from the file itself; unfinished runs and other networks
+are refused."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIP = os.path.join(ROOT, "reproduction", "ship_model.py")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A tiny FER2013 CSV and a one-epoch deep run on it: (csv, run folder)."""
+    tmp = tmp_path_factory.mktemp("ship")
+    rng = np.random.default_rng(0)
+    lines = ["emotion,pixels,Usage"]
+    for usage, n in (("Training", 42), ("PublicTest", 14), ("PrivateTest", 14)):
+        lines += [f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}" for i in range(n)]
+    csv = tmp / "fer2013.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    run = tmp / "run"
+    done = subprocess.run([sys.executable, "-m", "fercnn.cli", "train", "deep", "--data", str(csv), "--epochs", "1",
+                           "--batch-size", "32", "--bn-recalibration", "40", "--augment-flip", "--augment-shift", "2",
+                           "--out", str(run), "--quiet", "--cache-dir", str(tmp / "cache")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return csv, run
+
+
+def _ship(*args):
+    return subprocess.run([sys.executable, SHIP, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def test_a_finished_run_ships_with_the_figures_of_the_file(finished, tmp_path):
+    from fercnn.data import load_fer2013
+    from fercnn.models import shipped
+    from fercnn.models.tta import predict_proba_tta
+
+    csv, run = finished
+    out = tmp_path / "deep.npz"
+    done = _ship(run, "--data", csv, "--out", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "averaged at test time: validation" in done.stdout and done.stdout.count("per-class test accuracy") == 2
+    model = shipped.load_shipped(str(out))
+    p = model.provenance
+    assert p["args"]["augment_shift"] == 2 and p["args"]["lr"] == 0.01 and p["epochs"] == 1
+    raw = load_fer2013(str(csv))
+    for split in ("val", "test"):
+        X = model.prepare(raw[f"X_{split}"])
+        plain = float(np.mean(model.predict(X) == raw[f"y_{split}"]))
+        averaged = float(np.mean(predict_proba_tta(model, X).argmax(axis=1) == raw[f"y_{split}"]))
+        assert (p[f"{split}_accuracy"], p[f"{split}_accuracy_tta"]) == (plain, averaged)
+    assert np.sum(p["test_confusion_tta"]) == 14 and np.sum(p["test_confusion"]) == 14
+    assert not list(tmp_path.glob(".*verifying"))  # the trial file is gone
+
+
+def test_an_unfinished_run_or_another_network_is_refused(finished, tmp_path):
+    csv, run = finished
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for name in ("model.npz", "history.json"):
+        (cut / name).write_bytes((run / name).read_bytes())
+    results = json.loads((run / "results.json").read_text())
+    (cut / "results.json").write_text(json.dumps(dict(results, epochs=3)))
+    done = _ship(cut, "--data", csv, "--out", tmp_path / "x.npz")
+    assert done.returncode == 1 and "ran 1 of 3 epochs; ship finished runs only" in done.stderr
+    other = _ship(run, "--data", csv, "--out", tmp_path / "x.npz", "--name", "vgg")
+    assert other.returncode == 1 and "the run's network is not the vgg network" in other.stderr
+    assert not (tmp_path / "x.npz").exists()
