@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The three FER2013 runs of docs/REPRODUCTION.md, one after another (deep, shallow, hybrid),
-# each started or resumed where it stopped, so that the machine never idles between them:
+# The FER2013 runs of docs/REPRODUCTION.md, one after another (by default the paper's three:
+# deep, shallow, hybrid), each started or resumed where it stopped, so that the machine never
+# idles between them:
 #
 #   source venv/bin/activate
 #   nohup bash reproduction/run_all.sh /path/to/fer2013 ~/fercnn-runs >> ~/fercnn-runs/run_all.log 2>&1 &
@@ -12,7 +13,10 @@
 # run folder: <run>.log (its output), <run>.pid, <run>.commit (the code of each start or
 # resume, "-dirty" when the work tree had changes) and <run>.notes.
 #
-# NETS (default "deep shallow hybrid") picks the runs and their order; THREADS sets each
+# NETS (default "deep shallow hybrid") picks the runs and their order, among those and the
+# runs of "Past the paper": deep_hybrid (the paper's Figure 6: the deep network with HOG
+# features, the deep recipe), vgg (the accuracy network and its recipe) and vgg_noaug (the
+# same without augmentation: the ablation). THREADS sets each
 # run's thread count (Numba's and BLAS's; default: all cores). On the 2-core machine here
 # two 1-thread runs side by side do not slow each other, and together they train about
 # 1.2x as much as one run on 2 threads (deep step: 1.24 s on 1 thread, 0.73 s on 2):
@@ -38,9 +42,25 @@ alive() {  # is the pid in file $1 the training process of the run folder $2?
     [ -f "$1" ] && ps -p "$(cat "$1")" -o args= 2>/dev/null | grep -qF -- "--out $2 "
 }
 
+# the accuracy network's recipe, and its augmentation (vgg_noaug leaves that out)
+VGG_RECIPE="--no-flip-double --lr-schedule plateau --plateau-patience 3 --nesterov --epochs 60"
+VGG_AUGMENT="--augment-flip --augment-shift 4 --augment-rotate 10 --augment-scale 0.2 --augment-erase 0.5"
+
+recipe() {  # the training script of run $1 and its options
+    case $1 in
+        deep|shallow|hybrid) echo "train_$1.py" ;;
+        deep_hybrid) echo "train_hybrid.py --preset deep --lr 0.01 --reg 1e-7" ;;
+        vgg) echo "train_vgg.py $VGG_RECIPE $VGG_AUGMENT" ;;
+        vgg_noaug) echo "train_vgg.py $VGG_RECIPE" ;;
+    esac
+}
+
 nets=${NETS:-deep shallow hybrid}
 for net in $nets; do  # all checked before anything starts
-    case $net in deep|shallow|hybrid) ;; *) echo "run_all.sh: NETS: unknown network '$net' (deep, shallow, hybrid)" >&2; exit 2;; esac
+    case $net in
+        deep|shallow|hybrid|deep_hybrid|vgg|vgg_noaug) ;;
+        *) echo "run_all.sh: NETS: unknown run '$net' (deep, shallow, hybrid, deep_hybrid, vgg, vgg_noaug)" >&2; exit 2;;
+    esac
 done
 
 for net in $nets; do
@@ -58,7 +78,9 @@ for net in $nets; do
     done
     echo "$(date -u +%FT%TZ) $name: $how (code $code, ${THREADS:-all} threads)" | tee -a "$runs/$name.notes"
     echo "$code" >> "$runs/$name.commit"
-    python "$repo/examples/train_$net.py" --data "$data" --out "$out" --checkpoint-every 100 \
+    read -r script options <<< "$(recipe "$net")"
+    # shellcheck disable=SC2086  # the recipe's options are words
+    python "$repo/examples/$script" --data "$data" --out "$out" --checkpoint-every 100 $options \
         $([ $how = resume ] && echo --resume) "$@" >> "$runs/$name.log" 2>&1 &
     echo $! > "$runs/$name.pid"
     if ! wait $!; then

@@ -69,7 +69,7 @@ def test_nets_and_threads(tmp_path):
     assert (tmp_path / "calls.env").read_text().split() == ["threads", "1", "1"]
     assert "1 threads" in (tmp_path / "runs" / "shallow_fer2013.notes").read_text()
     done = _run(tmp_path, env_extra={"NETS": "deep medium"})
-    assert done.returncode == 2 and "NETS: unknown network 'medium'" in done.stderr
+    assert done.returncode == 2 and "NETS: unknown run 'medium'" in done.stderr
     assert len(_calls(tmp_path)) == 1, "a run started before the bad name was found"
 
 
@@ -89,3 +89,19 @@ def test_a_run_still_going_is_waited_for_not_started_twice(tmp_path):
     assert done.returncode == 0, done.stderr
     assert waited >= 1.5, f"did not wait for the running process ({waited:.1f} s)"
     assert len(_calls(tmp_path)) == 1  # then started once, as its folder has no results yet
+
+
+def test_the_runs_past_the_paper(tmp_path):
+    """deep_hybrid, vgg and its ablation without augmentation: each its script and recipe."""
+    done = _run(tmp_path, "none", "--quiet", env_extra={"NETS": "deep_hybrid vgg vgg_noaug"})
+    assert done.returncode == 0, done.stderr
+    runs = tmp_path / "runs"
+    recipe = "--no-flip-double --lr-schedule plateau --plateau-patience 3 --nesterov --epochs 60"
+    augment = "--augment-flip --augment-shift 4 --augment-rotate 10 --augment-scale 0.2 --augment-erase 0.5"
+    assert _calls(tmp_path) == [
+        f"{ROOT}/examples/train_hybrid.py --data /data/fer --out {runs}/deep_hybrid_fer2013 --checkpoint-every 100 "
+        "--preset deep --lr 0.01 --reg 1e-7 --quiet",
+        f"{ROOT}/examples/train_vgg.py --data /data/fer --out {runs}/vgg_fer2013 --checkpoint-every 100 {recipe} "
+        f"{augment} --quiet",
+        f"{ROOT}/examples/train_vgg.py --data /data/fer --out {runs}/vgg_noaug_fer2013 --checkpoint-every 100 "
+        f"{recipe} --quiet"]
