@@ -6,7 +6,8 @@
 Takes the run's model.npz (the best-validation epoch, with the batchnorm statistics it was
 evaluated with), rounds its parameters to float16 and measures that rounded model on
 PublicTest (validation) and PrivateTest (test), plain and averaged at test time (the mirror
-image, and shifted views for a network trained on shifts). The file is then written to
+image, and shifted views for a network trained on shifts: 10 views of each face for vgg,
+so shipping it takes a while on 2 cores). The file is then written to
 fercnn/models/weights/<name>.npz with those figures, the run's facts and a fingerprint
 in its meta, read back, and measured again: the figures printed are the shipped file's.
 """
@@ -25,13 +26,9 @@ from fercnn.data import load_fer2013  # noqa: E402
 from fercnn.metrics import confusion_matrix, per_class_table  # noqa: E402
 from fercnn.models import presets, shipped  # noqa: E402
 from fercnn.models.tta import predict_proba_tta  # noqa: E402
+from reproduction.report import run_options  # noqa: E402
 
 NETWORKS = ("deep", "vgg")  # the presets that can ship (the shallow one's FC layer is too large)
-# the run's options a model card reports, where the run has them
-ARGS = ("lr", "reg", "lr_decay", "batch_size", "momentum", "nesterov", "conv_dropout", "fc_dropout",
-        "bn_recalibration", "seed", "flip_double", "lr_schedule", "plateau_patience", "plateau_factor",
-        "warmup_epochs", "label_smoothing", "augment_flip", "augment_shift", "augment_rotate", "augment_scale",
-        "augment_erase")
 
 
 def scores(model, raw):
@@ -39,9 +36,9 @@ def scores(model, raw):
     statistics are used as they are), plain and averaged at test time (fercnn.models.tta):
     {"val_accuracy", "test_accuracy", "test_confusion"} and the same with "_tta"."""
     out = {}
-    for tta in ("", "_tta"):
-        for split in ("val", "test"):
-            X = model.prepare(raw[f"X_{split}"])
+    for split in ("val", "test"):
+        X = model.prepare(raw[f"X_{split}"])
+        for tta in ("", "_tta"):
             labels = predict_proba_tta(model, X).argmax(axis=1) if tta else model.predict(X)
             cm = confusion_matrix(raw[f"y_{split}"], labels, 7)
             out[f"{split}_accuracy{tta}"] = float(np.trace(cm) / cm.sum())
@@ -70,6 +67,9 @@ def main(argv=None):
         results = json.load(f)
     if results["epochs_run"] != results["epochs"] or results.get("stopped_early"):
         sys.exit(f"error: {args.run} ran {results['epochs_run']} of {results['epochs']} epochs; ship finished runs only")
+    if results["args"].get("train_limit"):
+        sys.exit(f"error: {args.run} trained on the first {results['args']['train_limit']} Training images only; "
+                 "ship runs on all of them")
     model = models.load(os.path.join(args.run, "model.npz"))
     check_network(model, args.name)
     raw = load_fer2013(args.data)
@@ -81,16 +81,21 @@ def main(argv=None):
         "best_epoch": results["best_epoch"], "resumes": len(results["resumes"]),
         "train_seconds": results["train_seconds"], "val_curve": history["val_acc"],
         "run_val_accuracy": results["val_accuracy"], "run_test_accuracy": results["test_accuracy"],
-        "args": {k: results["args"][k] for k in ARGS if k in results["args"]},
+        "args": run_options(results),  # every training option, without the bookkeeping (paths, logging)
     }
     provenance.update(scores(shipped.rounded(model), raw))
     trial = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.path.basename(out)}.verifying")
     shipped.write_shipped(model, trial, provenance)  # the shipped file is replaced only once this one checks out
-    again = scores(shipped.load_shipped(trial), raw)
+    back = shipped.load_shipped(trial)
+    again = scores(back, raw)
     expected = {k: provenance[k] for k in again}
-    if again != expected:
+    again["augmentation"], expected["augmentation"] = back.augmentation, model.augmentation  # the views averaged
+    same_fingerprint = np.allclose(back.predict_proba(shipped.fingerprint_input(back)),
+                                   np.array(back.provenance["fingerprint"]), rtol=0, atol=1e-5)
+    if again != expected or not same_fingerprint:
         os.remove(trial)
-        sys.exit(f"error: {trial} read back: expected {expected}, got {again}; {out} left as it was")
+        sys.exit(f"error: {trial} read back: expected {expected}, got {again}"
+                 f"{'' if same_fingerprint else ', and not its fingerprint'}; {out} left as it was")
     os.replace(trial, out)
     print(f"wrote {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB)")
     print(f"shipped file: validation {again['val_accuracy']:.4f}, test {again['test_accuracy']:.4f} "
@@ -100,7 +105,8 @@ def main(argv=None):
         print(f"per-class test accuracy{what}:\n"
               + per_class_table(np.array(again[f"test_confusion{tta}"]), list(model.class_names)))
     if args.name not in shipped.NAMES and not args.out:
-        print(f"note: add {args.name!r} to fercnn.models.shipped.NAMES for pretrained({args.name!r}) to read it")
+        print(f"note: add {args.name!r} to fercnn.models.shipped.NAMES for pretrained({args.name!r}) to read it "
+              "(the first name there is the default model of fercnn predict)")
 
 
 if __name__ == "__main__":

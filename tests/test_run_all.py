@@ -9,6 +9,7 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE_PYTHON = """#!/bin/bash
 echo "$@" >> "$CALLS"
+printf '[%s]' "$@" >> "$CALLS.words" && echo >> "$CALLS.words"
 echo "threads ${NUMBA_NUM_THREADS:-unset} ${OPENBLAS_NUM_THREADS:-unset}" >> "$CALLS.env"
 out=$(echo "$@" | sed 's/.*--out \\([^ ]*\\).*/\\1/')
 case "$1" in *train_$FAIL.py) exit 3;; esac
@@ -92,16 +93,19 @@ def test_a_run_still_going_is_waited_for_not_started_twice(tmp_path):
 
 
 def test_the_runs_past_the_paper(tmp_path):
-    """deep_hybrid, vgg and its ablation without augmentation: each its script and recipe."""
+    """deep_hybrid, vgg and its ablation without augmentation: each its script and recipe, as
+    separate arguments; a stopped vgg run is resumed with the same recipe."""
+    runs = tmp_path / "runs"
+    (runs / "vgg_fer2013" / "checkpoints").mkdir(parents=True)
+    (runs / "vgg_fer2013" / "checkpoints" / "epoch020_iter0004500.npz").write_bytes(b"")
     done = _run(tmp_path, "none", "--quiet", env_extra={"NETS": "deep_hybrid vgg vgg_noaug"})
     assert done.returncode == 0, done.stderr
-    runs = tmp_path / "runs"
-    recipe = "--no-flip-double --lr-schedule plateau --plateau-patience 3 --nesterov --epochs 60"
-    augment = "--augment-flip --augment-shift 4 --augment-rotate 10 --augment-scale 0.2 --augment-erase 0.5"
-    assert _calls(tmp_path) == [
-        f"{ROOT}/examples/train_hybrid.py --data /data/fer --out {runs}/deep_hybrid_fer2013 --checkpoint-every 100 "
-        "--preset deep --lr 0.01 --reg 1e-7 --quiet",
-        f"{ROOT}/examples/train_vgg.py --data /data/fer --out {runs}/vgg_fer2013 --checkpoint-every 100 {recipe} "
-        f"{augment} --quiet",
-        f"{ROOT}/examples/train_vgg.py --data /data/fer --out {runs}/vgg_noaug_fer2013 --checkpoint-every 100 "
-        f"{recipe} --quiet"]
+    recipe = ["--no-flip-double", "--augment-flip", "--lr-schedule", "plateau", "--plateau-patience", "3",
+              "--nesterov", "--epochs", "60"]
+    augment = ["--augment-shift", "4", "--augment-rotate", "10", "--augment-scale", "0.2", "--augment-erase", "0.5"]
+    common = lambda name: ["--data", "/data/fer", "--out", f"{runs}/{name}", "--checkpoint-every", "100"]  # noqa: E731
+    want = [[f"{ROOT}/examples/train_hybrid.py", *common("deep_hybrid_fer2013"), "--preset", "deep", "--lr", "0.01",
+             "--reg", "1e-7", "--quiet"],
+            [f"{ROOT}/examples/train_vgg.py", *common("vgg_fer2013"), *recipe, *augment, "--resume", "--quiet"],
+            [f"{ROOT}/examples/train_vgg.py", *common("vgg_noaug_fer2013"), *recipe, "--quiet"]]
+    assert (tmp_path / "calls.words").read_text().splitlines() == ["".join(f"[{w}]" for w in c) for c in want]

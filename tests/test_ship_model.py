@@ -38,8 +38,9 @@ def _ship(*args):
 
 def test_a_finished_run_ships_with_the_figures_of_the_file(finished, tmp_path):
     from fercnn.data import load_fer2013
+    from fercnn.metrics import confusion_matrix
     from fercnn.models import shipped
-    from fercnn.models.tta import predict_proba_tta
+    from fercnn.models.tta import predict_proba_tta, tta_shift
 
     csv, run = finished
     out = tmp_path / "deep.npz"
@@ -49,13 +50,17 @@ def test_a_finished_run_ships_with_the_figures_of_the_file(finished, tmp_path):
     model = shipped.load_shipped(str(out))
     p = model.provenance
     assert p["args"]["augment_shift"] == 2 and p["args"]["lr"] == 0.01 and p["epochs"] == 1
+    assert p["args"]["no_flip_double"] is False and "out" not in p["args"]  # every option, no paths
+    assert tta_shift(model) == 1  # the averaged views include shifts: the run trained on them
     raw = load_fer2013(str(csv))
     for split in ("val", "test"):
         X = model.prepare(raw[f"X_{split}"])
-        plain = float(np.mean(model.predict(X) == raw[f"y_{split}"]))
-        averaged = float(np.mean(predict_proba_tta(model, X).argmax(axis=1) == raw[f"y_{split}"]))
-        assert (p[f"{split}_accuracy"], p[f"{split}_accuracy_tta"]) == (plain, averaged)
-    assert np.sum(p["test_confusion_tta"]) == 14 and np.sum(p["test_confusion"]) == 14
+        plain, averaged = model.predict(X), predict_proba_tta(model, X).argmax(axis=1)
+        assert (p[f"{split}_accuracy"], p[f"{split}_accuracy_tta"]) == (np.mean(plain == raw[f"y_{split}"]),
+                                                                        np.mean(averaged == raw[f"y_{split}"]))
+        if split == "test":
+            assert p["test_confusion"] == confusion_matrix(raw["y_test"], plain, 7).tolist()
+            assert p["test_confusion_tta"] == confusion_matrix(raw["y_test"], averaged, 7).tolist()
     assert not list(tmp_path.glob(".*verifying"))  # the trial file is gone
 
 
@@ -71,4 +76,7 @@ def test_an_unfinished_run_or_another_network_is_refused(finished, tmp_path):
     assert done.returncode == 1 and "ran 1 of 3 epochs; ship finished runs only" in done.stderr
     other = _ship(run, "--data", csv, "--out", tmp_path / "x.npz", "--name", "vgg")
     assert other.returncode == 1 and "the run's network is not the vgg network" in other.stderr
+    (cut / "results.json").write_text(json.dumps(dict(results, args=dict(results["args"], train_limit=30))))
+    part = _ship(cut, "--data", csv, "--out", tmp_path / "x.npz")
+    assert part.returncode == 1 and "trained on the first 30 Training images only" in part.stderr
     assert not (tmp_path / "x.npz").exists()

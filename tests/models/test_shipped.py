@@ -166,11 +166,12 @@ def test_the_weights_are_package_data_of_a_non_editable_install(tmp_path):
     assert folder == str(target / "fercnn" / "models") and run == "packaged"
 
 
-def test_the_shipped_deep_model_reproduces_its_fingerprint():
-    if "deep" not in shipped.available():
-        pytest.skip("this checkout ships no deep model yet")
-    model = pretrained("deep")
+@pytest.mark.parametrize("name", shipped.NAMES)
+def test_each_shipped_model_reproduces_its_fingerprint(name):
+    if name not in shipped.available():
+        pytest.skip(f"this checkout ships no {name} model yet")
+    model = pretrained(name)
     assert model.dtype == np.float32 and model.class_names == list(CLASS_NAMES)
     probs = model.predict_proba(shipped.fingerprint_input(model))
     np.testing.assert_allclose(probs, np.array(model.provenance["fingerprint"]), rtol=0, atol=1e-5)
-    np.testing.assert_array_equal(probs, pretrained("deep").predict_proba(shipped.fingerprint_input(model)))
+    np.testing.assert_array_equal(probs, pretrained(name).predict_proba(shipped.fingerprint_input(model)))
