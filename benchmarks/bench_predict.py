@@ -1,10 +1,11 @@
-"""Prediction speed: the shipped network's forward pass beside PyTorch's, face detection, first use.
+"""Prediction speed: the shipped networks' forward pass beside PyTorch's, face detection, first use.
 
-    python benchmarks/bench_predict.py                       # about 3 minutes on a 2-core AMD EPYC
+    python benchmarks/bench_predict.py                       # about 3 minutes a model on a 2-core AMD EPYC
     python benchmarks/bench_predict.py --json benchmarks/results/predict.json
-    python benchmarks/bench_predict.py --per-layer   # where a batch of one spends its time
+    python benchmarks/bench_predict.py --models deep         # some of the shipped models (default: all)
+    python benchmarks/bench_predict.py --per-layer   # where a batch of one spends its time (the first model)
 
-- Forward pass of the shipped deep network at batch 1 and 64, on one thread and two:
+- Forward pass of each shipped network at batch 1 and 64, on one thread and two:
   fercnn's prediction path (fercnn.inference, what detect_emotions and fercnn serve run),
   fercnn's training ops (model.predict_proba, what predicting ran before) at batch 1, and
   PyTorch's CPU build running the same network in eval mode under torch.inference_mode().
@@ -38,9 +39,9 @@ CALLS = {1: 60, 64: 4}
 CASES = [(1, 1), (1, 2), (64, 1), (64, 2)]  # (batch, threads)
 
 
-def worker(lib, batch, calls):
+def worker(lib, name, batch, calls):
     """Child process: print JSON {"times": [...], "cpu": [...]} (wall-clock and process CPU
-    seconds) for ``calls`` forward passes of ``batch`` faces."""
+    seconds) for ``calls`` forward passes of ``batch`` faces through shipped model ``name``."""
     import numpy as np
 
     if lib.startswith("fercnn"):
@@ -48,7 +49,7 @@ def worker(lib, batch, calls):
         from fercnn.inference import predictor_for
         from fercnn.models import pretrained
 
-        model = pretrained("deep")
+        model = pretrained(name)
         X = model.prepare(np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8))
         run = (lambda: predictor_for(model).predict_proba(X)) if lib == "fercnn" else (lambda: model.predict_proba(X))
     else:
@@ -75,18 +76,17 @@ def worker(lib, batch, calls):
     print(json.dumps({"times": times, "cpu": cpu}))
 
 
-def deep_layers():
-    from fercnn import models
+def layers_of(name):
+    """The layers of shipped model ``name`` as describe() dicts, for PyTorch's copy."""
+    from fercnn.models import pretrained
     from fercnn.models.blocks import build_layers
-    from fercnn.models.spec import normalize_spec
 
-    spec = normalize_spec(input_shape=(1, 48, 48), num_classes=7, **models.deep_spec())
-    return [layer.describe() for layer in build_layers(spec)]
+    return [layer.describe() for layer in build_layers(pretrained(name).spec)]
 
 
-def run_worker(lib, batch, threads, calls):
+def run_worker(lib, name, batch, threads, calls):
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_LAYERS=json.dumps(deep_layers()))
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), FERCNN_BENCH_LAYERS=json.dumps(layers_of(name)))
     if lib == "torch":  # PyTorch with its own defaults for the idle-thread settings fercnn sets (see bench_train.py)
         from fercnn.runtime import IDLE_THREADS_SLEEP
 
@@ -95,7 +95,7 @@ def run_worker(lib, batch, threads, calls):
                 env[k] = USER_ENV[k]
             else:
                 env.pop(k, None)
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", lib, str(batch), str(calls)],
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", lib, name, str(batch), str(calls)],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{lib} worker failed:\n{done.stderr[-3000:]}")
@@ -131,25 +131,25 @@ def _pct(values, q):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def forward(rounds, torch_ok):
-    """{"batch", "threads", lib: {"ms", "p10_ms", "p90_ms", "faces_per_s"}} per case."""
+def forward(names, rounds, torch_ok):
+    """{"model", "batch", "threads", lib: {"ms", "p10_ms", "p90_ms", "faces_per_s"}} per model and case."""
     rows = []
-    for batch, threads in CASES:
+    for name, (batch, threads) in ((name, case) for name in names for case in CASES):
         libs = ["fercnn"] + (["fercnn_training_ops"] if batch == 1 else []) + (["torch"] if torch_ok else [])
         times = {lib: [] for lib in libs}
         cpu = {lib: [] for lib in libs}
         for _ in range(rounds):
             for lib in libs:
-                r = run_worker(lib, batch, threads, CALLS[batch])
+                r = run_worker(lib, name, batch, threads, CALLS[batch])
                 times[lib] += r["times"]
                 cpu[lib] += r["cpu"]
-        row = {"batch": batch, "threads": threads}
+        row = {"model": name, "batch": batch, "threads": threads}
         for lib, ts in times.items():
             ms = 1e3 * statistics.median(ts)
             row[lib] = {"ms": ms, "p10_ms": 1e3 * _pct(ts, 10), "p90_ms": 1e3 * _pct(ts, 90),
                         "faces_per_s": batch / (ms / 1e3), "cpu_ms": 1e3 * statistics.median(cpu[lib])}
         rows.append(row)
-        line = f"batch {batch:>2}, {threads} thread{'s' if threads > 1 else ' '}: "
+        line = f"{name}, batch {batch:>2}, {threads} thread{'s' if threads > 1 else ' '}: "
         line += "   ".join(f"{lib} {row[lib]['ms']:7.2f} ms ({row[lib]['p10_ms']:.1f}-{row[lib]['p90_ms']:.1f}), "
                            f"{row[lib]['faces_per_s']:6.0f} faces/s" for lib in libs)
         if "torch" in row:
@@ -159,8 +159,8 @@ def forward(rounds, torch_ok):
     return rows
 
 
-def per_layer_worker(calls):
-    """Child process: each step of the frozen deep network at a batch of one, timed inside
+def per_layer_worker(name, calls):
+    """Child process: each step of shipped network ``name``, frozen, at a batch of one, timed inside
     whole passes and alone (the same step again and again), and each conv layer alone with
     every method that fits it. Prints a table."""
     import numpy as np
@@ -170,7 +170,7 @@ def per_layer_worker(calls):
     from fercnn.inference.conv import ROWS
     from fercnn.models import pretrained
 
-    model = pretrained("deep")
+    model = pretrained(name)
     steps = predictor_for(model).steps
     X = model.prepare(np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8))
     def run(step, x):  # as fercnn.inference.frozen.forward runs a step
@@ -224,9 +224,10 @@ def per_layer_worker(calls):
         print(f"{i:>2} {tuple(x.shape)} -> {chosen(x)}: " + ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
 
 
-def per_layer(calls=300):
+def per_layer(name, calls=300):
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, os.path.abspath(__file__), "--per-layer-worker", str(calls)], env=env, check=True)
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--per-layer-worker", name, str(calls)], env=env,
+                   check=True)
 
 
 def detection(repeats=15):
@@ -287,20 +288,31 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="alternating processes per library and case")
     p.add_argument("--pairs", type=int, default=3, help="first-use pairs")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--models", nargs="+", help="shipped models to time (default: every one this install has)")
     p.add_argument("--per-layer", action="store_true",
                    help="only this: each layer of a batch of one inside a pass and alone, every conv method alone")
     args = p.parse_args()
+    from fercnn.models import shipped
+
+    names = args.models or shipped.available()
+    for name in names:  # an unknown or missing model is refused here, before any timing
+        try:
+            shipped.pretrained(name)
+        except ValueError as e:
+            p.error(str(e))
+    if not names:
+        p.error("this install ships no trained model to time")
     if args.per_layer:
-        return per_layer()
+        return per_layer(names[0])
     sys.path.insert(0, HERE)
     from bench_train import have_torch, machine, torch_version
 
     torch_ok = have_torch()
     results = {"machine": machine(), "torch": torch_version() if torch_ok else None}
     print(f"machine: {results['machine']}; torch: {results['torch'] or 'not installed'}")
-    print("the shipped deep network's forward pass, ms per batch: median (10th-90th percentile of the calls)")
+    print("the shipped networks' forward pass, ms per batch: median (10th-90th percentile of the calls)")
     busy = busy_fraction()
-    results["forward"] = forward(args.rounds, torch_ok)
+    results["forward"] = forward(names, args.rounds, torch_ok)
     results["detection"] = detection()
     results["first_use"] = first_use(args.pairs)
     after = busy_fraction()
@@ -319,10 +331,10 @@ def main():
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--per-layer-worker":
         sys.path.insert(0, ROOT)
-        per_layer_worker(int(sys.argv[2]))
+        per_layer_worker(sys.argv[2], int(sys.argv[3]))
     else:
         sys.path.insert(0, ROOT)
         main()

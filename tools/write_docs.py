@@ -178,7 +178,9 @@ def predict_block(predict):
         threads = "one thread" if row["threads"] == 1 else f"{row['threads']} threads"
         ours, t = row["fercnn"], row.get("torch")
         ratio = f"{t['ms'] / ours['ms']:.2f}x ({t['cpu_ms'] / ours['cpu_ms']:.2f}x)" if t else ""
-        lines.append(f"| forward, batch {row['batch']}, {threads} | {cell(ours)} | {cell(t) if t else ''} | {ratio} |")
+        model = row.get("model", "deep")  # results from before other models shipped
+        lines.append(f"| forward, {model}, batch {row['batch']}, {threads} | {cell(ours)} | {cell(t) if t else ''} "
+                     f"| {ratio} |")
         if "fercnn_training_ops" in row:
             lines.append(f"| ... the same with fercnn's training ops (model.predict_proba) | {cell(row['fercnn_training_ops'])} | | |")
     for size, d in predict["detection"].items():
