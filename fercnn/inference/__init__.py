@@ -97,8 +97,8 @@ class Predictor:
         n_threads = min(len(chunks), threads_for(X.shape[0]))
         with _lock, _blas_one_thread():
             if n_threads == 1:
-                return forward(self.steps, X) if len(chunks) == 1 else np.concatenate(
-                    [forward(self.steps, c) for c in chunks])
+                parts = [forward(self.steps, c) for c in chunks]
+                return parts[0] if len(parts) == 1 else np.concatenate(parts)
             # two threads may transform the same filters at once: both get the same U, one is kept
             run = lambda share: [forward(self.steps, c) for c in share]  # noqa: E731
             futures = [_worker_pool().submit(run, chunks[t::n_threads]) for t in range(1, n_threads)]

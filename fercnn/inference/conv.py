@@ -182,9 +182,10 @@ def winograd_conv(x, U, b, variant):
 def winograd_rows_conv(x, U, b, variant):
     """x: (N, H, W, C), U: (a, r*C, F) from transform_filters_rows, b: (F,) or None (no bias)
     -> (N, H, W, F)."""
-    m, r = VARIANTS[variant[:-len(ROWS)]]
+    square = variant[:-len(ROWS)]  # the square tile of the same F(m, r): its matrices
+    m, r = VARIANTS[square]
     a = m + r - 1
-    BT, AT = _matrices(variant[:-len(ROWS)], x.dtype)
+    BT, AT = _matrices(square, x.dtype)
     N, H, W, C = x.shape
     F = U.shape[2]
     tw = tiles(W, m)
