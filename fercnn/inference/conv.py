@@ -45,6 +45,7 @@ fercnn/inference/__init__.py says why).
 import functools
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from fercnn.fast import conv_method
 from fercnn.fast.conv_method import MIN_WINOGRAD_CHANNELS
@@ -137,24 +138,41 @@ def _padded(x, pad, H_pad, W_pad):
     return xp
 
 
-def im2col_conv(x, w2, b, r):
+def im2col_conv(x, w2, b, r, pool=False):
     """x: (N, H, W, C), w2: (r*r*C, F) the filters as columns, rows ordered (i, j, c),
-    b: (F,) or None (no bias) -> (N, H, W, F)."""
+    b: (F,) or None (no bias) -> (N, H, W, F), or with ``pool`` the 2x2 max-pool of that,
+    (N, H // 2, W // 2, F), as fercnn.inference.frozen.max_pool_2x2 gives it (b added after)."""
     N, H, W, C = x.shape
+    F = w2.shape[1]
     pad = r // 2
     xp = _padded(x, pad, H + 2 * pad, W + 2 * pad)
-    cols = np.empty((N, H, W, r, r, C), dtype=x.dtype)
-    for i in range(r):
-        for j in range(r):
-            cols[:, :, :, i, j] = xp[:, i:i + H, j:j + W]
-    out = cols.reshape(N * H * W, r * r * C) @ w2
+    sN, sH, sW, sC = xp.strides
+    if pool:
+        # the rows of the product ordered (di, dj, n, y, x) for output pixel (2y + di, 2x + dj): the
+        # pool is then the larger of four contiguous blocks
+        H, W = H // 2, W // 2
+        cols = as_strided(xp, (2, 2, N, H, W, r, r, C), (sH, sW, sN, 2 * sH, 2 * sW, sH, sW, sC), writeable=False)
+        out = (cols.reshape(4 * N * H * W, r * r * C) @ w2).reshape(4, N * H * W, F)
+        out = np.maximum(np.maximum(out[0], out[1]), np.maximum(out[2], out[3]))
+    else:
+        # cols[n, y, x, i, j] = xp[n, y + i, x + j]: a view of xp, copied once by the reshape
+        cols = as_strided(xp, (N, H, W, r, r, C), (sN, sH, sW, sH, sW, sC), writeable=False)
+        out = cols.reshape(N * H * W, r * r * C) @ w2
     if b is not None:
         out += b
-    return out.reshape(N, H, W, -1)
+    return out.reshape(N, H, W, F)
 
 
-def winograd_conv(x, U, b, variant):
-    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F)."""
+def pools_in_tile(variant):
+    """Whether winograd_conv(..., pool=True) takes ``variant``: a square tile of even m, whose
+    2x2 pooling windows never straddle two tiles."""
+    return not variant.endswith(ROWS) and VARIANTS[variant][0] % 2 == 0
+
+
+def winograd_conv(x, U, b, variant, pool=False):
+    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F),
+    or with ``pool`` (variants where pools_in_tile) the 2x2 max-pool of that, (N, H // 2, W // 2, F),
+    pooled inside each output tile before the tiles are put in place (b added after)."""
     m, r = VARIANTS[variant]
     a = m + r - 1
     BT, AT = _matrices(variant, x.dtype)
@@ -164,13 +182,18 @@ def winograd_conv(x, U, b, variant):
     Q = N * th * tw
     xp = _padded(x, r // 2, th * m + r - 1, tw * m + r - 1)
     # d[i, j, n, p, q] = the C channels of pixel (i, j) of window (p, q): xp[n, p*m + i, q*m + j]
-    d = np.empty((a, a, N, th, tw, C), dtype=x.dtype)
-    for i in range(a):
-        for j in range(a):
-            d[i, j] = xp[:, i:i + th * m:m, j:j + tw * m:m]
+    # (a view of xp, copied once by the reshape: one NumPy call where slicing took a^2)
+    sN, sH, sW, sC = xp.strides
+    d = as_strided(xp, (a, a, N, th, tw, C), (sH, sW, sN, m * sH, m * sW, sC), writeable=False)
     V = np.matmul(BT, (BT @ d.reshape(a, -1)).reshape(a, a, Q * C))  # BT along i, then along j
     M = np.matmul(V.reshape(a * a, Q, C), U)  # (T, Q, F)
     Y = np.matmul(AT, (AT @ M.reshape(a, -1)).reshape(m, a, Q * F))  # (m, m, Q*F)
+    if pool:
+        if not pools_in_tile(variant):
+            raise ValueError(f"winograd_conv: pool=True needs a square tile of even m, got {variant!r}")
+        Y = Y.reshape(m // 2, 2, m // 2, 2, Q * F)  # pixel (2i + di, 2j + dj) of each tile
+        Y = np.maximum(np.maximum(Y[:, 0, :, 0], Y[:, 0, :, 1]), np.maximum(Y[:, 1, :, 0], Y[:, 1, :, 1]))
+        m, H, W = m // 2, H // 2, W // 2
     out = np.empty((N, H, W, F), dtype=x.dtype)
     # pixel (i, j) of window (p, q)'s tile is output pixel (p*m + i, q*m + j); tiles over the edge are cut
     out[...] = Y.reshape(m, m, N, th, tw, F).transpose(2, 3, 0, 4, 1, 5).reshape(N, th * m, tw * m, F)[:, :H, :W]
@@ -193,10 +216,8 @@ def winograd_rows_conv(x, U, b, variant):
     xp = _padded(x, r // 2, H + r - 1, tw * m + r - 1)
     # d[k, n, y, q, i] = the C channels of xp[n, y + i, q*m + k]: pixel k across window (y, q)'s
     # row, filter row i
-    d = np.empty((a, N, H, tw, r, C), dtype=x.dtype)
-    for k in range(a):
-        for i in range(r):
-            d[k, :, :, :, i] = xp[:, i:i + H, k:k + tw * m:m]
+    sN, sH, sW, sC = xp.strides  # a view of xp, copied once by the reshape
+    d = as_strided(xp, (a, N, H, tw, r, C), (sW, sN, sH, m * sW, sH, sC), writeable=False)
     V = (BT @ d.reshape(a, -1)).reshape(a, Q, r * C)
     M = np.matmul(V, U)  # (a, Q, F)
     Y = (AT @ M.reshape(a, -1)).reshape(m, N, H, tw, F)

@@ -9,7 +9,7 @@ the pooled map is 4x smaller) and affine -> ReLU per FC block.
 """
 import numpy as np
 
-from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, transform_filters,
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, pools_in_tile, transform_filters,
                                    transform_filters_rows, winograd_conv, winograd_rows_conv)
 from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
 
@@ -17,7 +17,8 @@ BN_EPS = 1e-5  # every batchnorm layer of a ConvNet uses the fused op's default 
 
 
 class ConvStep:
-    """conv (im2col or Winograd, by batch size) -> (2x2 max-pool) -> bias -> (ReLU), on (N, H, W, C)."""
+    """conv (im2col or Winograd, by batch size) -> (2x2 max-pool) -> bias -> (ReLU), on (N, H, W, C).
+    im2col and Winograd's square tiles of even m pool inside the conv (fercnn/inference/conv.py)."""
 
     def __init__(self, w, b, dtype):
         self.dtype = dtype
@@ -40,15 +41,21 @@ class ConvStep:
     def __call__(self, x):
         method = self.method(x)
         b = None if self.pool else self.b  # the bias is added after the pool: max(z + b) = max(z) + b
+        rows = method.endswith(ROWS)
+        # im2col and the square tiles of even m pool as they put their output together
+        fused = self.pool and (method == "im2col" or (not rows and pools_in_tile(method)))
         if method == "im2col":
-            out = im2col_conv(x, self.w2, b, self.w.shape[2])
+            out = im2col_conv(x, self.w2, b, self.w.shape[2], pool=fused)
         else:
-            rows = method.endswith(ROWS)
             if method not in self.U:
                 self.U[method] = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
-            out = (winograd_rows_conv if rows else winograd_conv)(x, self.U[method], b, method)
+            if rows:
+                out = winograd_rows_conv(x, self.U[method], b, method)
+            else:
+                out = winograd_conv(x, self.U[method], b, method, pool=fused)
         if self.pool:
-            out = max_pool_2x2(out)
+            if not fused:
+                out = max_pool_2x2(out)
             out += self.b
         if self.relu:
             np.maximum(out, 0, out=out)

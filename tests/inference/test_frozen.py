@@ -11,8 +11,9 @@ import pytest
 from fercnn.fast import conv_method
 from fercnn.fast.winograd_transforms import VARIANTS
 from fercnn.inference import Predictor, predictor_for
-from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, transform_filters_rows,
-                                   winograd_rows_conv)
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, pools_in_tile, transform_filters,
+                                   transform_filters_rows, winograd_conv, winograd_rows_conv)
+from fercnn.inference.frozen import max_pool_2x2
 from fercnn.models import ConvNet, pretrained
 
 METHODS = ["auto", "im2col", "winograd", "f2x3", "f3x3", "f4x3", "f2x5", "f4x5"]
@@ -191,3 +192,24 @@ def test_saliency_of_the_shipped_network(rng):
     # test's (test_saliency_equals_visualize_saliency).
     np.testing.assert_allclose(got, want, atol=0.03 * want.max())
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.9999
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8, 9), (2, 7, 11, 8), (3, 6, 5, 10), (1, 1, 3, 8)])
+def test_pooling_inside_the_conv_equals_pooling_after_it(rng, shape):
+    # odd sizes (the last row or column is not pooled), tiles over the edge, a map one row high
+    x = rng.standard_normal(shape)
+    for r, variants in ((3, ["im2col", "f2x3", "f4x3"]), (5, ["im2col", "f2x5", "f4x5"])):
+        w = rng.standard_normal((6, shape[3], r, r))
+        b = rng.standard_normal(6)
+        want = max_pool_2x2(im2col_conv(x, filter_columns(w, np.float64), None, r))
+        for variant in variants:
+            if variant == "im2col":
+                got = im2col_conv(x, filter_columns(w, np.float64), b, r, pool=True)
+            else:
+                assert pools_in_tile(variant)
+                got = winograd_conv(x, transform_filters(w, variant, np.float64), b, variant, pool=True)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want + b, rtol=1e-10, atol=1e-10, err_msg=variant)
+    assert not pools_in_tile("f3x3") and not pools_in_tile("f2x3" + ROWS)
+    with pytest.raises(ValueError, match="pool=True needs a square tile of even m, got 'f3x3'"):
+        winograd_conv(x, transform_filters(w[:, :, :3, :3], "f3x3", np.float64), None, "f3x3", pool=True)
