@@ -24,6 +24,8 @@ replace a recipe row. With --write:
 
 - reproduction/runs.json;
 - docs/reproduction/curves.png: validation accuracy per epoch beside the PyTorch reference;
+- docs/reproduction/past_the_paper.png: the accuracy network's (vgg, and its ablation runs)
+  beside the deep recipe's;
 - docs/reproduction/confusion_<run>.png: the normalised test confusion matrix of each
   finished recipe run whose summary has its confusion matrix (the figures are drawn only
   with --runs: a summary may lack the curves of a run whose folder is gone);
@@ -274,6 +276,45 @@ def plot_curves(runs, reference, path, extras=()):
     save_figure(fig, path)
 
 
+def plot_past_the_paper(runs, reference, path, extras=()):
+    """Validation accuracy per epoch of the accuracy network (vgg, and its ablation runs:
+    extras of network vgg) beside the deep recipe's, fercnn's and PyTorch's."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from fercnn.plots import save_figure
+
+    fig = Figure(figsize=(8, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    last = 35
+    curves = [(runs.get("vgg"), "vgg", "o-"), (runs.get("deep"), "deep recipe", "s-")]
+    curves += [(run, f"vgg, {tag}", ".:") for network, tag, run in extras if network == "vgg"]
+    for run, label, style in curves:
+        if run is None or not run["history"].get("val_acc"):
+            continue
+        h = run["history"]
+        epochs = np.arange(1, len(h["val_acc"]) + 1)
+        done = "" if run["finished"] else f", {len(epochs)} of {run.get('planned_epochs') or '?'} epochs"
+        line, = ax.plot(epochs, 100 * np.array(h["val_acc"]), style, ms=3, label=f"fercnn {label}: validation{done}")
+        if label == "vgg" and h.get("train_acc"):
+            ax.plot(epochs, 100 * np.array(h["train_acc"]), ":", color=line.get_color(),
+                    label="fercnn vgg: train (1,000 drawn)")
+        last = max(last, run.get("planned_epochs") or 0, len(epochs))
+    curve = reference[REFERENCE_RUN["deep"]]["val_curve"]
+    ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), "k--", lw=1, label="PyTorch deep recipe: validation")
+    for label, test, _ in OTHERS[:2]:
+        ax.axhline(test, color="gray", lw=0.8, ls="-.")
+        ax.text(last, test + 0.3, f"{label.split(' (')[0]}: {test}% on PrivateTest", fontsize=7, color="gray",
+                ha="right")
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", xlim=(0, last + 1), ylim=(30, 80),
+           title="Past the paper: accuracy per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 # what the tables and figures need of a run folder's history.json and results.json
 HISTORY_KEYS = ("train_acc", "val_acc", "epochs_run", "best_epoch", "best_val_acc", "train_seconds")
 RESULTS_KEYS = ("args", "epochs", "epochs_run", "best_epoch", "val_accuracy", "test_accuracy", "test_confusion")
@@ -412,6 +453,8 @@ def main(argv=None):
                   "(their run folders are gone)")
         else:
             plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
+        if runs.get("vgg") or runs.get("deep"):  # their summaries keep their curves
+            plot_past_the_paper(runs, reference, os.path.join(figures_dir, "past_the_paper.png"), extras)
         for name, run in runs.items():
             if run["finished"] and run["results"].get("test_confusion"):
                 plot_confusion(np.array(run["results"]["test_confusion"]), list(CLASS_NAMES),

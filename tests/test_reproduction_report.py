@@ -135,6 +135,7 @@ def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(
     assert readme.read_text() == f"# readme\n<!-- begin:results -->\n{results}\n<!-- end:results -->\n"
     assert "old" not in doc.read_text() and results in doc.read_text()
     assert (doc.parent / "reproduction" / "curves.png").stat().st_size > 0
+    assert (doc.parent / "reproduction" / "past_the_paper.png").stat().st_size > 0
     assert (doc.parent / "reproduction" / "confusion_deep.png").stat().st_size > 0
     # the summary alone, with the run folders gone, gives the same tables
     for entry in ("deep_fer2013", "shallow_fer2013"):
