@@ -11,6 +11,7 @@ import numpy as np
 
 from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, pools_in_tile, transform_filters,
                                    transform_filters_rows, winograd_conv, winograd_rows_conv)
+from fercnn.inference.memory import resident
 from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
 
 BN_EPS = 1e-5  # every batchnorm layer of a ConvNet uses the fused op's default eps
@@ -34,6 +35,11 @@ class ConvStep:
         """Fold out = scale * z + shift (per output channel) into the filters and bias."""
         self._set(self.w * scale[:, None, None, None], self.b.astype(np.float64) * scale + shift)
 
+    def settle(self):
+        """Move the im2col filters to huge pages (fercnn/inference/memory.py), once folded;
+        each Winograd variant's go there when they are made."""
+        self.w2 = resident(self.w2)
+
     def method(self, x):
         N, H, W, C = x.shape
         return choose(C, self.w.shape[2], H, W, N)
@@ -48,7 +54,8 @@ class ConvStep:
             out = im2col_conv(x, self.w2, b, self.w.shape[2], pool=fused)
         else:
             if method not in self.U:
-                self.U[method] = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
+                U = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
+                self.U[method] = resident(U)
             if rows:
                 out = winograd_rows_conv(x, self.U[method], b, method)
             else:
@@ -73,6 +80,10 @@ class AffineStep:
         """Fold out = scale * z + shift (per unit) into the weights and bias."""
         self.w = (self.w.astype(np.float64) * scale[None, :]).astype(self.w.dtype)
         self.b = (self.b.astype(np.float64) * scale + shift).astype(self.b.dtype)
+
+    def settle(self):
+        """Move the weights to huge pages (fercnn/inference/memory.py), once folded."""
+        self.w = resident(self.w)
 
     def __call__(self, x):
         out = x @ self.w
@@ -116,6 +127,9 @@ def fold(model):
             steps.append("flatten")
         else:
             raise ValueError(f"inference: no frozen form of layer {type(layer).__name__}")
+    for step in steps:
+        if step != "flatten":
+            step.settle()
     return steps
 
 
