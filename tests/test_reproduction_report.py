@@ -190,3 +190,15 @@ def test_an_unfinished_run_is_out_of_the_epochs_its_checkpoint_plans(tmp_path):
     table = report.results_table({"vgg": summary}, REFERENCE).splitlines()
     assert "| vgg |" in table[-1] and "unfinished: 5 of 60 epochs done" in table[-1]
     assert report.runs_table({"vgg": summary}).splitlines()[2].endswith("| 1 time | (4, 400) |")
+    # the "Past the paper" figure: vgg so far, its train curve, an ablation run and the deep recipe
+    _runs(tmp_path)
+    deep = report.summarize(report.read_run(str(tmp_path / "deep_fer2013")))
+    noaug = {**report.summarize(report.read_run(str(tmp_path / "vgg_fer2013"))), "planned_epochs": 30}
+    fig = report.plot_past_the_paper({"vgg": summary, "deep": deep}, REFERENCE, str(tmp_path / "p.png"),
+                                     [("vgg", "noaug", noaug), ("deep", "other", deep)])
+    lines, labels = fig.axes[0].get_legend_handles_labels()
+    assert labels == ["fercnn vgg: validation, 5 of 60 epochs", "fercnn vgg: train (1,000 drawn)",
+                      "fercnn deep recipe: validation", "fercnn vgg, noaug: validation, 5 of 30 epochs",
+                      "PyTorch deep recipe: validation"]
+    assert list(lines[0].get_ydata()) == [100 * v for v in _history(5)["val_acc"]]
+    assert fig.axes[0].get_xlim() == (0, 61) and (tmp_path / "p.png").stat().st_size > 0

@@ -14,13 +14,14 @@ the window's pixel first, so that each transform is a product by a small matrix 
 once per axis of the window, over all windows and channels at once:
 
     V = BT d B                      (a, a, Q, C)   Q windows, C channels; a = alpha
-    M[t] = V[t] @ U[t]              (T, Q, F)      T = a*a positions; U: the filters, transformed when frozen
+    M[t] = V[t] @ U[t]              (T, Q, F)      T = a*a positions; U: the filters, transformed once
     Y = AT M A                      (m, m, Q, F)   the m x m output tile of each window
 
 Applying BT along one axis and then the other (separable) costs 2 * a^3 multiplications per
 window and channel, where the single product with kron(BT, BT) costs a^4 (4x more for the
 8 x 8 windows of F(4x4, 5x5)). The filters' transform U = G w G^T is computed once per network
-(fercnn.inference keeps it), which is what makes Winograd pay at a batch of one face:
+and variant, the first time a layer runs that variant (fercnn.inference keeps it), which is
+what makes Winograd pay at a batch of one face:
 fercnn.fast transforms them in every call because training changes them in every step.
 
 Winograd along the rows only ("-1d" variants, e.g. "f3x3-1d"): the one-dimensional F(m, r)
@@ -138,41 +139,50 @@ def _padded(x, pad, H_pad, W_pad):
     return xp
 
 
-def im2col_conv(x, w2, b, r, pool=False):
+def im2col_conv(x, w2, b, r):
     """x: (N, H, W, C), w2: (r*r*C, F) the filters as columns, rows ordered (i, j, c),
-    b: (F,) or None (no bias) -> (N, H, W, F), or with ``pool`` the 2x2 max-pool of that,
-    (N, H // 2, W // 2, F), as fercnn.inference.frozen.max_pool_2x2 gives it (b added after)."""
+    b: (F,) or None (no bias) -> (N, H, W, F)."""
+    N, H, W, C = x.shape
+    pad = r // 2
+    xp = _padded(x, pad, H + 2 * pad, W + 2 * pad)
+    # cols[n, y, x, i, j] = xp[n, y + i, x + j]: a view of xp, copied once by the reshape
+    sN, sH, sW, sC = xp.strides
+    cols = as_strided(xp, (N, H, W, r, r, C), (sN, sH, sW, sH, sW, sC), writeable=False)
+    out = cols.reshape(N * H * W, r * r * C) @ w2
+    if b is not None:
+        out += b
+    return out.reshape(N, H, W, w2.shape[1])
+
+
+def im2col_conv_pooled(x, w2, b, r):
+    """max_pool_2x2(im2col_conv(x, w2, None, r)) + b (b: (F,) or None), equal up to rounding
+    (the product's rows come in another order): (N, H, W, C) -> (N, H // 2, W // 2, F). The
+    rows are ordered (di, dj, n, y, x) for output pixel (2y + di, 2x + dj), so that the pool
+    is the larger of four contiguous blocks; the last row and column of an odd map are not
+    computed."""
     N, H, W, C = x.shape
     F = w2.shape[1]
     pad = r // 2
     xp = _padded(x, pad, H + 2 * pad, W + 2 * pad)
+    H, W = H // 2, W // 2
     sN, sH, sW, sC = xp.strides
-    if pool:
-        # the rows of the product ordered (di, dj, n, y, x) for output pixel (2y + di, 2x + dj): the
-        # pool is then the larger of four contiguous blocks
-        H, W = H // 2, W // 2
-        cols = as_strided(xp, (2, 2, N, H, W, r, r, C), (sH, sW, sN, 2 * sH, 2 * sW, sH, sW, sC), writeable=False)
-        out = (cols.reshape(4 * N * H * W, r * r * C) @ w2).reshape(4, N * H * W, F)
-        out = np.maximum(np.maximum(out[0], out[1]), np.maximum(out[2], out[3]))
-    else:
-        # cols[n, y, x, i, j] = xp[n, y + i, x + j]: a view of xp, copied once by the reshape
-        cols = as_strided(xp, (N, H, W, r, r, C), (sN, sH, sW, sH, sW, sC), writeable=False)
-        out = cols.reshape(N * H * W, r * r * C) @ w2
+    cols = as_strided(xp, (2, 2, N, H, W, r, r, C), (sH, sW, sN, 2 * sH, 2 * sW, sH, sW, sC), writeable=False)
+    out = (cols.reshape(4 * N * H * W, r * r * C) @ w2).reshape(4, N * H * W, F)
+    out = np.maximum(np.maximum(out[0], out[1]), np.maximum(out[2], out[3]))
     if b is not None:
         out += b
     return out.reshape(N, H, W, F)
 
 
 def pools_in_tile(variant):
-    """Whether winograd_conv(..., pool=True) takes ``variant``: a square tile of even m, whose
-    2x2 pooling windows never straddle two tiles."""
+    """Whether winograd_conv_pooled takes ``variant``: a square tile of even m, whose 2x2
+    pooling windows never straddle two tiles."""
     return not variant.endswith(ROWS) and VARIANTS[variant][0] % 2 == 0
 
 
-def winograd_conv(x, U, b, variant, pool=False):
-    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F),
-    or with ``pool`` (variants where pools_in_tile) the 2x2 max-pool of that, (N, H // 2, W // 2, F),
-    pooled inside each output tile before the tiles are put in place (b added after)."""
+def _winograd_tiles(x, U, variant):
+    """The output tiles of winograd_conv: Y (m, m, N, th, tw, F), pixel (i, j) of window
+    (p, q)'s tile being output pixel (p*m + i, q*m + j)."""
     m, r = VARIANTS[variant]
     a = m + r - 1
     BT, AT = _matrices(variant, x.dtype)
@@ -188,18 +198,35 @@ def winograd_conv(x, U, b, variant, pool=False):
     V = np.matmul(BT, (BT @ d.reshape(a, -1)).reshape(a, a, Q * C))  # BT along i, then along j
     M = np.matmul(V.reshape(a * a, Q, C), U)  # (T, Q, F)
     Y = np.matmul(AT, (AT @ M.reshape(a, -1)).reshape(m, a, Q * F))  # (m, m, Q*F)
-    if pool:
-        if not pools_in_tile(variant):
-            raise ValueError(f"winograd_conv: pool=True needs a square tile of even m, got {variant!r}")
-        Y = Y.reshape(m // 2, 2, m // 2, 2, Q * F)  # pixel (2i + di, 2j + dj) of each tile
-        Y = np.maximum(np.maximum(Y[:, 0, :, 0], Y[:, 0, :, 1]), np.maximum(Y[:, 1, :, 0], Y[:, 1, :, 1]))
-        m, H, W = m // 2, H // 2, W // 2
-    out = np.empty((N, H, W, F), dtype=x.dtype)
-    # pixel (i, j) of window (p, q)'s tile is output pixel (p*m + i, q*m + j); tiles over the edge are cut
-    out[...] = Y.reshape(m, m, N, th, tw, F).transpose(2, 3, 0, 4, 1, 5).reshape(N, th * m, tw * m, F)[:, :H, :W]
+    return Y.reshape(m, m, N, th, tw, F)
+
+
+def _placed(Y, H, W, b):
+    """Tiles Y (m, m, N, th, tw, F) put in place, cut to (N, H, W, F), plus b (or None)."""
+    m, _, N, th, tw, F = Y.shape
+    out = np.empty((N, H, W, F), dtype=Y.dtype)
+    out[...] = Y.transpose(2, 3, 0, 4, 1, 5).reshape(N, th * m, tw * m, F)[:, :H, :W]  # tiles over the edge are cut
     if b is not None:
         out += b
     return out
+
+
+def winograd_conv(x, U, b, variant):
+    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F)."""
+    return _placed(_winograd_tiles(x, U, variant), x.shape[1], x.shape[2], b)
+
+
+def winograd_conv_pooled(x, U, b, variant):
+    """max_pool_2x2(winograd_conv(x, U, None, variant)) + b, bit for bit (b: (F,) or None):
+    (N, H, W, C) -> (N, H // 2, W // 2, F), pooled inside each output tile before the tiles
+    are put in place; for the variants where pools_in_tile."""
+    if not pools_in_tile(variant):
+        raise ValueError(f"winograd_conv_pooled: expected a square tile of even m, got {variant!r}")
+    Y = _winograd_tiles(x, U, variant)
+    m = Y.shape[0]
+    Y = Y.reshape(m // 2, 2, m // 2, 2, *Y.shape[2:])  # pixel (2i + di, 2j + dj) of each tile
+    Y = np.maximum(np.maximum(Y[:, 0, :, 0], Y[:, 0, :, 1]), np.maximum(Y[:, 1, :, 0], Y[:, 1, :, 1]))
+    return _placed(Y, x.shape[1] // 2, x.shape[2] // 2, b)
 
 
 def winograd_rows_conv(x, U, b, variant):

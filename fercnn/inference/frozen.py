@@ -9,8 +9,9 @@ the pooled map is 4x smaller) and affine -> ReLU per FC block.
 """
 import numpy as np
 
-from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, pools_in_tile, transform_filters,
-                                   transform_filters_rows, winograd_conv, winograd_rows_conv)
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, im2col_conv_pooled, pools_in_tile,
+                                   transform_filters, transform_filters_rows, winograd_conv, winograd_conv_pooled,
+                                   winograd_rows_conv)
 from fercnn.inference.memory import resident
 from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
 
@@ -51,15 +52,13 @@ class ConvStep:
         # im2col and the square tiles of even m pool as they put their output together
         fused = self.pool and (method == "im2col" or (not rows and pools_in_tile(method)))
         if method == "im2col":
-            out = im2col_conv(x, self.w2, b, self.w.shape[2], pool=fused)
+            out = (im2col_conv_pooled if fused else im2col_conv)(x, self.w2, b, self.w.shape[2])
         else:
             if method not in self.U:
                 U = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
                 self.U[method] = resident(U)
-            if rows:
-                out = winograd_rows_conv(x, self.U[method], b, method)
-            else:
-                out = winograd_conv(x, self.U[method], b, method, pool=fused)
+            conv = winograd_rows_conv if rows else winograd_conv_pooled if fused else winograd_conv
+            out = conv(x, self.U[method], b, method)
         if self.pool:
             if not fused:
                 out = max_pool_2x2(out)

@@ -11,8 +11,9 @@ import pytest
 from fercnn.fast import conv_method
 from fercnn.fast.winograd_transforms import VARIANTS
 from fercnn.inference import Predictor, predictor_for
-from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, pools_in_tile, transform_filters,
-                                   transform_filters_rows, winograd_conv, winograd_rows_conv)
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, im2col_conv_pooled, pools_in_tile,
+                                   transform_filters, transform_filters_rows, winograd_conv, winograd_conv_pooled,
+                                   winograd_rows_conv)
 from fercnn.inference.frozen import max_pool_2x2
 from fercnn.models import ConvNet, pretrained
 
@@ -194,22 +195,46 @@ def test_saliency_of_the_shipped_network(rng):
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.9999
 
 
-@pytest.mark.parametrize("shape", [(1, 8, 8, 9), (2, 7, 11, 8), (3, 6, 5, 10), (1, 1, 3, 8)])
-def test_pooling_inside_the_conv_equals_pooling_after_it(rng, shape):
-    # odd sizes (the last row or column is not pooled), tiles over the edge, a map one row high
-    x = rng.standard_normal(shape)
-    for r, variants in ((3, ["im2col", "f2x3", "f4x3"]), (5, ["im2col", "f2x5", "f4x5"])):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 8, 8, 9), (2, 7, 11, 8), (3, 6, 5, 10), (2, 3, 5, 8)])
+def test_pooling_inside_the_conv_equals_pooling_after_it(rng, shape, dtype):
+    # odd sizes (the last row or column is not pooled), tiles over the edge, a map 3 rows high
+    x = rng.standard_normal(shape).astype(dtype)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    for r, variants in ((3, ["f2x3", "f4x3"]), (5, ["f2x5", "f4x5"])):
         w = rng.standard_normal((6, shape[3], r, r))
-        b = rng.standard_normal(6)
-        want = max_pool_2x2(im2col_conv(x, filter_columns(w, np.float64), None, r))
+        b = rng.standard_normal(6).astype(dtype)
+        w2 = filter_columns(w, dtype)
+        want = max_pool_2x2(im2col_conv(x, w2, None, r))
+        got = im2col_conv_pooled(x, w2, b, r)
+        assert got.shape == want.shape == (shape[0], shape[1] // 2, shape[2] // 2, 6) and got.dtype == dtype
+        np.testing.assert_allclose(got, want + b, rtol=tol, atol=tol)
         for variant in variants:
-            if variant == "im2col":
-                got = im2col_conv(x, filter_columns(w, np.float64), b, r, pool=True)
-            else:
-                assert pools_in_tile(variant)
-                got = winograd_conv(x, transform_filters(w, variant, np.float64), b, variant, pool=True)
-            assert got.shape == want.shape
-            np.testing.assert_allclose(got, want + b, rtol=1e-10, atol=1e-10, err_msg=variant)
-    assert not pools_in_tile("f3x3") and not pools_in_tile("f2x3" + ROWS)
-    with pytest.raises(ValueError, match="pool=True needs a square tile of even m, got 'f3x3'"):
-        winograd_conv(x, transform_filters(w[:, :, :3, :3], "f3x3", np.float64), None, "f3x3", pool=True)
+            assert pools_in_tile(variant)
+            U = transform_filters(w, variant, dtype)
+            # the same tiles pooled before or after they are put in place: the same numbers
+            np.testing.assert_array_equal(winograd_conv_pooled(x, U, b, variant),
+                                          max_pool_2x2(winograd_conv(x, U, None, variant)) + b, err_msg=variant)
+            np.testing.assert_allclose(winograd_conv_pooled(x, U, None, variant), want, rtol=tol * 100,
+                                       atol=tol * 100, err_msg=variant)
+
+
+def test_a_nan_wins_the_pool_inside_the_conv_as_after_it(rng):
+    x = rng.standard_normal((1, 8, 8, 8))
+    x[0, 3, 4, 2] = np.nan
+    w = rng.standard_normal((4, 8, 3, 3))
+    w2 = filter_columns(w, np.float64)
+    want = max_pool_2x2(im2col_conv(x, w2, None, 3))
+    assert 0 < np.isnan(want).sum() < want.size
+    np.testing.assert_array_equal(np.isnan(im2col_conv_pooled(x, w2, None, 3)), np.isnan(want))
+    U = transform_filters(w, "f2x3", np.float64)
+    np.testing.assert_array_equal(winograd_conv_pooled(x, U, None, "f2x3"),
+                                  max_pool_2x2(winograd_conv(x, U, None, "f2x3")))  # NaN where it is NaN
+
+
+def test_only_square_tiles_of_even_m_pool_inside():
+    assert [v for v in sorted(VARIANTS) if pools_in_tile(v)] == ["f2x3", "f2x5", "f4x3", "f4x5"]
+    assert not pools_in_tile("f2x3" + ROWS)
+    x, U = np.zeros((1, 6, 6, 8)), np.zeros((25, 8, 4))
+    with pytest.raises(ValueError, match="expected a square tile of even m, got 'f3x3'"):
+        winograd_conv_pooled(x, U, None, "f3x3")

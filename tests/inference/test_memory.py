@@ -1,5 +1,6 @@
 """fercnn.inference.memory.resident: a copy on aligned memory advised for huge pages, equal to
 the array it copies, or the array itself where that does not apply."""
+import gc
 import mmap
 
 import numpy as np
@@ -22,8 +23,23 @@ def test_a_large_array_is_copied_to_aligned_memory_of_its_own(rng, dtype):
     assert np.array_equal(got, a) and not np.shares_memory(got, a)
     got[0, 0, 0] += 1  # writable, and the original is not touched
     assert got[0, 0, 0] != a[0, 0, 0]
-    del a
-    assert np.isfinite(got).all()  # the copy keeps its memory once the original is gone
+    base = got  # the copy holds its mapping: it is freed with the copy, not before
+    while not isinstance(base, mmap.mmap):
+        base = base.base if isinstance(base, np.ndarray) else base.obj  # array -> ... -> memoryview -> mmap
+    assert not base.closed and len(base) >= got.nbytes + HUGE_PAGE
+    part = got[1, 5:7].copy()
+    view = got[1, 5:7]
+    del got, base
+    gc.collect()
+    assert np.array_equal(view, part)  # a slice alone keeps the mapping alive
+
+
+def test_where_huge_pages_cannot_be_asked_for_the_array_stays(rng, monkeypatch):
+    big = np.zeros(MIN_BYTES // 4, np.float32)
+    objects = np.empty(MIN_BYTES // 8 + 1, dtype=object)
+    assert resident(objects) is objects
+    monkeypatch.delattr(mmap, "MADV_HUGEPAGE", raising=False)  # as on macOS and Windows
+    assert resident(big) is big
 
 
 def test_small_arrays_stay_where_they_are(rng):
