@@ -107,5 +107,5 @@ def test_the_runs_past_the_paper(tmp_path):
     want = [[f"{ROOT}/examples/train_hybrid.py", *common("deep_hybrid_fer2013"), "--preset", "deep", "--lr", "0.01",
              "--reg", "1e-7", "--quiet"],
             [f"{ROOT}/examples/train_vgg.py", *common("vgg_fer2013"), *recipe, *augment, "--resume", "--quiet"],
-            [f"{ROOT}/examples/train_vgg.py", *common("vgg_noaug_fer2013"), *recipe, "--quiet"]]
+            [f"{ROOT}/examples/train_vgg.py", *common("vgg_noaug_fer2013"), *recipe, "--early-stop", "10", "--quiet"]]
     assert (tmp_path / "calls.words").read_text().splitlines() == ["".join(f"[{w}]" for w in c) for c in want]

@@ -110,6 +110,9 @@ def build_parser(preset, hog, prog=None):
     p.add_argument("--synthetic-train", type=number(int, 7), default=SYNTHETIC["n_train"], help="synthetic training faces")
     p.add_argument("--time-limit", type=number(float, 0, low_open=True),
                    help="stop after the last epoch that fits in this many minutes (of this invocation)")
+    p.add_argument("--early-stop", type=number(int, 1), metavar="EPOCHS",
+                   help="stop once validation accuracy has not improved for this many epochs (the best epoch's "
+                        "model is kept, as always)")
     p.add_argument("--checkpoint-every", type=number(int, 1), metavar="N",
                    help="also write a checkpoint every N iterations (default: at the end of every epoch only)")
     p.add_argument("--resume", action="store_true",
@@ -242,7 +245,7 @@ def train(args, preset, hog, out, epochs, fer, folder):
                     augment_flip=args.augment_flip and augment is None, augment=augment,
                     checkpoint_dir=os.path.join(out, "checkpoints"), checkpoint_every=args.checkpoint_every,
                     verbose=not args.quiet, bn_recalibration=args.bn_recalibration,
-                    max_seconds=None if args.time_limit is None else 60 * args.time_limit)
+                    max_seconds=None if args.time_limit is None else 60 * args.time_limit, early_stop=args.early_stop)
     if args.resume:
         started_with = solver.resume()
         if args.quiet:  # otherwise the Solver said it

@@ -60,6 +60,10 @@ class Solver(SolverState):
     max_seconds: stop early, after the last epoch that fits in this many seconds of training
         in this call of train() (judged by the length of the epoch before); ``stopped_early``
         says whether it did.
+    early_stop: stop early once validation accuracy has not improved for this many epochs
+        (None: never); the best epoch's parameters are what the model shows, as always. It
+        decides from the run's history only, so a resumed run stops where the uninterrupted
+        one would, and it may differ on resume (as num_epochs may).
     reuse_memory: call fercnn.runtime.reuse_freed_memory() before training (see there).
     bn_recalibration: before each epoch's accuracies, recompute the batchnorm running
         statistics from this many random training images with dropout off
@@ -70,8 +74,8 @@ class Solver(SolverState):
     def __init__(self, model, data, *, update_rule="sgd_momentum", optim_config=None, lr_decay=1.0,
                  batch_size=128, num_epochs=10, augment_flip=False, augment=None, lr_schedule=None, seed=0,
                  num_train_samples=1000, num_val_samples=None, eval_batch_size=256, checkpoint_dir=None,
-                 checkpoint_every=None, max_seconds=None, reuse_memory=True, bn_recalibration=6400, verbose=True,
-                 callback=None):
+                 checkpoint_every=None, max_seconds=None, early_stop=None, reuse_memory=True, bn_recalibration=6400,
+                 verbose=True, callback=None):
         required = ("X_train", "y_train", "X_val", "y_val")
         missing = [k for k in required if k not in data]
         if missing:
@@ -141,6 +145,9 @@ class Solver(SolverState):
         if max_seconds is not None and not float(max_seconds) > 0:
             raise ValueError(f"Solver: max_seconds must be positive, got {max_seconds!r}")
         self.max_seconds, self.reuse_memory, self.stopped_early = max_seconds, reuse_memory, False
+        if early_stop is not None:
+            check_positive_int("Solver", "early_stop", early_stop)
+        self.early_stop = early_stop
         check_positive_int("Solver", "bn_recalibration", bn_recalibration, minimum=0)
         self.bn_recalibration = bn_recalibration
         self.configs = {k: dict(self.optim_config) for k in model.params}
@@ -251,13 +258,20 @@ class Solver(SolverState):
         elif not resume and self.checkpoint_dir and ckpt.list_checkpoints(self.checkpoint_dir) and not self._wrote_checkpoints:
             raise ValueError(f"Solver: {self.checkpoint_dir} already holds checkpoints of a run; continue it with "
                              "train(resume=True) (--resume), or write to another folder")
-        self.already_finished = self.epoch >= self.num_epochs
+        self.already_finished = self.epoch >= self.num_epochs or self._no_progress()
         if self.already_finished and self.verbose:
-            tqdm.write(f"the run had already finished {self.epoch} of {self.num_epochs} epochs; nothing to train")
+            why = f" (no better validation accuracy for {self.early_stop} epochs)" if self._no_progress() else ""
+            tqdm.write(f"the run had already finished {self.epoch} of {self.num_epochs} epochs{why}; nothing to train")
         start = time.perf_counter()
         self._seconds_before = self.train_seconds
         N = len(self.data["X_train"])
         while self.epoch < self.num_epochs:
+            if self._no_progress():
+                self.stopped_early = True
+                if self.verbose:
+                    tqdm.write(f"stopping after epoch {self.epoch}: validation accuracy has not improved for "
+                               f"{self.early_stop} epochs (best: epoch {self.best_epoch})")
+                break
             epoch_start = time.perf_counter()
             if self.order is None:
                 self.order, self.next_batch = self.rng.permutation(N), 0
@@ -298,6 +312,10 @@ class Solver(SolverState):
             # so training on (train() again) does not change the kept best
             self._show_arrays(self.best)
         return self
+
+    def _no_progress(self):
+        """Whether early_stop epochs have passed since the best validation accuracy."""
+        return self.early_stop is not None and self.epoch > 0 and self.epoch - self.best_epoch >= self.early_stop
 
     def _show_last(self):
         """Put the parameters where training stopped back into the model (after train() it

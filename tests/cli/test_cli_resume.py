@@ -65,6 +65,7 @@ def test_resume_without_a_checkpoint(tmp_path):
     (["--reg", "-0.1"], "argument --reg: must be >= 0, got -0.1"),
     (["--checkpoint-every", "0"], "argument --checkpoint-every: must be >= 1, got 0"),
     (["--time-limit", "0"], "argument --time-limit: must be > 0, got 0"),
+    (["--early-stop", "0"], "argument --early-stop: must be >= 1, got 0"),
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
 ])
 def test_bad_options(tmp_path, args, message):

@@ -98,6 +98,28 @@ def test_max_seconds_stops_after_a_whole_epoch(rng):
         Solver(model, data, max_seconds=0)
 
 
+def test_early_stop_after_epochs_without_a_better_validation_accuracy(rng, tmp_path):
+    # no batchnorm and a learning rate too small to change a prediction: validation accuracy
+    # is the same after every epoch, so epoch 1 stays the best
+    _, data = _setup(rng)
+    model = ConvNet(conv=[{"filters": 4, "kernel": 3, "pool": True}], fc=[{"units": 8}], input_shape=(1, 8, 8),
+                    num_classes=3, seed=1)
+    kw = dict(num_epochs=10, batch_size=8, verbose=False, update_rule="sgd", optim_config={"learning_rate": 1e-30},
+              checkpoint_dir=tmp_path / "ck")
+    s = Solver(model, data, early_stop=2, **kw)
+    s.train()
+    assert s.epoch == 3 and s.best_epoch == 1 and s.stopped_early and len(set(s.val_acc_history)) == 1
+    assert s.history()["epochs_run"] == 3 and s.history()["stopped_early"]
+    again = Solver(model, data, early_stop=2, **kw)  # resumed: it had stopped, and stays stopped
+    again.train(resume=True)
+    assert again.already_finished and again.epoch == 3 and len(again.loss_history) == len(s.loss_history)
+    longer = Solver(model, data, early_stop=4, **kw)  # a longer patience may be given on resume
+    longer.train(resume=True)
+    assert not longer.already_finished and longer.epoch == 5 and longer.stopped_early
+    with pytest.raises(ValueError, match=r"early_stop must be an integer >= 1, got 0"):
+        Solver(model, data, early_stop=0)
+
+
 def test_training_again_keeps_the_best_intact(rng):
     model, data = _setup(rng)
     s = Solver(model, data, num_epochs=2, batch_size=8, verbose=False)
