@@ -28,16 +28,26 @@ NETWORK = ("affine_forward", "affine_backward", "relu_forward", "relu_backward",
 # that the readable layers train in minutes on 2 cores; each can be set by its option
 LAYERS_DEFAULTS = {"synthetic_train": 420, "epochs": 4, "batch_size": 64}
 OPTIONS = {"synthetic_train": "--synthetic-train", "epochs": "--epochs", "batch_size": "--batch-size"}
-REFUSED = ("--resume", "--checkpoint-every", "--time-limit", "--augment-flip")
+# a comparison runs from the start, in one go
+REFUSED_RUN = ("--resume", "--checkpoint-every", "--time-limit", "--early-stop")
+# the comparison trains the paper's recipe: momentum SGD (yours or fercnn's), a learning rate
+# decayed per epoch, no augmentation; options for anything else would be ignored
+REFUSED_RECIPE = ("--augment-flip", "--augment-shift", "--augment-rotate", "--augment-scale", "--augment-erase",
+                  "--update-rule", "--nesterov", "--lr-schedule", "--plateau-factor", "--plateau-patience",
+                  "--warmup-epochs", "--min-lr", "--label-smoothing")
 
 
 def apply_defaults(args, argv):
     """LAYERS_DEFAULTS where argv does not set the option; the options --layers refuses."""
     given = {a.split("=")[0] for a in argv if a.startswith("--")}
-    for option in REFUSED:
+    for option in REFUSED_RUN:
         if option in given:
             raise ValueError(f"train shallow --layers: {option} cannot be combined with --layers (a comparison "
                              f"runs from the start, in one go)")
+    for option in REFUSED_RECIPE:
+        if option in given:
+            raise ValueError(f"train shallow --layers: {option} cannot be combined with --layers (the comparison "
+                             f"trains with momentum SGD, --lr-decay and no augmentation)")
     for key, value in LAYERS_DEFAULTS.items():
         if OPTIONS[key] not in given:
             setattr(args, key, value)

@@ -61,6 +61,24 @@ def test_resume_cannot_be_combined_with_layers(tmp_path):
                           "runs from the start, in one go)\n"
 
 
+def test_every_training_option_the_comparison_would_ignore_is_refused():
+    from fercnn.cli.experiment import build_parser
+    from fercnn.exercises.train import REFUSED_RECIPE, REFUSED_RUN, apply_defaults
+
+    honoured = {"--seed", "--reg", "--weight-init", "--conv-dropout", "--fc-dropout", "--lr", "--momentum",
+                "--lr-decay", "--batch-size", "--epochs", "--bn-recalibration", "--synthetic-train", "--no-flip-double"}
+    data_and_output = {"-h", "--help", "--layers", "--data", "--detect-faces", "--min-face", "--max-pixels",
+                       "--val-fraction", "--test-fraction", "--train-limit", "--cache-dir", "--out", "--overwrite",
+                       "--quiet"}
+    parser = build_parser("shallow", False)
+    options = {o for a in parser._actions for o in a.option_strings}
+    # a new option of `fercnn train` is honoured by the comparison, or refused with --layers
+    assert options - data_and_output - honoured - set(REFUSED_RUN) - set(REFUSED_RECIPE) == set()
+    for option in REFUSED_RUN + REFUSED_RECIPE:
+        with pytest.raises(ValueError, match=f"train shallow --layers: {option} cannot be combined with --layers"):
+            apply_defaults(parser.parse_args(["--layers", "ex"]), ["--layers", "ex", option])
+
+
 def test_the_comparison_averages_each_epochs_losses():
     from fercnn.exercises.train import comparison_text
 
