@@ -25,7 +25,7 @@ replace a recipe row. With --write:
 - reproduction/runs.json;
 - docs/reproduction/curves.png: validation accuracy per epoch beside the PyTorch reference;
 - docs/reproduction/past_the_paper.png: the accuracy network's (vgg, and its ablation runs)
-  beside the deep recipe's;
+  beside the deep recipe's and the deep hybrid's;
 - docs/reproduction/confusion_<run>.png: the normalised test confusion matrix of each
   finished recipe run whose summary has its confusion matrix (the figures are drawn only
   with --runs: a summary may lack the curves of a run whose folder is gone);
@@ -279,7 +279,8 @@ def plot_curves(runs, reference, path, extras=()):
 def plot_past_the_paper(runs, reference, path, extras=()):
     """The accuracy network's validation and training accuracy per epoch (vgg; its ablation
     runs, the extras of network vgg, as dotted lines) beside the deep recipe's validation
-    accuracy (fercnn's and PyTorch's), with the published PrivateTest figures as lines.
+    accuracy (fercnn's and PyTorch's) and the deep hybrid's, with the published PrivateTest
+    figures as lines.
     Returns the figure (saved to ``path``)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -290,7 +291,8 @@ def plot_past_the_paper(runs, reference, path, extras=()):
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     last = 35
-    curves = [(runs.get("vgg"), "vgg", "o-"), (runs.get("deep"), "deep recipe", "s-")]
+    curves = [(runs.get("vgg"), "vgg", "o-"), (runs.get("deep"), "deep recipe", "s-"),
+              (runs.get("deep_hybrid"), "deep hybrid (HOG), deep recipe", "^:")]
     curves += [(run, f"vgg, {tag}", ".:") for network, tag, run in extras if network == "vgg"]
     for run, label, style in curves:
         if run is None or not run["history"].get("val_acc"):
@@ -456,7 +458,8 @@ def main(argv=None):
                   "(their run folders are gone)")
         else:
             plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
-        shown = [r for r in [runs.get("vgg"), runs.get("deep"), *(r for n, _, r in extras if n == "vgg")] if r]
+        shown = [r for r in [runs.get("vgg"), runs.get("deep"), runs.get("deep_hybrid"),
+                             *(r for n, _, r in extras if n == "vgg")] if r]
         if any(r["finished"] and not r["history"].get("val_acc") for r in shown):
             print(f"kept {figures_dir}/past_the_paper.png: a run it shows has no curve in its summary")
         elif shown:

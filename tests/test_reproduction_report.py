@@ -194,11 +194,11 @@ def test_an_unfinished_run_is_out_of_the_epochs_its_checkpoint_plans(tmp_path):
     _runs(tmp_path)
     deep = report.summarize(report.read_run(str(tmp_path / "deep_fer2013")))
     noaug = {**report.summarize(report.read_run(str(tmp_path / "vgg_fer2013"))), "planned_epochs": 30}
-    fig = report.plot_past_the_paper({"vgg": summary, "deep": deep}, REFERENCE, str(tmp_path / "p.png"),
-                                     [("vgg", "noaug", noaug), ("deep", "other", deep)])
+    fig = report.plot_past_the_paper({"vgg": summary, "deep": deep, "deep_hybrid": deep}, REFERENCE,
+                                     str(tmp_path / "p.png"), [("vgg", "noaug", noaug), ("deep", "other", deep)])
     lines, labels = fig.axes[0].get_legend_handles_labels()
     assert labels == ["fercnn vgg: validation, 5 of 60 epochs", "fercnn vgg: train (1,000 drawn)",
-                      "fercnn deep recipe: validation", "fercnn vgg, noaug: validation, 5 of 30 epochs",
-                      "PyTorch deep recipe: validation"]
+                      "fercnn deep recipe: validation", "fercnn deep hybrid (HOG), deep recipe: validation",
+                      "fercnn vgg, noaug: validation, 5 of 30 epochs", "PyTorch deep recipe: validation"]
     assert list(lines[0].get_ydata()) == [100 * v for v in _history(5)["val_acc"]]
     assert fig.axes[0].get_xlim() == (0, 61) and (tmp_path / "p.png").stat().st_size > 0
