@@ -1,3 +1,7 @@
+import os
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -32,3 +36,20 @@ def ops(request):
     import fercnn.fast
     import fercnn.layers
     return {"layers": fercnn.layers, "fast": fercnn.fast}[request.param]
+
+
+def as_ordinary_user():
+    """A command prefix under which a subprocess obeys file permissions as an ordinary user
+    does: for root, util-linux's setpriv taking CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH out
+    of its capabilities (root still owns its files, so it reads them); nothing for other
+    users. Skips the test, saying why, where root cannot drop them."""
+    if os.geteuid() != 0:
+        return []
+    prefix = [shutil.which("setpriv") or "setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    try:
+        ok = subprocess.run(prefix + ["true"], capture_output=True).returncode == 0
+    except OSError:
+        ok = False
+    if not ok:
+        pytest.skip("running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here: root writes into read-only folders")
+    return prefix

@@ -27,7 +27,6 @@ def _committed_figures():
     return digests
 
 
-BEFORE = _committed_figures()  # at collection, before any chapter runs
 
 
 def test_ten_chapters_with_code_in_the_readme():
@@ -41,7 +40,9 @@ def test_ten_chapters_with_code_in_the_readme():
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_runs_alone_in_its_own_folder(chapter, tmp_path):
-    """As `python docs/walkthrough/run.py --out DIR NN` runs it: in a process and a folder of its own."""
+    """As `python docs/walkthrough/run.py --out DIR NN` runs it: in a process and a folder of its
+    own, leaving the committed figures as they were."""
+    before = _committed_figures()
     done = subprocess.run([sys.executable, RUNNER, "--out", str(tmp_path), chapter[:2]], capture_output=True,
                           text=True, timeout=1800)
     assert done.returncode == 0, f"{chapter} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -50,6 +51,7 @@ def test_chapter_runs_alone_in_its_own_folder(chapter, tmp_path):
         written = tmp_path / chapter[:-3] / "figures" / name
         assert written.exists(), f"{chapter} shows figures/{name} but did not write it"
     assert "(expected " in done.stdout, f"{chapter} checks nothing it prints"
+    assert _committed_figures() == before, f"{chapter} changed a committed figure"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -104,8 +106,3 @@ def test_expect_prints_and_checks(capsys):
         expect("out", np.array([[1, 2]]), [[1, 3]])
     with pytest.raises(ValueError, match="give either want"):
         expect("x", 1.0, 1.0, below=2.0)
-
-
-def test_running_the_chapters_left_the_committed_figures_alone():
-    """Runs after the chapters (pytest keeps the file's order): not one committed figure changed."""
-    assert _committed_figures() == BEFORE

@@ -40,10 +40,14 @@ def test_no_checkpoint_holds_nan(tmp_path):
     """The check comes before every checkpoint, so the newest one is the last good one."""
     done = _fercnn("train", "linear", "--out", "out", "--quiet", "--synthetic-train", "140", "--lr", "1e30",
                    "--checkpoint-every", "1", "--epochs", "1", cwd=tmp_path)
-    one_error_line(done, 1, "Solver: ")
-    for name in os.listdir(tmp_path / "out" / "checkpoints"):
-        if name.endswith(".npz"):
-            load(tmp_path / "out" / "checkpoints" / name)  # refuses NaN or infinite values
+    one_error_line(done, 1, "Solver: loss became nan at iteration 2")
+    folder = tmp_path / "out" / "checkpoints"
+    # iteration 1's checkpoint (its update made the weights huge, not yet NaN), none after it
+    assert sorted(n for n in os.listdir(folder) if n.endswith(".npz")) == ["epoch001_iter0000001.npz"]
+    load(folder / "epoch001_iter0000001.npz")  # refuses NaN or infinite parameters and statistics
+    with np.load(folder / "epoch001_iter0000001.npz") as z:  # and the rest: the optimiser's state, the best
+        numbers = [k for k in z.files if z[k].dtype.kind == "f"]
+        assert len(numbers) > 2 and all(np.isfinite(z[k]).all() for k in numbers), numbers
 
 
 def _photo(path):

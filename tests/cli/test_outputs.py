@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import one_error_line
+from conftest import as_ordinary_user, one_error_line
 from PIL import Image
 
 from fercnn.cli.outputs import LOCK_NAME
@@ -19,15 +19,15 @@ from fercnn.models import ConvNet
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _fercnn(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "fercnn.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+def _fercnn(*args, cwd, timeout=300, prefix=()):
+    return subprocess.run([*prefix, sys.executable, "-m", "fercnn.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout)
 
 
-def _train(tmp_path, *args, out="out", timeout=300):
+def _train(tmp_path, *args, out="out", timeout=300, prefix=()):
     """A quick linear run on synthetic faces (8 epochs of 140 faces unless args say otherwise)."""
     return _fercnn("train", "linear", "--out", out, "--quiet", "--synthetic-train", "140", *args, cwd=tmp_path,
-                   timeout=timeout)
+                   timeout=timeout, prefix=prefix)
 
 
 
@@ -144,10 +144,9 @@ def test_an_unwritable_out_is_found_before_the_data_is_loaded(tmp_path):
     one_error_line(done, 2, "fercnn train linear: --out afile is a file, not a folder")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_out_is_found_before_the_data_is_loaded(tmp_path):
     (tmp_path / "ro").mkdir(mode=0o555)
-    done = _train(tmp_path, out="ro")
+    done = _train(tmp_path, out="ro", prefix=as_ordinary_user())
     one_error_line(done, 2, "fercnn train linear: cannot write to ro (Permission denied)")
     assert done.stdout == ""
 

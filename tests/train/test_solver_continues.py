@@ -40,7 +40,7 @@ def test_training_again_goes_on_from_the_last_parameters_and_shows_the_best_at_t
 
 def test_a_checkpoint_written_after_train_holds_the_last_parameters(tmp_path):
     solver = _solver(num_epochs=2).train()
-    best = dict(solver.model.params)
+    best = {k: v.copy() for k, v in solver.model.params.items()}
     solver.save_checkpoint(tmp_path)
     assert _same_params(solver.model.params, best)  # the model still shows the best
     meta, entries = ckpt.read_checkpoint(ckpt.list_checkpoints(tmp_path)[0])
