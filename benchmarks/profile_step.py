@@ -1,6 +1,6 @@
 """Where a training step's time goes: each layer's forward and backward, and the update.
 
-    python benchmarks/profile_step.py deep        # or shallow; --steps, --batch, --threads
+    python benchmarks/profile_step.py deep        # or shallow, vgg; --steps, --batch, --threads
 
 A breakdown, not a comparison: it times fercnn alone, with a wall clock around each layer's
 forward and backward inside ordinary training steps (batch 128 of random 48x48 images,
@@ -36,7 +36,7 @@ def instrument(model, totals):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("net", choices=["shallow", "deep"])
+    p.add_argument("net", choices=["shallow", "deep", "vgg"])
     p.add_argument("--steps", type=int, default=5, help="timed steps (after one warm-up)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: Numba's)")
