@@ -1,16 +1,18 @@
-"""fercnn summary {shallow,deep,linear,MODEL.npz}: layers, output shapes, parameter counts."""
+"""fercnn summary {shallow,deep,vgg,linear,MODEL.npz}: layers, output shapes, parameter counts."""
 import os
 
 from fercnn import models
 from fercnn.cli.options import OneLineParser, describe
 
+PRESETS = ("shallow", "deep", "vgg", "linear")  # fercnn.models' networks
+
 
 def main(argv, prog="fercnn summary"):
     p = OneLineParser(prog=prog, description=describe(__doc__))
-    p.add_argument("network", help="shallow, deep, linear, or a saved model / checkpoint (.npz)")
+    p.add_argument("network", help=f"{', '.join(PRESETS)}, or a saved model / checkpoint (.npz)")
     p.add_argument("--hog", action="store_true", help="the hybrid: HOG features join the conv output")
     args = p.parse_args(argv)
-    if args.network in ("shallow", "deep", "linear"):
+    if args.network in PRESETS:
         model = getattr(models, args.network)(hog=args.hog)
         print(f"{args.network}{' + HOG (hybrid)' if args.hog else ''}")
     elif args.network.endswith(".npz") or os.path.exists(args.network):
@@ -18,6 +20,7 @@ def main(argv, prog="fercnn summary"):
         names = ", ".join(model.class_names) if model.class_names else "not stored"
         print(f"{args.network}: classes {names}")
     else:
-        raise ValueError(f"{prog}: {args.network!r} is neither shallow, deep, linear nor a model file")
+        raise ValueError(f"{prog}: expected {', '.join(PRESETS)} or a model file, got {args.network!r} "
+                         "(no such file)")
     print(model.summary())
     return 0
