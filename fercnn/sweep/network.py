@@ -5,7 +5,7 @@
 The keys and what they mean (a key left out takes the preset's value; the preset is
 "shallow" unless [network] names another):
 
-    preset          "shallow", "deep" or "linear": where the other keys start from
+    preset          "shallow", "deep", "vgg" or "linear": where the other keys start from
     conv_blocks     M
     conv_filters    the first block's filters (each next block has conv_growth times as
                     many), or a list, one per block
@@ -23,7 +23,7 @@ A list gives one value per block and may be longer than the blocks: a search ove
 conv_blocks = {grid = [2, 3, 4]} with conv_filters = [64, 128, 512, 512] uses its first M.
 """
 
-# the paper's two networks (fercnn.models.presets), said with these keys
+# the paper's two networks and the accuracy network (fercnn.models.presets), said with these keys
 PRESETS = {
     "shallow": {"conv_blocks": 2, "conv_filters": [32, 64], "conv_growth": 2, "conv_kernel": 3, "conv_batchnorm": True,
                 "conv_dropout": 0.2, "conv_pool": "last", "fc_blocks": 1, "fc_units": 512, "fc_batchnorm": False,
@@ -31,6 +31,9 @@ PRESETS = {
     "deep": {"conv_blocks": 4, "conv_filters": [64, 128, 512, 512], "conv_growth": 2, "conv_kernel": [3, 5, 3, 3],
              "conv_batchnorm": True, "conv_dropout": 0.2, "conv_pool": "each", "fc_blocks": 2, "fc_units": [256, 512],
              "fc_batchnorm": True, "fc_dropout": 0.5},
+    "vgg": {"conv_blocks": 8, "conv_filters": [64, 64, 128, 128, 256, 256, 512, 512], "conv_growth": 2,
+            "conv_kernel": 3, "conv_batchnorm": True, "conv_dropout": [0.0, 0.2] * 4, "conv_pool": [False, True] * 4,
+            "fc_blocks": 2, "fc_units": 512, "fc_batchnorm": True, "fc_dropout": 0.5},
     "linear": {"conv_blocks": 0, "conv_filters": 32, "conv_growth": 2, "conv_kernel": 3, "conv_batchnorm": False,
                "conv_dropout": 0.0, "conv_pool": "none", "fc_blocks": 0, "fc_units": 512, "fc_batchnorm": False,
                "fc_dropout": 0.0},

@@ -11,7 +11,7 @@ import pytest
 from sweep_helpers import TINY_TOML, tiny_spec
 
 from fercnn.cli import main
-from fercnn.models import deep_spec, shallow_spec
+from fercnn.models import deep_spec, shallow_spec, vgg_spec
 from fercnn.models.convnet import WEIGHT_INITS
 from fercnn.sweep import read_spec
 from fercnn.sweep import spec as spec_module
@@ -170,10 +170,12 @@ def test_the_lists_of_names_match_the_library():
 
 
 def test_the_presets_are_the_papers_networks():
-    for name, spec in (("shallow", shallow_spec()), ("deep", deep_spec())):
+    for name, spec in (("shallow", shallow_spec()), ("deep", deep_spec()), ("vgg", vgg_spec())):
         assert blocks({"preset": name}) == {"conv": spec["conv"], "fc": spec["fc"]}
     assert blocks({"preset": "linear"}) == {"conv": [], "fc": []}
-    assert set(PRESETS["shallow"]) == set(spec_module.NETWORK) - {"preset"}
+    assert all(set(p) == set(spec_module.NETWORK) - {"preset"} for p in PRESETS.values())
+    assert describe(blocks({"preset": "vgg"})) == ("conv 64-64p-128-128p-256-256p-512-512p 3x3 BN drop 0,0.2,0,0.2,0,0.2,"
+                                                  "0,0.2 | fc 512-512 BN drop 0.5")
 
 
 def test_blocks_from_a_few_numbers():
