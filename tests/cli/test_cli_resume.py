@@ -86,3 +86,14 @@ def test_diverging_run_ends_in_one_line_and_keeps_its_last_good_checkpoint(tmp_p
     checkpoints = sorted(n for n in os.listdir(tmp_path / "out" / "checkpoints") if n.endswith(".npz"))
     assert checkpoints == ["epoch001_iter0000001.npz"]  # the loss was finite after iteration 1 only
     load(tmp_path / "out" / "checkpoints" / checkpoints[-1])  # complete and readable
+
+
+def test_early_stop_ends_the_run_and_says_so_in_its_results(tmp_path):
+    # a learning rate too small to change a prediction: epoch 1 stays the best
+    done = _run(tmp_path, "--epochs", "20", "--early-stop", "2", "--update-rule", "sgd", "--lr", "1e-30")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["stopped_early"] and results["epochs_run"] == 3 and results["best_epoch"] == 1
+    assert results["args"]["early_stop"] == 2 and results["epochs"] == 20
+    again = _run(tmp_path, "--epochs", "20", "--early-stop", "2", "--update-rule", "sgd", "--lr", "1e-30", "--resume")
+    assert again.returncode == 0 and "the run had already finished (3 of 20 epochs)" in again.stdout, again.stdout
