@@ -4,18 +4,20 @@
     fercnn evaluate --data path/to/fer2013 --bn-recalibration 0 model.npz   # statistics as saved
 
 Every model is scored on the validation split (PublicTest), after its batchnorm statistics
-are recomputed from --bn-recalibration training images with dropout off (the Solver does
-the same before each evaluation; checkpoints written without it gain from it). The model
-with the best validation accuracy is then scored once on the test split (PrivateTest),
-with the per-class table. Models keep the mean image they were trained with. A model of
-other classes than FER2013's seven (trained on your own faces, say) is refused before
-anything is scored.
+are recomputed from --bn-recalibration training images and their mirror images, dropout
+off (the Solver does the same before each evaluation, so a model.npz a run wrote already
+holds them: --bn-recalibration 0 scores it as it is; checkpoints written without it gain
+from it). Each image is mirrored after its mean image is subtracted, as training's flips
+are. The model with the best validation accuracy (averaged at test time with --tta) is
+then scored once on the test split (PrivateTest), with the per-class table. Models keep
+the mean image they were trained with. A model of other classes than FER2013's seven
+(trained on your own faces, say) is refused before anything is scored.
 """
 import numpy as np
 
 from fercnn import models
 from fercnn.cli.options import OneLineParser, describe, number
-from fercnn.data import CLASS_NAMES, flip_double, load_fer2013
+from fercnn.data import CLASS_NAMES, load_fer2013
 from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.models.tta import predict_proba_tta
 from fercnn.predict import class_names_of
@@ -35,29 +37,35 @@ def main(argv=None, prog="fercnn evaluate"):
     for path in args.models:  # all of them before any work (each is loaded again below, one at a time)
         check_scorable(models.load(path), path)
     raw = load_fer2013(args.data, cache_dir=args.cache_dir)
-    X_train, _ = flip_double(raw["X_train"], raw["y_train"])
+    n = len(raw["X_train"])
     rng = np.random.default_rng(args.seed)
-    recal = np.sort(rng.choice(len(X_train), min(args.bn_recalibration, len(X_train)), replace=False))
+    # drawn from the training images and their mirror images: i < n is image i, i >= n the mirror of i - n
+    recal = np.sort(rng.choice(2 * n, min(args.bn_recalibration, 2 * n), replace=False))
     best = None
     for path in args.models:
         model = models.load(path)
         if len(recal) and model.bn_state:
-            model.recalibrate_batchnorm(model.prepare(X_train[recal]))
-        acc = float(np.mean(model.predict(model.prepare(raw["X_val"])) == raw["y_val"]))
-        line = f"{path}: validation accuracy {acc:.4f}"
+            pool = model.prepare(raw["X_train"][recal % n])
+            pool[recal >= n] = pool[recal >= n][..., ::-1]
+            model.recalibrate_batchnorm(pool)
+        acc = plain = float(np.mean(model.predict(model.prepare(raw["X_val"])) == raw["y_val"]))
+        line = f"{path}: validation accuracy {plain:.4f}"
         if args.tta:
             acc = float(np.mean(_tta_labels(model, raw["X_val"]) == raw["y_val"]))
-            line += f", with averaging at test time {acc:.4f}"
+            line += f", averaged at test time {acc:.4f}"
         print(line)
         if best is None or acc > best[0]:
-            best = (acc, path, model)
-    acc, path, model = best
+            best = (acc, plain, path, model)
+    acc, plain, path, model = best
     cm = confusion_matrix(raw["y_test"], model.predict(model.prepare(raw["X_test"])), len(raw["class_names"]))
-    print(f"best on validation: {path} ({acc:.4f}); test accuracy {np.trace(cm) / cm.sum():.4f}")
+    chosen = f"validation {plain:.4f}" + (f", averaged at test time {acc:.4f}" if args.tta else "")
+    print(f"best on validation: {path} ({chosen}); test accuracy {np.trace(cm) / cm.sum():.4f}")
+    title = "per-class test accuracy"
     if args.tta:
         cm = confusion_matrix(raw["y_test"], _tta_labels(model, raw["X_test"]), len(raw["class_names"]))
-        print(f"test accuracy with averaging at test time: {np.trace(cm) / cm.sum():.4f}")
-    print("per-class test accuracy:\n" + per_class_table(cm, list(raw["class_names"])))
+        print(f"test accuracy averaged at test time: {np.trace(cm) / cm.sum():.4f}")
+        title += ", averaged at test time"
+    print(f"{title}:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0
 
 

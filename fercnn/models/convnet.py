@@ -8,6 +8,7 @@ each layer's cache), the backward pass (the list in reverse) and summary() walk 
 import numpy as np
 
 from fercnn.argcheck import check_positive_int
+from fercnn.data.augment import Augmentation
 from fercnn.data.preprocess import prepare_input
 from fercnn.fast import add_scaled
 from fercnn.models.blocks import Pass, build_layers, layer_rows
@@ -131,7 +132,7 @@ class ConvNet:
         if "class_names" in meta:
             self.class_names = names
         if "augmentation" in meta:
-            self.augmentation = meta["augmentation"]
+            self.augmentation = _augmentation(meta["augmentation"], where)
         if "rng" in meta:
             self.dropout_rng.bit_generator.state = meta["rng"]
 
@@ -297,3 +298,21 @@ class ConvNet:
     def save(self, path):
         """Write spec, params, BN running statistics, mean image and class names to one .npz."""
         save_model(self, path)
+
+
+def _augmentation(config, where):
+    """A saved model's augmentation settings (what it was trained with; test-time averaging
+    reads them), checked as a run's options are: None, or a dict Augmentation accepts."""
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: augmentation must be a dict of settings or null, got {config!r}")
+    unknown = sorted(set(config) - set(Augmentation().config()))
+    if unknown:
+        raise ValueError(f"{where}: augmentation has unknown settings {unknown}; expected some of "
+                         f"{sorted(Augmentation().config())}")
+    try:
+        Augmentation(**config)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    return config

@@ -4,8 +4,8 @@
 
 The copies are the mirror image (faces are left-right symmetric enough that every network
 here is trained on both) and, for a network trained on shifted images (its
-``augmentation`` has a shift), the image and its mirror shifted by half that shift up, down,
-left and right: 2 or 10 views. Their softmax outputs are averaged.
+``augmentation`` has a shift), the image and its mirror shifted by half that shift (rounded
+up) up, down, left and right: 2 or 10 views. Their softmax outputs are averaged.
 """
 import numpy as np
 
@@ -13,9 +13,10 @@ from fercnn.data.augment import warp
 
 
 def tta_shift(model):
-    """The shift (pixels) of the shifted views for ``model``: half the shift it was trained with, 0 if none."""
+    """The shift (pixels) of the shifted views for ``model``: half the shift it was trained with,
+    rounded up (a model trained on shifts of 1 pixel gets views shifted by 1), 0 if none."""
     augmentation = getattr(model, "augmentation", None) or {}
-    return int(augmentation.get("shift", 0)) // 2
+    return -(-int(augmentation.get("shift", 0)) // 2)
 
 
 def views(X, shift):
@@ -34,6 +35,9 @@ def views(X, shift):
 def predict_proba_tta(model, X, *, shift=None, batch_size=256, **inputs):
     """Class probabilities (N, K) averaged over the views of X (see the module docstring);
     shift: the shifted views' shift in pixels (default: tta_shift(model))."""
+    if getattr(model, "hog_dim", 0) or inputs:  # (a Predictor refuses hybrids when it is made)
+        raise ValueError("predict_proba_tta: expected an image-only model; a hybrid's HOG features describe the "
+                         "image as it is, not its mirrored and shifted views")
     shift = tta_shift(model) if shift is None else shift
-    probs = [model.predict_proba(v, batch_size=batch_size, **inputs) for v in views(X, shift)]
+    probs = [model.predict_proba(v, batch_size=batch_size) for v in views(X, shift)]
     return (sum(p.astype(np.float64) for p in probs) / len(probs)).astype(probs[0].dtype)

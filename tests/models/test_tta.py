@@ -1,4 +1,6 @@
 """Averaging at test time (fercnn.models.tta): the views, and their mean."""
+import re
+
 import numpy as np
 import pytest
 
@@ -45,3 +47,33 @@ def test_detect_emotions_with_tta_answers_with_probabilities(tmp_path):
     assert [f["box"] for f in averaged] == [f["box"] for f in plain] and len(plain) == 1
     assert sum(averaged[0]["emotions"].values()) == pytest.approx(1.0)
     assert averaged[0]["top"] == "happy" and averaged[0]["emotions"] != plain[0]["emotions"]
+
+
+def test_odd_shifts_round_up_and_hybrids_are_refused():
+    m = _model()
+    for trained, views_shift in ((1, 1), (3, 2), (4, 2), (5, 3)):
+        m.augmentation = {"flip": True, "shift": trained, "rotate": 0.0, "scale": 0.0, "erase": 0.0}
+        assert tta_shift(m) == views_shift
+    X = np.zeros((2, 1, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="predict_proba_tta: expected an image-only model"):
+        predict_proba_tta(m, X, features=np.zeros((2, 5), np.float32))
+
+
+@pytest.mark.parametrize("augmentation,message", [
+    ("shift 4", "augmentation must be a dict of settings or null, got 'shift 4'"),
+    ({"shift": 4, "zoom": 2}, "augmentation has unknown settings ['zoom']"),
+    ({"shift": -1}, "augmentation: shift must be a whole number of pixels in [0, 24], got -1"),
+    ({"shift": "4"}, "augmentation: shift must be a whole number of pixels in [0, 24], got '4'"),
+])
+def test_a_saved_augmentation_is_checked_when_the_model_is_loaded(tmp_path, augmentation, message):
+    from fercnn.models import load
+
+    m = _model()
+    m.mean_image = np.zeros((1, 8, 8), np.float32)
+    m.augmentation = augmentation
+    m.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load(tmp_path / "m.npz")
+    m.augmentation = {"flip": True, "shift": 4}  # a part of the settings is fine: the rest are off
+    m.save(tmp_path / "ok.npz")
+    assert load(tmp_path / "ok.npz").augmentation == {"flip": True, "shift": 4}
