@@ -106,6 +106,10 @@ def run_once(data, raw, args, *, ops, rule, label):
 def compare(args, argv, *, load_data, preprocess, summarize, out):
     """The whole command: check, train twice, print the comparison; returns the results dict."""
     apply_defaults(args, argv)
+    written = os.path.join(out, "comparison.json")
+    if os.path.exists(written) and not args.overwrite:  # before any work
+        raise ValueError(f"train shallow --layers: {written} exists (an earlier comparison); give another --out, "
+                         "or --overwrite to replace it")
     layers_module, rule = check_layers(args.layers)
     raw = load_data(args)
     print(summarize(raw))
@@ -130,7 +134,7 @@ def compare(args, argv, *, load_data, preprocess, summarize, out):
                "same_dropout_masks": masks, "yours": yours, "fercnn": theirs}
     print(comparison_text(yours, theirs, masks))
     os.makedirs(out, exist_ok=True)
-    write_json(os.path.join(out, "comparison.json"), results, indent=1)
+    write_json(written, results, indent=1)
     print(f"wrote {out}/comparison.json")
     return results
 

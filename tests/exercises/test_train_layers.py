@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import solved
+from conftest import one_error_line
 
 from fercnn.exercises.stubs import start
 
@@ -41,6 +42,14 @@ def test_fercnns_readable_layers_train_beside_fercnns_own(tmp_path):
     # the same masks and weights: the first losses differ by float32 summation order only
     assert abs(a[0] - b[0]) < 1e-4 * abs(b[0]), (a[0], b[0])
     assert np.max(np.abs(a - b)) < 0.05, (a, b)
+    # a second comparison into the same --out does not replace the first's unasked
+    again = _train(tmp_path, folder, "--synthetic-train", "14", "--epochs", "1", "--batch-size", "14")
+    one_error_line(again, 2, f"train shallow --layers: {tmp_path / 'out' / 'comparison.json'} exists (an earlier "
+                             "comparison); give another --out, or --overwrite to replace it")
+    assert json.loads((tmp_path / "out" / "comparison.json").read_text()) == results
+    replaced = _train(tmp_path, folder, "--synthetic-train", "14", "--epochs", "1", "--batch-size", "14", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(json.loads((tmp_path / "out" / "comparison.json").read_text())["fercnn"]["loss_history"]) == 2
 
 
 def test_layers_that_do_not_pass_stop_it_in_one_error_line(tmp_path):
