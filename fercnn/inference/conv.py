@@ -154,6 +154,12 @@ def im2col_conv(x, w2, b, r):
     return out.reshape(N, H, W, w2.shape[1])
 
 
+def larger_of_four(a, b, c, d):
+    """The 2x2 max-pool's rule, elementwise over its four pixels (a NaN wins, as in fercnn.fast's
+    pool); every pool of fercnn.inference goes through it, so all give the same numbers."""
+    return np.maximum(np.maximum(a, b), np.maximum(c, d))
+
+
 def im2col_conv_pooled(x, w2, b, r):
     """max_pool_2x2(im2col_conv(x, w2, None, r)) + b (b: (F,) or None), equal up to rounding
     (the product's rows come in another order): (N, H, W, C) -> (N, H // 2, W // 2, F). The
@@ -168,7 +174,7 @@ def im2col_conv_pooled(x, w2, b, r):
     sN, sH, sW, sC = xp.strides
     cols = as_strided(xp, (2, 2, N, H, W, r, r, C), (sH, sW, sN, 2 * sH, 2 * sW, sH, sW, sC), writeable=False)
     out = (cols.reshape(4 * N * H * W, r * r * C) @ w2).reshape(4, N * H * W, F)
-    out = np.maximum(np.maximum(out[0], out[1]), np.maximum(out[2], out[3]))
+    out = larger_of_four(*out)
     if b is not None:
         out += b
     return out.reshape(N, H, W, F)
@@ -225,7 +231,7 @@ def winograd_conv_pooled(x, U, b, variant):
     Y = _winograd_tiles(x, U, variant)
     m = Y.shape[0]
     Y = Y.reshape(m // 2, 2, m // 2, 2, *Y.shape[2:])  # pixel (2i + di, 2j + dj) of each tile
-    Y = np.maximum(np.maximum(Y[:, 0, :, 0], Y[:, 0, :, 1]), np.maximum(Y[:, 1, :, 0], Y[:, 1, :, 1]))
+    Y = larger_of_four(Y[:, 0, :, 0], Y[:, 0, :, 1], Y[:, 1, :, 0], Y[:, 1, :, 1])
     return _placed(Y, x.shape[1] // 2, x.shape[2] // 2, b)
 
 

@@ -9,9 +9,9 @@ the pooled map is 4x smaller) and affine -> ReLU per FC block.
 """
 import numpy as np
 
-from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, im2col_conv_pooled, pools_in_tile,
-                                   transform_filters, transform_filters_rows, winograd_conv, winograd_conv_pooled,
-                                   winograd_rows_conv)
+from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, im2col_conv_pooled, larger_of_four,
+                                   pools_in_tile, transform_filters, transform_filters_rows, winograd_conv,
+                                   winograd_conv_pooled, winograd_rows_conv)
 from fercnn.inference.memory import resident
 from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
 
@@ -96,8 +96,7 @@ def max_pool_2x2(x):
     """(N, H, W, C) -> (N, H // 2, W // 2, C): the larger of four strided views (a NaN wins,
     as in fercnn.fast's pool)."""
     H, W = x.shape[1] // 2 * 2, x.shape[2] // 2 * 2
-    return np.maximum(np.maximum(x[:, 0:H:2, 0:W:2], x[:, 0:H:2, 1:W:2]),
-                      np.maximum(x[:, 1:H:2, 0:W:2], x[:, 1:H:2, 1:W:2]))
+    return larger_of_four(x[:, 0:H:2, 0:W:2], x[:, 0:H:2, 1:W:2], x[:, 1:H:2, 0:W:2], x[:, 1:H:2, 1:W:2])
 
 
 def fold(model):
