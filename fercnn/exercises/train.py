@@ -28,26 +28,22 @@ NETWORK = ("affine_forward", "affine_backward", "relu_forward", "relu_backward",
 # that the readable layers train in minutes on 2 cores; each can be set by its option
 LAYERS_DEFAULTS = {"synthetic_train": 420, "epochs": 4, "batch_size": 64}
 OPTIONS = {"synthetic_train": "--synthetic-train", "epochs": "--epochs", "batch_size": "--batch-size"}
-# a comparison runs from the start, in one go
-REFUSED_RUN = ("--resume", "--checkpoint-every", "--time-limit", "--early-stop")
-# the comparison trains the paper's recipe: momentum SGD (yours or fercnn's), a learning rate
-# decayed per epoch, no augmentation; options for anything else would be ignored
-REFUSED_RECIPE = ("--augment-flip", "--augment-shift", "--augment-rotate", "--augment-scale", "--augment-erase",
-                  "--update-rule", "--nesterov", "--lr-schedule", "--plateau-factor", "--plateau-patience",
-                  "--warmup-epochs", "--min-lr", "--label-smoothing")
-
+# the options --layers refuses, and why: a comparison runs from the start, in one go, and
+# trains the paper's recipe (momentum SGD, yours or fercnn's, a learning rate decayed per
+# epoch, no augmentation); options for anything else would be ignored
+IN_ONE_GO = "a comparison runs from the start, in one go"
+RECIPE = "the comparison trains with momentum SGD, --lr-decay and no augmentation"
+REFUSED = {**dict.fromkeys(("--resume", "--checkpoint-every", "--time-limit", "--early-stop"), IN_ONE_GO),
+           **dict.fromkeys(("--augment-flip", "--augment-shift", "--augment-rotate", "--augment-scale",
+                            "--augment-erase", "--update-rule", "--nesterov", "--lr-schedule", "--plateau-factor",
+                            "--plateau-patience", "--warmup-epochs", "--min-lr", "--label-smoothing"), RECIPE)}
 
 def apply_defaults(args, argv):
     """LAYERS_DEFAULTS where argv does not set the option; the options --layers refuses."""
     given = {a.split("=")[0] for a in argv if a.startswith("--")}
-    for option in REFUSED_RUN:
+    for option, why in REFUSED.items():
         if option in given:
-            raise ValueError(f"train shallow --layers: {option} cannot be combined with --layers (a comparison "
-                             f"runs from the start, in one go)")
-    for option in REFUSED_RECIPE:
-        if option in given:
-            raise ValueError(f"train shallow --layers: {option} cannot be combined with --layers (the comparison "
-                             f"trains with momentum SGD, --lr-decay and no augmentation)")
+            raise ValueError(f"train shallow --layers: {option} cannot be combined with --layers ({why})")
     for key, value in LAYERS_DEFAULTS.items():
         if OPTIONS[key] not in given:
             setattr(args, key, value)

@@ -307,10 +307,10 @@ def _augmentation(config, where):
         return None
     if not isinstance(config, dict):
         raise ValueError(f"{where}: augmentation must be a dict of settings or null, got {config!r}")
-    unknown = sorted(set(config) - set(Augmentation().config()))
+    known = Augmentation().config()
+    unknown = sorted(set(config) - set(known))
     if unknown:
-        raise ValueError(f"{where}: augmentation has unknown settings {unknown}; expected some of "
-                         f"{sorted(Augmentation().config())}")
+        raise ValueError(f"{where}: augmentation has unknown settings {unknown}; expected some of {sorted(known)}")
     try:
         Augmentation(**config)
     except ValueError as e:

@@ -72,7 +72,7 @@ def test_resume_cannot_be_combined_with_layers(tmp_path):
 
 def test_every_training_option_the_comparison_would_ignore_is_refused():
     from fercnn.cli.experiment import build_parser
-    from fercnn.exercises.train import REFUSED_RECIPE, REFUSED_RUN, apply_defaults
+    from fercnn.exercises.train import REFUSED, apply_defaults
 
     honoured = {"--seed", "--reg", "--weight-init", "--conv-dropout", "--fc-dropout", "--lr", "--momentum",
                 "--lr-decay", "--batch-size", "--epochs", "--bn-recalibration", "--synthetic-train", "--no-flip-double"}
@@ -82,8 +82,8 @@ def test_every_training_option_the_comparison_would_ignore_is_refused():
     parser = build_parser("shallow", False)
     options = {o for a in parser._actions for o in a.option_strings}
     # a new option of `fercnn train` is honoured by the comparison, or refused with --layers
-    assert options - data_and_output - honoured - set(REFUSED_RUN) - set(REFUSED_RECIPE) == set()
-    for option in REFUSED_RUN + REFUSED_RECIPE:
+    assert options - data_and_output - honoured - set(REFUSED) == set()
+    for option in REFUSED:
         with pytest.raises(ValueError, match=f"train shallow --layers: {option} cannot be combined with --layers"):
             apply_defaults(parser.parse_args(["--layers", "ex"]), ["--layers", "ex", option])
 
