@@ -276,6 +276,15 @@ def plot_curves(runs, reference, path, extras=()):
     save_figure(fig, path)
 
 
+def past_the_paper_curves(runs, extras):
+    """The runs past_the_paper.png shows, each with its label and line style: vgg, the deep
+    recipe, the deep hybrid and the extras of network vgg (its ablation runs)."""
+    curves = [(runs.get("vgg"), "vgg", "o-"), (runs.get("deep"), "deep recipe", "s-"),
+              (runs.get("deep_hybrid"), "deep hybrid (HOG), deep recipe", "^:")]
+    curves += [(run, f"vgg, {tag}", ".:") for network, tag, run in extras if network == "vgg"]
+    return [(run, label, style) for run, label, style in curves if run is not None]
+
+
 def plot_past_the_paper(runs, reference, path, extras=()):
     """The accuracy network's validation and training accuracy per epoch (vgg; its ablation
     runs, the extras of network vgg, as dotted lines) beside the deep recipe's validation
@@ -291,11 +300,8 @@ def plot_past_the_paper(runs, reference, path, extras=()):
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     last = 35
-    curves = [(runs.get("vgg"), "vgg", "o-"), (runs.get("deep"), "deep recipe", "s-"),
-              (runs.get("deep_hybrid"), "deep hybrid (HOG), deep recipe", "^:")]
-    curves += [(run, f"vgg, {tag}", ".:") for network, tag, run in extras if network == "vgg"]
-    for run, label, style in curves:
-        if run is None or not run["history"].get("val_acc"):
+    for run, label, style in past_the_paper_curves(runs, extras):
+        if not run["history"].get("val_acc"):
             continue
         h = run["history"]
         epochs = np.arange(1, len(h["val_acc"]) + 1)
@@ -458,8 +464,7 @@ def main(argv=None):
                   "(their run folders are gone)")
         else:
             plot_curves(runs, reference, os.path.join(figures_dir, "curves.png"), extras)
-        shown = [r for r in [runs.get("vgg"), runs.get("deep"), runs.get("deep_hybrid"),
-                             *(r for n, _, r in extras if n == "vgg")] if r]
+        shown = [run for run, _, _ in past_the_paper_curves(runs, extras)]
         if any(r["finished"] and not r["history"].get("val_acc") for r in shown):
             print(f"kept {figures_dir}/past_the_paper.png: a run it shows has no curve in its summary")
         elif shown:
