@@ -5,6 +5,7 @@ import importlib.util
 import os
 import re
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,3 +61,28 @@ def test_no_commit_hash_date_or_issue_number(path):
 def test_readme_is_short():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         assert len(f.read().splitlines()) <= 200
+
+
+def test_a_model_card_shows_the_figures_of_the_file_it_describes(tmp_path, monkeypatch):
+    from fercnn.models import ConvNet, shipped
+    write_docs = _script("tools/write_docs.py")
+    model = ConvNet(conv=[{"filters": 2, "kernel": 3, "pool": True}], fc=[], input_shape=(1, 8, 8),
+                    num_classes=2, seed=0)
+    model.mean_image = np.zeros((1, 8, 8), dtype=np.float32)
+    model.class_names = ["calm", "cross"]
+    prov = {"run": "toy_run", "epochs": 4, "best_epoch": 3, "resumes": 1, "train_seconds": 5400.0,
+            "run_val_accuracy": 0.5, "run_test_accuracy": 0.625, "val_accuracy": 0.5, "test_accuracy": 0.6,
+            "val_accuracy_tta": 0.55, "test_accuracy_tta": 0.65,
+            "test_confusion": [[3, 1], [3, 3]], "test_confusion_tta": [[4, 0], [3, 3]]}
+    path = tmp_path / "toy.npz"
+    shipped.write_shipped(model, path, prov)
+    monkeypatch.setattr(shipped, "path_of", lambda name: str(path))
+    block = write_docs.model_card_block("toy")
+    assert "Run `toy_run`: 4 epochs, best validation epoch 3, 1.5 h" in block
+    assert f"{sum(p.size for p in model.params.values()):,} parameters" in block
+    assert "| the run's float32 model | 50.00% | 62.50% |" in block
+    assert "one view | **50.00%** | **60.00%** |" in block
+    assert "(`--tta`) | **55.00%** | **65.00%** |" in block
+    assert "| calm | **3** | 1 | 4 | 75.0% |" in block      # one view
+    assert "| calm | **4** | 0 | 4 | 100.0% |" in block     # averaged
+    assert "| cross | 3 | **3** | 6 | 50.0% |" in block

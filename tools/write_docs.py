@@ -1,5 +1,6 @@
-"""Write the generated parts of the user docs: docs/cli.md from each command's --help, and
-the performance tables of README.md and docs/performance.md from the benchmarks' JSON.
+"""Write the generated parts of the user docs: docs/cli.md from each command's --help, the
+performance tables of README.md and docs/performance.md from the benchmarks' JSON, and the
+figures of docs/usage.md's model cards from the provenance in each shipped model's file.
 
     python tools/write_docs.py            # write them
     python tools/write_docs.py --check    # exit 1, naming each stale file or table, if any differs
@@ -27,6 +28,8 @@ sys.path.insert(0, ROOT)
 from fercnn.cli import COMMANDS, usage  # noqa: E402
 from fercnn.cli.train import PRESETS  # noqa: E402
 from fercnn.fileio import write_text  # noqa: E402
+from fercnn.models import shipped  # noqa: E402
+from fercnn.models.io import read_npz  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 HELP_COLUMNS = "100"  # argparse wraps --help to the terminal: one width, so the file does not depend on it
@@ -212,6 +215,42 @@ def serve_block(serve):
     return "\n".join(lines + ["", f"Machine: {cpu}."])
 
 
+def _pct(x):
+    return f"{100 * x:.2f}%"
+
+
+def model_card_block(name):
+    """docs/usage.md's figures of the shipped model ``name``, all from the provenance in its
+    file (written by reproduction/ship_model.py): the run, the accuracies, and the per-class
+    confusion matrix on PrivateTest."""
+    meta, arrays = read_npz(shipped.path_of(name), "write_docs")
+    prov = meta["provenance"]
+    params = sum(a.size for k, a in arrays.items() if k.startswith("param/"))
+    size = os.path.getsize(shipped.path_of(name)) / 2 ** 20
+    lines = [f"Run `{prov['run']}`: {prov['epochs']} epochs, best validation epoch {prov['best_epoch']}, "
+             f"{prov['train_seconds'] / 3600:.1f} h of training on 2 CPU cores, resumed {prov['resumes']} times. "
+             f"{params:,} parameters; file {size:.1f} MiB.", "",
+             "| | validation (PublicTest) | test (PrivateTest) |", "|---|---|---|",
+             f"| the run's float32 model | {_pct(prov['run_val_accuracy'])} | {_pct(prov['run_test_accuracy'])} |",
+             f"| the shipped file (float16 parameters), one view | **{_pct(prov['val_accuracy'])}** "
+             f"| **{_pct(prov['test_accuracy'])}** |"]
+    if "test_accuracy_tta" in prov:
+        lines.append(f"| the shipped file, averaged at test time (`--tta`) | **{_pct(prov['val_accuracy_tta'])}** "
+                     f"| **{_pct(prov['test_accuracy_tta'])}** |")
+    classes = meta["class_names"]
+    for tta, what in (("", "one view"), ("_tta", "averaged at test time")):
+        if f"test_confusion{tta}" not in prov:
+            continue
+        cm = prov[f"test_confusion{tta}"]
+        lines += ["", f"Test set (PrivateTest), {what}: rows are the true class, columns the predicted one.", "",
+                  "| true \\ predicted | " + " | ".join(classes) + " | images | accuracy |",
+                  "|---|" + "---|" * (len(classes) + 2)]
+        for i, row in enumerate(cm):
+            cells = [f"**{v}**" if j == i else str(v) for j, v in enumerate(row)]
+            lines.append(f"| {classes[i]} | " + " | ".join(cells) + f" | {sum(row)} | {100 * row[i] / sum(row):.1f}% |")
+    return "\n".join(lines)
+
+
 def fill(text, blocks, where="the document"):
     """``text`` with the text between each block's begin/end markers replaced (also
     reproduction/report.py's); ValueError naming ``where`` and the block if one is missing."""
@@ -230,7 +269,9 @@ def documents():
     for path, blocks in ((os.path.join(ROOT, "README.md"), {"performance": performance_block(train)}),
                          (os.path.join(ROOT, "docs", "performance.md"),
                           {"train-steps": train_steps_block(train, layers), "conv-layers": conv_layers_block(layers),
-                           "predict": predict_block(_load("predict.json")), "serve": serve_block(_load("serve.json"))})):
+                           "predict": predict_block(_load("predict.json")), "serve": serve_block(_load("serve.json"))}),
+                         (os.path.join(ROOT, "docs", "usage.md"),
+                          {f"model-card-{name}": model_card_block(name) for name in shipped.NAMES})):
         with open(path, encoding="utf-8") as f:
             wanted[path] = fill(f.read(), blocks, os.path.relpath(path, ROOT))
     return wanted
