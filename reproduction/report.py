@@ -33,6 +33,11 @@ replace a recipe row. With --write:
   ``<!-- end:NAME -->`` markers (the prose around them is written by hand), and the
   results block of README.md.
 
+With --tta DATA, each finished vgg run (the accuracy network and its ablation runs) whose
+folder is under --runs is also scored averaged at test time (fercnn.models.tta) from its
+model.npz, once: the figures go to the folder's tta.json and into runs.json, and fill
+the ablation table.
+
 Nothing here chooses anything on test: each run's best epoch was chosen on validation by
 the Solver, and test is read from its report.
 """
@@ -88,6 +93,10 @@ def read_run(folder):
     if os.path.exists(results_path):
         with open(results_path) as f:
             results = json.load(f)
+        tta_path = os.path.join(folder, "tta.json")
+        if os.path.exists(tta_path):
+            with open(tta_path) as f:
+                results["tta"] = json.load(f)
         with open(os.path.join(folder, "history.json")) as f:
             return {"finished": True, "history": json.load(f), "results": results}
     history_path = os.path.join(folder, "checkpoints", "history.json")
@@ -342,6 +351,8 @@ def summarize(run):
     if run["finished"]:
         out["results"] = {k: run["results"][k] for k in RESULTS_KEYS}
         out["results"]["test_per_class"] = per_class_counts(run["results"])
+        if "tta" in run["results"]:
+            out["results"]["tta"] = run["results"]["tta"]
     return out
 
 
@@ -385,15 +396,103 @@ def past_the_paper_table(runs):
     return "\n".join(rows)
 
 
+def scores(model, raw):
+    """Accuracy of ``model`` on FER2013 with its batchnorm statistics as they are, plain and
+    averaged at test time (fercnn.models.tta): {"val_accuracy", "test_accuracy",
+    "test_confusion"} and the same with "_tta". raw: load_fer2013's dict."""
+    from fercnn.metrics import confusion_matrix
+    from fercnn.models.tta import predict_proba_tta
+
+    out = {}
+    for split in ("val", "test"):
+        X = model.prepare(raw[f"X_{split}"])
+        for tta in ("", "_tta"):
+            labels = predict_proba_tta(model, X).argmax(axis=1) if tta else model.predict(X)
+            cm = confusion_matrix(raw[f"y_{split}"], labels, 7)
+            out[f"{split}_accuracy{tta}"] = float(np.trace(cm) / cm.sum())
+            if split == "test":
+                out[f"test_confusion{tta}"] = cm.tolist()
+    return out
+
+
+def score_tta(folder, raw):
+    """Score the finished run in ``folder`` averaged at test time (report.scores of its
+    model.npz, the best-validation epoch) and keep the accuracies in its tta.json; returns them.
+    The one-view figures must be the run's own (results.json): a model.npz that gives others
+    is not the one the run reported, and is refused."""
+    from fercnn import models
+
+    with open(os.path.join(folder, "results.json")) as f:
+        results = json.load(f)
+    got = scores(models.load(os.path.join(folder, "model.npz")), raw)
+    for split in ("val", "test"):
+        if abs(got[f"{split}_accuracy"] - results[f"{split}_accuracy"]) > 1e-9:
+            raise SystemExit(f"report: {folder}/model.npz scores {got[f'{split}_accuracy']:.4f} on {split}, but its "
+                             f"results.json says {results[f'{split}_accuracy']:.4f}: expected the model it reported")
+    tta = {k: got[k] for k in ("val_accuracy", "test_accuracy", "val_accuracy_tta", "test_accuracy_tta")}
+    write_json(os.path.join(folder, "tta.json"), tta, indent=1)
+    return tta
+
+
+def ablation_table(runs, extras):
+    """The accuracy network's runs (vgg and its ablation runs, the extras of network vgg):
+    validation and test, one view and averaged at test time (where --tta scored them)."""
+    rows = ["| run | augmentation | epochs (best) | validation | test | validation, averaged | test, averaged |",
+            "|---|---|---|---|---|---|---|"]
+    for name, run in [("vgg", runs.get("vgg"))] + [(f"vgg_{tag}", r) for n, tag, r in extras if n == "vgg"]:
+        if run is None:
+            continue
+        if not run["finished"]:
+            h = run["history"]
+            best = pct(h["best_val_acc"]) if h.get("val_acc") else "–"
+            rows.append(f"| {name} | {augmentation_of(None)} | {h['epochs_run']} done (unfinished) | {best} so far "
+                        "| – | – | – |")
+            continue
+        r = run["results"]
+        tta = r.get("tta", {})
+        rows.append(f"| {name} | {augmentation_of(r['args'])} | {r['epochs_run']} ({r['best_epoch']}) | "
+                    f"{pct(r['val_accuracy'])} | {pct(r['test_accuracy'])} | {pct(tta.get('val_accuracy_tta')) or '–'} | "
+                    f"{pct(tta.get('test_accuracy_tta')) or '–'} |")
+    return "\n".join(rows)
+
+
+def augmentation_of(args):
+    """A run's augmentation in words, from its options ("–" where unknown)."""
+    if args is None:
+        return "–"
+    parts = (["mirror"] if args.get("augment_flip") else []) + ["flip-doubled"] * (not args.get("no_flip_double"))
+    parts += [f"{what} {args[key]:g}" for key, what in (("augment_shift", "shift"), ("augment_rotate", "rotate"),
+                                                         ("augment_scale", "scale"), ("augment_erase", "erase"))
+              if args.get(key)]
+    return ", ".join(parts) or "none"
+
+
 def blocks_of(runs, extras, reference, sweep=None):
     return {"results": results_table(runs, reference, extras), "per-class": per_class_table(runs.get("deep"), reference),
             "runs": runs_table(runs, extras), "past-the-paper": past_the_paper_table(runs),
-            "sweep-fer2013": sweep_table(sweep)}
+            "sweep-fer2013": sweep_table(sweep), "ablation": ablation_table(runs, extras)}
 
 
 def stale_blocks(text, blocks, where):
     """Names of the blocks whose text in a document differs from what this script writes."""
     return [name for name, block in blocks.items() if fill(text, {name: block}, where) != text]
+
+
+def tta_runs(folder, found, found_extras, data, cache_dir=None):
+    """Score averaged at test time each finished vgg run of read_runs(folder) that has no
+    tta.json yet (see score_tta); its results get the figures."""
+    todo = [(os.path.join(folder, RECIPE_FOLDERS["vgg"][0]), found["vgg"])] if "vgg" in found else []
+    todo += [(os.path.join(folder, f"vgg_{tag}_fer2013"), run) for network, tag, run in found_extras
+             if network == "vgg"]
+    todo = [(path, run) for path, run in todo if run["finished"] and "tta" not in run["results"]]
+    if not todo:
+        return
+    from fercnn.data import load_fer2013
+
+    raw = load_fer2013(data, cache_dir=cache_dir)
+    for path, run in todo:
+        print(f"scoring {path} averaged at test time ...", flush=True)
+        run["results"]["tta"] = score_tta(path, raw)
 
 
 def main(argv=None):
@@ -404,6 +503,9 @@ def main(argv=None):
     p.add_argument("--check", action="store_true", help="exit 1 if a document's table differs from runs.json's")
     p.add_argument("--sweep", help="a finished `fercnn sweep examples/sweep_fer2013.toml` folder, read anew into "
                                    "--sweep-summary (with --write)")
+    p.add_argument("--tta", metavar="DATA", help="FER2013 (fer2013.csv or its folder): score each finished vgg run under "
+                                                 "--runs averaged at test time, once (its tta.json)")
+    p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached (with --tta)")
     p.add_argument("--summary", default=SUMMARY, help="the committed summary of the runs (runs.json)")
     p.add_argument("--sweep-summary", default=SWEEP, help="the committed summary of the search (sweep_fer2013.json)")
     p.add_argument("--reference", default=REFERENCE)
@@ -417,6 +519,8 @@ def main(argv=None):
         found, found_extras = read_runs(args.runs)
         if not found and not found_extras:
             raise SystemExit(f"report: no run folders (<network>_fer2013) in {args.runs}")
+        if args.tta:
+            tta_runs(args.runs, found, found_extras, args.tta, args.cache_dir)
         for name, run in found.items():
             runs[name] = {**summarize(run), "source": f"run folder {name}"}
         kept = {(n, t): r for n, t, r in extras}

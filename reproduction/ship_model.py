@@ -23,28 +23,11 @@ sys.path.insert(0, ROOT)
 
 from fercnn import models  # noqa: E402
 from fercnn.data import load_fer2013  # noqa: E402
-from fercnn.metrics import confusion_matrix, per_class_table  # noqa: E402
+from fercnn.metrics import per_class_table  # noqa: E402
 from fercnn.models import presets, shipped  # noqa: E402
-from fercnn.models.tta import predict_proba_tta  # noqa: E402
-from reproduction.report import run_options  # noqa: E402
+from reproduction.report import run_options, scores  # noqa: E402
 
 NETWORKS = ("deep", "vgg")  # the presets that can ship (the shallow one's FC layer is too large)
-
-
-def scores(model, raw):
-    """Accuracy of ``model`` on FER2013 as shipped (no recalibration: the file's batchnorm
-    statistics are used as they are), plain and averaged at test time (fercnn.models.tta):
-    {"val_accuracy", "test_accuracy", "test_confusion"} and the same with "_tta"."""
-    out = {}
-    for split in ("val", "test"):
-        X = model.prepare(raw[f"X_{split}"])
-        for tta in ("", "_tta"):
-            labels = predict_proba_tta(model, X).argmax(axis=1) if tta else model.predict(X)
-            cm = confusion_matrix(raw[f"y_{split}"], labels, 7)
-            out[f"{split}_accuracy{tta}"] = float(np.trace(cm) / cm.sum())
-            if split == "test":
-                out[f"test_confusion{tta}"] = cm.tolist()
-    return out
 
 
 def check_network(model, name):

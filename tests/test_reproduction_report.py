@@ -117,7 +117,7 @@ def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(
     doc, readme, summary = tmp_path / "docs" / "REPRODUCTION.md", tmp_path / "README.md", tmp_path / "runs.json"
     doc.parent.mkdir()
     blocks = "".join(f"<!-- begin:{n} -->\nold\n<!-- end:{n} -->\n"
-                     for n in ("results", "per-class", "runs", "past-the-paper", "sweep-fer2013"))
+                     for n in ("results", "per-class", "runs", "past-the-paper", "sweep-fer2013", "ablation"))
     doc.write_text("# report\n" + blocks)
     readme.write_text("# readme\n")  # no results block
     argv = ["--runs", str(tmp_path), "--reference", str(reference), "--doc", str(doc), "--readme", str(readme),
@@ -177,8 +177,9 @@ def test_fill_replaces_only_the_marked_blocks():
 def test_the_document_has_every_block(tmp_path):
     with open(os.path.join(ROOT, "docs", "REPRODUCTION.md")) as f:
         doc = f.read()
-    filled = report.fill(doc, {"results": "R", "per-class": "P", "runs": "U", "past-the-paper": "T"})
-    assert filled.count("\nR\n") == filled.count("\nP\n") == filled.count("\nU\n") == filled.count("\nT\n") == 1
+    filled = report.fill(doc, {"results": "R", "per-class": "P", "runs": "U", "past-the-paper": "T", "ablation": "A"})
+    assert (filled.count("\nR\n") == filled.count("\nP\n") == filled.count("\nU\n") == filled.count("\nT\n")
+            == filled.count("\nA\n") == 1)
     with open(os.path.join(ROOT, "README.md")) as f:
         assert report.fill(f.read(), {"results": "R"}, "README.md").count("\nR\n") == 1
 
@@ -209,3 +210,65 @@ def test_an_unfinished_run_is_out_of_the_epochs_its_checkpoint_plans(tmp_path):
                       "fercnn vgg, noaug: validation, 5 of 30 epochs", "PyTorch deep recipe: validation"]
     assert list(lines[0].get_ydata()) == [100 * v for v in _history(5)["val_acc"]]
     assert fig.axes[0].get_xlim() == (0, 61) and (tmp_path / "p.png").stat().st_size > 0
+
+
+def _vgg_run(folder, args, raw, seed):
+    """A finished 'vgg' run in folder: a tiny network's model.npz and the results.json that
+    reports its one-view accuracies on raw."""
+    from fercnn.models import ConvNet
+
+    model = ConvNet(conv=[{"filters": 2, "kernel": 3, "pool": True}], fc=[], input_shape=(1, 48, 48), num_classes=7,
+                    seed=seed)
+    model.mean_image = np.full((1, 48, 48), 120, dtype=np.float32)
+    model.augmentation = {"shift": args.get("augment_shift", 0)}
+    folder.mkdir()
+    model.save(str(folder / "model.npz"))
+    acc = {s: float(np.mean(model.predict(model.prepare(raw[f"X_{s}"])) == raw[f"y_{s}"])) for s in ("val", "test")}
+    (folder / "results.json").write_text(json.dumps({
+        "args": args, "epochs": 60, "epochs_run": 21, "best_epoch": 11, "val_accuracy": acc["val"],
+        "test_accuracy": acc["test"], "test_confusion": np.eye(7).tolist(), "resumes": [], "train_seconds": 1.0}))
+    (folder / "history.json").write_text(json.dumps(_history(21)))
+    return model
+
+
+def test_tta_scores_each_finished_vgg_run_once_and_fills_the_ablation_table(tmp_path, monkeypatch):
+    from fercnn.models.tta import predict_proba_tta
+
+    rng = np.random.default_rng(1)
+    raw = {f"{k}_{s}": v for s in ("val", "test") for k, v in
+           (("X", rng.integers(0, 256, (30, 48, 48)).astype(np.uint8)), ("y", rng.integers(0, 7, 30)))}
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    full = vars(parse_args("vgg", False, ["--data", "/d", "--out", "/o", "--no-flip-double", "--augment-flip",
+                                          "--augment-shift", "4", "--augment-erase", "0.5"]))
+    models = {"vgg": _vgg_run(runs_dir / "vgg_fer2013", full, raw, 0),
+              "vgg_noaug": _vgg_run(runs_dir / "vgg_noaug_fer2013", dict(full, augment_shift=0, augment_erase=0),
+                                    raw, 1)}
+    loads = []
+    monkeypatch.setattr("fercnn.data.load_fer2013", lambda path, cache_dir=None: loads.append(path) or raw)
+    found, extras = report.read_runs(str(runs_dir))
+    report.tta_runs(str(runs_dir), found, extras, "/fer2013")
+    assert loads == ["/fer2013"]
+    for name, model in models.items():
+        kept = json.loads((runs_dir / f"{name}_fer2013" / "tta.json").read_text())
+        for s in ("val", "test"):
+            want = np.mean(predict_proba_tta(model, model.prepare(raw[f"X_{s}"])).argmax(axis=1) == raw[f"y_{s}"])
+            assert kept[f"{s}_accuracy_tta"] == want
+    found, extras = report.read_runs(str(runs_dir))  # read back from tta.json; nothing scored again
+    report.tta_runs(str(runs_dir), found, extras, "/fer2013")
+    assert loads == ["/fer2013"]
+    summary = report.summarize(found["vgg"])
+    table = report.ablation_table({"vgg": summary}, [(n, t, report.summarize(r)) for n, t, r in extras]).splitlines()
+    tta = summary["results"]["tta"]
+    assert table[2] == (f"| vgg | mirror, shift 4, erase 0.5 | 21 (11) | {report.pct(summary['results']['val_accuracy'])} "
+                        f"| {report.pct(summary['results']['test_accuracy'])} | {report.pct(tta['val_accuracy_tta'])} | "
+                        f"{report.pct(tta['test_accuracy_tta'])} |")
+    assert table[3].startswith("| vgg_noaug | mirror | 21 (11) |")
+    # a model.npz that does not give the run's reported accuracy is refused, and nothing is kept
+    other = runs_dir / "vgg_other_fer2013"
+    _vgg_run(other, full, raw, 2)
+    results = json.loads((other / "results.json").read_text())
+    (other / "results.json").write_text(json.dumps(dict(results, val_accuracy=results["val_accuracy"] + 0.5)))
+    with pytest.raises(SystemExit, match="but its results.json says .*: expected the model it reported"):
+        report.score_tta(str(other), raw)
+    assert not (other / "tta.json").exists()
