@@ -76,8 +76,8 @@ SWEEP = os.path.join(ROOT, "reproduction", "sweep_fer2013.json")
 REFERENCE = os.path.join(ROOT, "reproduction", "reference", "pytorch_fer2013_runs.json")
 EXTRA = re.compile(r"^(shallow|deep|hybrid|vgg)_(.+)_fer2013$")
 # options that say where and how a run was kept, or that act only on data other than FER2013
-BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "quiet", "time_limit", "cache_dir", "detect_faces",
-               "min_face", "val_fraction", "test_fraction", "synthetic_train"}
+BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "keep_epochs", "quiet", "time_limit", "cache_dir",
+               "detect_faces", "min_face", "val_fraction", "test_fraction", "synthetic_train"}
 # where each recipe run may be: <network>_fer2013, or the name the training command gives by
 # default (runs/hybrid_shallow_fer2013 for the hybrid)
 RECIPE_FOLDERS = {"shallow": ("shallow_fer2013",), "deep": ("deep_fer2013",),

@@ -1,4 +1,4 @@
-"""The ``fercnn`` command: train, evaluate, predict, serve, summary, gradcheck, visualize, sweep, exercises.
+"""The ``fercnn`` command: train, evaluate, average, predict, serve, summary, gradcheck, visualize, sweep, exercises.
 
     fercnn train shallow --data path/to/fer2013
     fercnn predict photo.jpg --model runs/deep_fer2013/model.npz
@@ -17,6 +17,7 @@ from fercnn.runtime import check_thread_settings
 COMMANDS = {
     "train": ("train", "train a network: shallow, deep, hybrid, vgg or linear (FER2013, your faces, or synthetic)"),
     "evaluate": ("evaluate", "score saved models on FER2013: the best on validation, then its test accuracy"),
+    "average": ("average", "average the weights of checkpoints of one run into one network (FER2013)"),
     "predict": ("predict", "find the faces in photos and videos and print their expression probabilities"),
     "serve": ("serve", "a local web page (webcam, dropped photos) and a JSON API that predict expressions"),
     "summary": ("summary", "a network's layers, output shapes and parameter counts"),

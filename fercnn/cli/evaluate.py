@@ -37,17 +37,10 @@ def main(argv=None, prog="fercnn evaluate"):
     for path in args.models:  # all of them before any work (each is loaded again below, one at a time)
         check_scorable(models.load(path), path)
     raw = load_fer2013(args.data, cache_dir=args.cache_dir)
-    n = len(raw["X_train"])
-    rng = np.random.default_rng(args.seed)
-    # drawn from the training images and their mirror images: i < n is image i, i >= n the mirror of i - n
-    recal = np.sort(rng.choice(2 * n, min(args.bn_recalibration, 2 * n), replace=False))
     best = None
     for path in args.models:
         model = models.load(path)
-        if len(recal) and model.bn_state:
-            pool = model.prepare(raw["X_train"][recal % n])
-            pool[recal >= n] = pool[recal >= n][..., ::-1]
-            model.recalibrate_batchnorm(pool)
+        recalibrate(model, raw["X_train"], args.bn_recalibration, args.seed)
         acc = plain = float(np.mean(model.predict(model.prepare(raw["X_val"])) == raw["y_val"]))
         line = f"{path}: validation accuracy {plain:.4f}"
         if args.tta:
@@ -67,6 +60,21 @@ def main(argv=None, prog="fercnn evaluate"):
         title += ", averaged at test time"
     print(f"{title}:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0
+
+
+def recalibrate(model, X_train, n, seed):
+    """Recompute ``model``'s batchnorm statistics (ConvNet.recalibrate_batchnorm) from ``n``
+    images drawn with ``seed`` from the training images (N, 48, 48) and their mirror images,
+    each mirrored after its mean image is subtracted, as training's flips are; n = 0 or a
+    model without batchnorm: nothing changes."""
+    if not n or not model.bn_state:
+        return
+    total = len(X_train)
+    # i < total is image i, i >= total the mirror of image i - total
+    drawn = np.sort(np.random.default_rng(seed).choice(2 * total, min(n, 2 * total), replace=False))
+    pool = model.prepare(X_train[drawn % total])
+    pool[drawn >= total] = pool[drawn >= total][..., ::-1]
+    model.recalibrate_batchnorm(pool)
 
 
 def _tta_labels(model, images):

@@ -113,6 +113,9 @@ def build_parser(preset, hog, prog=None):
     p.add_argument("--early-stop", type=number(int, 1), metavar="EPOCHS",
                    help="stop once validation accuracy has not improved for this many epochs (the best epoch's "
                         "model is kept, as always)")
+    p.add_argument("--keep-epochs", type=number(int, 1), metavar="N",
+                   help="keep the checkpoints of the last N epochs' ends (checkpoints/), e.g. for fercnn average "
+                        "(default: the newest two and the best epoch's)")
     p.add_argument("--checkpoint-every", type=number(int, 1), metavar="N",
                    help="also write a checkpoint every N iterations (default: at the end of every epoch only)")
     p.add_argument("--resume", action="store_true",
@@ -245,7 +248,8 @@ def train(args, preset, hog, out, epochs, fer, folder):
                     augment_flip=args.augment_flip and augment is None, augment=augment,
                     checkpoint_dir=os.path.join(out, "checkpoints"), checkpoint_every=args.checkpoint_every,
                     verbose=not args.quiet, bn_recalibration=args.bn_recalibration,
-                    max_seconds=None if args.time_limit is None else 60 * args.time_limit, early_stop=args.early_stop)
+                    max_seconds=None if args.time_limit is None else 60 * args.time_limit, early_stop=args.early_stop,
+                    keep_epochs=args.keep_epochs or 0)
     if args.resume:
         started_with = solver.resume()
         if args.quiet:  # otherwise the Solver said it

@@ -33,7 +33,8 @@ OPTIONS = {"synthetic_train": "--synthetic-train", "epochs": "--epochs", "batch_
 # epoch, no augmentation); options for anything else would be ignored
 IN_ONE_GO = "a comparison runs from the start, in one go"
 RECIPE = "the comparison trains with momentum SGD, --lr-decay and no augmentation"
-REFUSED = {**dict.fromkeys(("--resume", "--checkpoint-every", "--time-limit", "--early-stop"), IN_ONE_GO),
+REFUSED = {**dict.fromkeys(("--resume", "--checkpoint-every", "--keep-epochs", "--time-limit", "--early-stop"),
+                           IN_ONE_GO),
            **dict.fromkeys(("--augment-flip", "--augment-shift", "--augment-rotate", "--augment-scale",
                             "--augment-erase", "--update-rule", "--nesterov", "--lr-schedule", "--plateau-factor",
                             "--plateau-patience", "--warmup-epochs", "--min-lr", "--label-smoothing"), RECIPE)}

@@ -97,3 +97,15 @@ def test_early_stop_ends_the_run_and_says_so_in_its_results(tmp_path):
     assert results["args"]["early_stop"] == 2 and results["epochs"] == 20
     again = _run(tmp_path, "--epochs", "20", "--early-stop", "2", "--update-rule", "sgd", "--lr", "1e-30", "--resume")
     assert again.returncode == 0 and "the run had already finished (3 of 20 epochs)" in again.stdout, again.stdout
+
+
+def test_keep_epochs_keeps_the_checkpoints_fercnn_average_reads(tmp_path):
+    from fercnn.cli.average import epoch_ends
+
+    done = _run(tmp_path, "--epochs", "5", "--keep-epochs", "3", "--checkpoint-every", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    paths = epoch_ends(str(tmp_path / "out"), 3, "test")
+    assert [os.path.basename(p)[:8] for p in paths] == ["epoch003", "epoch004", "epoch005"]
+    assert all(load(p).params for p in paths)
+    with pytest.raises(ValueError, match=r"lacks epoch00[12]_iter"):
+        epoch_ends(str(tmp_path / "out"), 5, "test")

@@ -196,3 +196,26 @@ def test_augment_flip_mirrors_left_to_right(rng):
     flipped = sum(x in mirrors for x in seen)
     assert 10 < flipped < 38, f"{flipped} of 48 flipped, expected about half"
     np.testing.assert_array_equal(X, np.arange(24 * 20, dtype=np.float64).reshape(24, 1, 4, 5))  # data untouched
+
+
+def test_keep_epochs_keeps_the_last_epoch_ends_and_changes_nothing_else(rng, tmp_path):
+    import os
+
+    from fercnn.train.checkpoint import checkpoint_name
+
+    model, data = _setup(rng)
+    kw = dict(num_epochs=6, batch_size=8, verbose=False, optim_config={"learning_rate": 0.05}, checkpoint_every=3)
+    plain = Solver(model, data, checkpoint_dir=tmp_path / "plain", **kw)
+    plain.train()
+    kept = Solver(ConvNet(**{k: model.spec[k] for k in ("conv", "fc", "input_shape", "num_classes")}, seed=1), data,
+                  checkpoint_dir=tmp_path / "kept", keep_epochs=3, **kw)
+    kept.train()
+    assert kept.loss_history == plain.loss_history  # the run itself is the same
+    ends = [checkpoint_name(e, it) for e, it in enumerate(kept.epoch_iterations, 1)]
+    on_disk = set(os.listdir(tmp_path / "kept")) - {"history.json"}
+    assert set(ends[-3:]) <= on_disk and not set(ends[:3]) - {kept.best_checkpoint} & on_disk
+    assert set(ends[-3:]) - set(os.listdir(tmp_path / "plain"))  # without it, older epoch ends are pruned
+    with pytest.raises(ValueError, match="keep_epochs keeps checkpoints; it needs a checkpoint_dir"):
+        Solver(model, data, keep_epochs=2)
+    with pytest.raises(ValueError, match=r"keep_epochs must be an integer >= 1, got -1"):
+        Solver(model, data, keep_epochs=-1, checkpoint_dir=tmp_path / "x")
