@@ -93,10 +93,9 @@ def read_run(folder):
     if os.path.exists(results_path):
         with open(results_path) as f:
             results = json.load(f)
-        tta_path = os.path.join(folder, "tta.json")
-        if os.path.exists(tta_path):
-            with open(tta_path) as f:
-                results["tta"] = json.load(f)
+        tta = read_tta(folder)
+        if tta is not None:
+            results["tta"] = tta
         with open(os.path.join(folder, "history.json")) as f:
             return {"finished": True, "history": json.load(f), "results": results}
     history_path = os.path.join(folder, "checkpoints", "history.json")
@@ -105,6 +104,29 @@ def read_run(folder):
             return {"finished": False, "history": json.load(f), "results": None,
                     "planned_epochs": planned_epochs(os.path.join(folder, "checkpoints"))}
     return None
+
+
+def model_digest(folder):
+    """sha256 of a run folder's model.npz: what its tta.json was measured on."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(os.path.join(folder, "model.npz"), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_tta(folder):
+    """The figures of a finished run's tta.json (score_tta), or None where it has none, or where
+    it was measured on another model.npz than the folder's now (an --overwrite or a longer
+    --resume since): then it is scored again."""
+    path = os.path.join(folder, "tta.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        tta = json.load(f)
+    return tta if tta.get("model_sha256") == model_digest(folder) else None
 
 
 def planned_epochs(checkpoints):
@@ -337,7 +359,8 @@ def plot_past_the_paper(runs, reference, path, extras=()):
 
 # what the tables and figures need of a run folder's history.json and results.json
 HISTORY_KEYS = ("train_acc", "val_acc", "epochs_run", "best_epoch", "best_val_acc", "train_seconds")
-RESULTS_KEYS = ("args", "epochs", "epochs_run", "best_epoch", "val_accuracy", "test_accuracy", "test_confusion")
+RESULTS_KEYS = ("args", "epochs", "epochs_run", "best_epoch", "val_accuracy", "test_accuracy", "test_confusion",
+                "stopped_early")
 
 
 def summarize(run):
@@ -349,7 +372,7 @@ def summarize(run):
     if run.get("planned_epochs"):
         out["planned_epochs"] = run["planned_epochs"]
     if run["finished"]:
-        out["results"] = {k: run["results"][k] for k in RESULTS_KEYS}
+        out["results"] = {k: run["results"].get(k) for k in RESULTS_KEYS}
         out["results"]["test_per_class"] = per_class_counts(run["results"])
         if "tta" in run["results"]:
             out["results"]["tta"] = run["results"]["tta"]
@@ -415,21 +438,35 @@ def scores(model, raw):
     return out
 
 
-def score_tta(folder, raw):
-    """Score the finished run in ``folder`` averaged at test time (report.scores of its
-    model.npz, the best-validation epoch) and keep the accuracies in its tta.json; returns them.
-    The one-view figures must be the run's own (results.json): a model.npz that gives others
-    is not the one the run reported, and is refused."""
+def score_tta(folder, raw, data):
+    """Score the finished run in ``folder`` averaged at test time (its model.npz, the
+    best-validation epoch; fercnn.models.tta) and keep the figures in its tta.json, with the
+    number of views and the model file's sha256; returns them. raw: load_fer2013(data).
+
+    The one-view predictions come first, and must be the run's own: its results.json's
+    validation and test confusion matrices, exactly. Otherwise the model, the data or the
+    code is not what the run reported with, and nothing is scored or kept."""
     from fercnn import models
+    from fercnn.metrics import confusion_matrix
+    from fercnn.models.tta import predict_proba_tta, tta_shift
 
     with open(os.path.join(folder, "results.json")) as f:
         results = json.load(f)
-    got = scores(models.load(os.path.join(folder, "model.npz")), raw)
+    model = models.load(os.path.join(folder, "model.npz"))
+    X = {split: model.prepare(raw[f"X_{split}"]) for split in ("val", "test")}
     for split in ("val", "test"):
-        if abs(got[f"{split}_accuracy"] - results[f"{split}_accuracy"]) > 1e-9:
-            raise SystemExit(f"report: {folder}/model.npz scores {got[f'{split}_accuracy']:.4f} on {split}, but its "
-                             f"results.json says {results[f'{split}_accuracy']:.4f}: expected the model it reported")
-    tta = {k: got[k] for k in ("val_accuracy", "test_accuracy", "val_accuracy_tta", "test_accuracy_tta")}
+        got = confusion_matrix(raw[f"y_{split}"], model.predict(X[split]), 7).tolist()
+        if got != results[f"{split}_confusion"]:
+            raise SystemExit(f"report: {folder}/model.npz does not predict on {split} what its results.json says "
+                             f"(accuracy {np.trace(got) / np.sum(got):.4f}, expected {results[f'{split}_accuracy']:.4f}): "
+                             f"the run trained on {results['args'].get('data')}, --tta gave {data}; expected the same "
+                             "data, model file and code as the run")
+    tta = {f"{split}_accuracy": results[f"{split}_accuracy"] for split in ("val", "test")}
+    for split in ("val", "test"):
+        labels = predict_proba_tta(model, X[split]).argmax(axis=1)
+        tta[f"{split}_accuracy_tta"] = float(np.mean(labels == raw[f"y_{split}"]))
+    tta["views"] = 10 if tta_shift(model) else 2
+    tta["model_sha256"] = model_digest(folder)
     write_json(os.path.join(folder, "tta.json"), tta, indent=1)
     return tta
 
@@ -444,15 +481,17 @@ def ablation_table(runs, extras):
             continue
         if not run["finished"]:
             h = run["history"]
-            best = pct(h["best_val_acc"]) if h.get("val_acc") else "–"
-            rows.append(f"| {name} | {augmentation_of(None)} | {h['epochs_run']} done (unfinished) | {best} so far "
-                        "| – | – | – |")
+            best = f"{pct(h['best_val_acc'])} so far" if h.get("val_acc") else "–"
+            rows.append(f"| {name} | – | {h['epochs_run']} of {run.get('planned_epochs') or '?'} done, unfinished | "
+                        f"{best} | – | – | – |")
             continue
         r = run["results"]
-        tta = r.get("tta", {})
-        rows.append(f"| {name} | {augmentation_of(r['args'])} | {r['epochs_run']} ({r['best_epoch']}) | "
-                    f"{pct(r['val_accuracy'])} | {pct(r['test_accuracy'])} | {pct(tta.get('val_accuracy_tta')) or '–'} | "
-                    f"{pct(tta.get('test_accuracy_tta')) or '–'} |")
+        tta = r.get("tta") or {}
+        length = f"{r['epochs_run']} of {r['epochs']}, stopped early" if r.get("stopped_early") else str(r["epochs_run"])
+        averaged = [f"{pct(tta[k])} ({tta['views']} views)" if k in tta else "–"
+                    for k in ("val_accuracy_tta", "test_accuracy_tta")]
+        rows.append(f"| {name} | {augmentation_of(r['args'])} | {length} ({r['best_epoch']}) | {pct(r['val_accuracy'])} | "
+                    f"{pct(r['test_accuracy'])} | {averaged[0]} | {averaged[1]} |")
     return "\n".join(rows)
 
 
@@ -492,7 +531,7 @@ def tta_runs(folder, found, found_extras, data, cache_dir=None):
     raw = load_fer2013(data, cache_dir=cache_dir)
     for path, run in todo:
         print(f"scoring {path} averaged at test time ...", flush=True)
-        run["results"]["tta"] = score_tta(path, raw)
+        run["results"]["tta"] = score_tta(path, raw, data)
 
 
 def main(argv=None):
@@ -512,6 +551,10 @@ def main(argv=None):
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "REPRODUCTION.md"))
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="its results block gets the same table")
     args = p.parse_args(argv)
+    if (args.tta or args.cache_dir) and not args.runs:
+        p.error("--tta and --cache-dir score run folders: they need --runs")
+    if args.tta and args.check:
+        p.error("--check writes nothing; --tta writes each scored run's tta.json")
     with open(args.reference) as f:
         reference = json.load(f)
     runs, extras = read_summary(args.summary) if os.path.exists(args.summary) else ({}, [])

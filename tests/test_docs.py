@@ -78,7 +78,7 @@ def test_a_model_card_shows_the_figures_of_the_file_it_describes(tmp_path, monke
     shipped.write_shipped(model, path, prov)
     monkeypatch.setattr(shipped, "path_of", lambda name: str(path))
     block = write_docs.model_card_block("toy")
-    assert "Run `toy_run`: 4 epochs, best validation epoch 3, 1.5 h" in block
+    assert "Run `toy_run`: 4 epochs, best validation epoch 3, 1.5 h of training, resumed 1 time." in block
     assert f"{sum(p.size for p in model.params.values()):,} parameters" in block
     assert "| the run's float32 model | 50.00% | 62.50% |" in block
     assert "one view | **50.00%** | **60.00%** |" in block
@@ -86,3 +86,27 @@ def test_a_model_card_shows_the_figures_of_the_file_it_describes(tmp_path, monke
     assert "| calm | **3** | 1 | 4 | 75.0% |" in block      # one view
     assert "| calm | **4** | 0 | 4 | 100.0% |" in block     # averaged
     assert "| cross | 3 | **3** | 6 | 50.0% |" in block
+    assert block.endswith("confusions on the test set, one view: cross taken for calm (3 of 6 cross faces); "
+                          "calm taken for cross (1 of 4 calm faces).")
+    # a file without figures averaged at test time (shipped before it existed): no such row or table
+    plain = {k: v for k, v in prov.items() if "tta" not in k}
+    shipped.write_shipped(model, path, dict(plain, resumes=0))
+    block = write_docs.model_card_block("toy")
+    assert "averaged" not in block and "resumed 0 times" in block and block.count("| calm | **3** |") == 1
+
+
+def test_the_deep_cards_hand_written_tta_figures_are_for_a_file_without_them():
+    """usage.md gives the deep card's averaged figures in prose, measured by hand, because the
+    shipped file's provenance predates averaging at test time; once a file with them ships,
+    its generated block shows them and that prose must go."""
+    from fercnn.models import shipped
+
+    with open(os.path.join(ROOT, "docs", "usage.md"), encoding="utf-8") as f:
+        doc = f.read()
+    if "deep" not in shipped.available():
+        pytest.skip("this checkout ships no deep model")
+    from fercnn.models import pretrained
+
+    says_predates = "not in this file's provenance, which predates it" in doc
+    assert says_predates == ("test_accuracy_tta" not in pretrained("deep").provenance), (
+        "docs/usage.md's deep card: the prose about averaged figures no longer matches the shipped file")

@@ -212,21 +212,25 @@ def test_an_unfinished_run_is_out_of_the_epochs_its_checkpoint_plans(tmp_path):
     assert fig.axes[0].get_xlim() == (0, 61) and (tmp_path / "p.png").stat().st_size > 0
 
 
-def _vgg_run(folder, args, raw, seed):
+def _vgg_run(folder, args, raw, seed, **results):
     """A finished 'vgg' run in folder: a tiny network's model.npz and the results.json that
-    reports its one-view accuracies on raw."""
+    reports its one-view predictions on raw."""
+    from fercnn.metrics import confusion_matrix
     from fercnn.models import ConvNet
 
     model = ConvNet(conv=[{"filters": 2, "kernel": 3, "pool": True}], fc=[], input_shape=(1, 48, 48), num_classes=7,
                     seed=seed)
     model.mean_image = np.full((1, 48, 48), 120, dtype=np.float32)
     model.augmentation = {"shift": args.get("augment_shift", 0)}
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     model.save(str(folder / "model.npz"))
-    acc = {s: float(np.mean(model.predict(model.prepare(raw[f"X_{s}"])) == raw[f"y_{s}"])) for s in ("val", "test")}
-    (folder / "results.json").write_text(json.dumps({
-        "args": args, "epochs": 60, "epochs_run": 21, "best_epoch": 11, "val_accuracy": acc["val"],
-        "test_accuracy": acc["test"], "test_confusion": np.eye(7).tolist(), "resumes": [], "train_seconds": 1.0}))
+    out = {"args": args, "epochs": 60, "epochs_run": 21, "best_epoch": 11, "resumes": [], "train_seconds": 1.0,
+           "stopped_early": False}
+    for s in ("val", "test"):
+        labels = model.predict(model.prepare(raw[f"X_{s}"]))
+        out[f"{s}_accuracy"] = float(np.mean(labels == raw[f"y_{s}"]))
+        out[f"{s}_confusion"] = confusion_matrix(raw[f"y_{s}"], labels, 7).tolist()
+    (folder / "results.json").write_text(json.dumps({**out, **results}))
     (folder / "history.json").write_text(json.dumps(_history(21)))
     return model
 
@@ -243,7 +247,7 @@ def test_tta_scores_each_finished_vgg_run_once_and_fills_the_ablation_table(tmp_
                                           "--augment-shift", "4", "--augment-erase", "0.5"]))
     models = {"vgg": _vgg_run(runs_dir / "vgg_fer2013", full, raw, 0),
               "vgg_noaug": _vgg_run(runs_dir / "vgg_noaug_fer2013", dict(full, augment_shift=0, augment_erase=0),
-                                    raw, 1)}
+                                    raw, 1, stopped_early=True)}
     loads = []
     monkeypatch.setattr("fercnn.data.load_fer2013", lambda path, cache_dir=None: loads.append(path) or raw)
     found, extras = report.read_runs(str(runs_dir))
@@ -251,6 +255,7 @@ def test_tta_scores_each_finished_vgg_run_once_and_fills_the_ablation_table(tmp_
     assert loads == ["/fer2013"]
     for name, model in models.items():
         kept = json.loads((runs_dir / f"{name}_fer2013" / "tta.json").read_text())
+        assert kept["views"] == (10 if name == "vgg" else 2)
         for s in ("val", "test"):
             want = np.mean(predict_proba_tta(model, model.prepare(raw[f"X_{s}"])).argmax(axis=1) == raw[f"y_{s}"])
             assert kept[f"{s}_accuracy_tta"] == want
@@ -259,16 +264,31 @@ def test_tta_scores_each_finished_vgg_run_once_and_fills_the_ablation_table(tmp_
     assert loads == ["/fer2013"]
     summary = report.summarize(found["vgg"])
     table = report.ablation_table({"vgg": summary}, [(n, t, report.summarize(r)) for n, t, r in extras]).splitlines()
-    tta = summary["results"]["tta"]
-    assert table[2] == (f"| vgg | mirror, shift 4, erase 0.5 | 21 (11) | {report.pct(summary['results']['val_accuracy'])} "
-                        f"| {report.pct(summary['results']['test_accuracy'])} | {report.pct(tta['val_accuracy_tta'])} | "
-                        f"{report.pct(tta['test_accuracy_tta'])} |")
-    assert table[3].startswith("| vgg_noaug | mirror | 21 (11) |")
-    # a model.npz that does not give the run's reported accuracy is refused, and nothing is kept
+    tta, r = summary["results"]["tta"], summary["results"]
+    assert table[2] == (f"| vgg | mirror, shift 4, erase 0.5 | 21 (11) | {report.pct(r['val_accuracy'])} "
+                        f"| {report.pct(r['test_accuracy'])} | {report.pct(tta['val_accuracy_tta'])} (10 views) | "
+                        f"{report.pct(tta['test_accuracy_tta'])} (10 views) |")
+    assert table[3].startswith("| vgg_noaug | mirror | 21 of 60, stopped early (11) |") and "(2 views)" in table[3]
+    # a new model.npz (--resume --epochs N, --overwrite): its old tta.json no longer counts
+    _vgg_run(runs_dir / "vgg_fer2013", full, raw, 5)
+    found, extras = report.read_runs(str(runs_dir))
+    assert "tta" not in found["vgg"]["results"] and "tta" in extras[0][2]["results"]
+    report.tta_runs(str(runs_dir), found, extras, "/fer2013")
+    assert loads == ["/fer2013"] * 2 and "tta" in report.read_runs(str(runs_dir))[0]["vgg"]["results"]
+    # a model.npz that does not predict what the run reported is refused, and nothing is kept
     other = runs_dir / "vgg_other_fer2013"
     _vgg_run(other, full, raw, 2)
     results = json.loads((other / "results.json").read_text())
-    (other / "results.json").write_text(json.dumps(dict(results, val_accuracy=results["val_accuracy"] + 0.5)))
-    with pytest.raises(SystemExit, match="but its results.json says .*: expected the model it reported"):
-        report.score_tta(str(other), raw)
+    results["val_confusion"][0][0] += 1
+    (other / "results.json").write_text(json.dumps(results))
+    with pytest.raises(SystemExit, match="does not predict on val what its results.json says .* the run trained on "
+                                         "/d, --tta gave /elsewhere"):
+        report.score_tta(str(other), raw, "/elsewhere")
     assert not (other / "tta.json").exists()
+
+
+def test_tta_needs_run_folders(capsys):
+    for argv in (["--tta", "/fer2013"], ["--cache-dir", "/c"]):
+        with pytest.raises(SystemExit):
+            report.main(argv)
+        assert "--tta and --cache-dir score run folders: they need --runs" in capsys.readouterr().err

@@ -220,21 +220,22 @@ def _pct(x):
 
 
 def model_card_block(name):
-    """docs/usage.md's figures of the shipped model ``name``, all from the provenance in its
-    file (written by reproduction/ship_model.py): the run, the accuracies, and the per-class
-    confusion matrix on PrivateTest."""
+    """docs/usage.md's figures of the shipped model ``name``, all from its file and the
+    provenance in it (written by reproduction/ship_model.py): the run, the accuracies, the
+    per-class confusion matrix on PrivateTest and its most frequent confusions."""
     meta, arrays = read_npz(shipped.path_of(name), "write_docs")
     prov = meta["provenance"]
     params = sum(a.size for k, a in arrays.items() if k.startswith("param/"))
     size = os.path.getsize(shipped.path_of(name)) / 2 ** 20
+    resumes = f"{prov['resumes']} time{'' if prov['resumes'] == 1 else 's'}"
     lines = [f"Run `{prov['run']}`: {prov['epochs']} epochs, best validation epoch {prov['best_epoch']}, "
-             f"{prov['train_seconds'] / 3600:.1f} h of training on 2 CPU cores, resumed {prov['resumes']} times. "
+             f"{prov['train_seconds'] / 3600:.1f} h of training, resumed {resumes}. "
              f"{params:,} parameters; file {size:.1f} MiB.", "",
              "| | validation (PublicTest) | test (PrivateTest) |", "|---|---|---|",
              f"| the run's float32 model | {_pct(prov['run_val_accuracy'])} | {_pct(prov['run_test_accuracy'])} |",
              f"| the shipped file (float16 parameters), one view | **{_pct(prov['val_accuracy'])}** "
              f"| **{_pct(prov['test_accuracy'])}** |"]
-    if "test_accuracy_tta" in prov:
+    if "val_accuracy_tta" in prov and "test_accuracy_tta" in prov:
         lines.append(f"| the shipped file, averaged at test time (`--tta`) | **{_pct(prov['val_accuracy_tta'])}** "
                      f"| **{_pct(prov['test_accuracy_tta'])}** |")
     classes = meta["class_names"]
@@ -247,7 +248,12 @@ def model_card_block(name):
                   "|---|" + "---|" * (len(classes) + 2)]
         for i, row in enumerate(cm):
             cells = [f"**{v}**" if j == i else str(v) for j, v in enumerate(row)]
-            lines.append(f"| {classes[i]} | " + " | ".join(cells) + f" | {sum(row)} | {100 * row[i] / sum(row):.1f}% |")
+            accuracy = f"{100 * row[i] / sum(row):.1f}%" if sum(row) else "–"
+            lines.append(f"| {classes[i]} | " + " | ".join(cells) + f" | {sum(row)} | {accuracy} |")
+    cm = prov["test_confusion"]
+    worst = sorted(((cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j), reverse=True)[:3]
+    lines += ["", "Its most frequent confusions on the test set, one view: " + "; ".join(
+        f"{classes[i]} taken for {classes[j]} ({n} of {sum(cm[i])} {classes[i]} faces)" for n, i, j in worst) + "."]
     return "\n".join(lines)
 
 

@@ -16,8 +16,10 @@ except ImportError:  # not POSIX: runs on one --out are not kept apart
     fcntl = None
 
 LOCK_NAME = ".fercnn.lock"
-# what a training run writes into --out (results.json last: its presence marks a finished run)
-RUN_FILES = ("results.json", "model.npz", "history.json", "per_class_accuracy.txt", "accuracy.png", "confusion.png")
+# what a training run writes into --out (results.json last: its presence marks a finished run), and
+# tta.json, reproduction/report.py's figures of the run's model.npz: --overwrite removes them all
+RUN_FILES = ("results.json", "model.npz", "history.json", "per_class_accuracy.txt", "accuracy.png", "confusion.png",
+             "tta.json")
 
 
 def check_writable(folder, prog):
