@@ -4,7 +4,9 @@
     python reproduction/ship_model.py ~/fercnn-runs/vgg_fer2013 --data /work/data/fer2013 --name vgg
 
 Takes the run's model.npz (the best-validation epoch, with the batchnorm statistics it was
-evaluated with), rounds its parameters to float16 and measures that rounded model on
+evaluated with), or with --average-last N the average of the checkpoints its last N epochs
+ended with (made as `fercnn average --last-epochs N` makes it; choose between the two on
+validation first), rounds its parameters to float16 and measures that rounded model on
 PublicTest (validation) and PrivateTest (test), plain and averaged at test time (the mirror
 image, and shifted views for a network trained on shifts: 10 views of each face for vgg,
 so shipping it takes a while on 2 cores). The file is then written to
@@ -25,6 +27,9 @@ from fercnn import models  # noqa: E402
 from fercnn.data import load_fer2013  # noqa: E402
 from fercnn.metrics import per_class_table  # noqa: E402
 from fercnn.models import presets, shipped  # noqa: E402
+from fercnn.cli.average import epoch_ends  # noqa: E402
+from fercnn.cli.evaluate import recalibrate  # noqa: E402
+from fercnn.models.average import average_models  # noqa: E402
 from reproduction.report import run_options, scores  # noqa: E402
 
 NETWORKS = ("deep", "vgg")  # the presets that can ship (the shallow one's FC layer is too large)
@@ -45,7 +50,13 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="FER2013: fer2013.csv or the folder with train/ and test/")
     p.add_argument("--name", default="deep", choices=NETWORKS)
     p.add_argument("--out", help="where to write (default: fercnn/models/weights/<name>.npz, the shipped file)")
+    p.add_argument("--average-last", type=int, metavar="N",
+                   help="ship the average of the checkpoints the run's last N epochs ended with, its batchnorm "
+                        "statistics from 6,400 training images (what `fercnn average --last-epochs N` writes), "
+                        "instead of the best epoch's model.npz")
     args = p.parse_args(argv)
+    if args.average_last is not None and args.average_last < 2:
+        p.error(f"--average-last: expected 2 or more epochs, got {args.average_last}")
     with open(os.path.join(args.run, "results.json")) as f:
         results = json.load(f)
     if results["epochs_run"] != results["epochs"] or results.get("stopped_early"):
@@ -56,6 +67,15 @@ def main(argv=None):
     model = models.load(os.path.join(args.run, "model.npz"))
     check_network(model, args.name)
     raw = load_fer2013(args.data)
+    averaged = {}
+    if args.average_last:
+        try:
+            paths = epoch_ends(args.run, args.average_last, "ship_model")
+        except ValueError as e:  # what is missing, by name
+            sys.exit(f"error: {e}")
+        model = average_models([models.load(path) for path in paths], paths)
+        recalibrate(model, raw["X_train"], 6400, 0)  # as fercnn average does by default
+        averaged = {"averaged_epochs": [int(os.path.basename(path)[5:8]) for path in paths]}
     out = args.out or os.path.join(shipped.WEIGHTS_DIR, f"{args.name}.npz")
     with open(os.path.join(args.run, "history.json")) as f:
         history = json.load(f)
@@ -65,6 +85,7 @@ def main(argv=None):
         "train_seconds": results["train_seconds"], "val_curve": history["val_acc"],
         "run_val_accuracy": results["val_accuracy"], "run_test_accuracy": results["test_accuracy"],
         "args": run_options(results),  # every training option, without the bookkeeping (paths, logging)
+        **averaged,
     }
     provenance.update(scores(shipped.rounded(model), raw))
     trial = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.path.basename(out)}.verifying")
@@ -82,7 +103,7 @@ def main(argv=None):
     os.replace(trial, out)
     print(f"wrote {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB)")
     print(f"shipped file: validation {again['val_accuracy']:.4f}, test {again['test_accuracy']:.4f} "
-          f"(the run's float32 model: {results['val_accuracy']:.4f}, {results['test_accuracy']:.4f}); "
+          f"(the run's best epoch, float32: {results['val_accuracy']:.4f}, {results['test_accuracy']:.4f}); "
           f"averaged at test time: validation {again['val_accuracy_tta']:.4f}, test {again['test_accuracy_tta']:.4f}")
     for tta, what in (("", ""), ("_tta", ", averaged at test time")):
         print(f"per-class test accuracy{what}:\n"

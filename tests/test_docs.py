@@ -80,7 +80,8 @@ def test_a_model_card_shows_the_figures_of_the_file_it_describes(tmp_path, monke
     block = write_docs.model_card_block("toy")
     assert "Run `toy_run`: 4 epochs, best validation epoch 3, 1.5 h of training, resumed 1 time." in block
     assert f"{sum(p.size for p in model.params.values()):,} parameters" in block
-    assert "| the run's float32 model | 50.00% | 62.50% |" in block
+    assert "| the run's best epoch (3), float32 | 50.00% | 62.50% |" in block
+    assert "average of the checkpoints" not in block
     assert "one view | **50.00%** | **60.00%** |" in block
     assert "(`--tta`) | **55.00%** | **65.00%** |" in block
     assert "| calm | **3** | 1 | 4 | 75.0% |" in block      # one view
@@ -93,6 +94,9 @@ def test_a_model_card_shows_the_figures_of_the_file_it_describes(tmp_path, monke
     shipped.write_shipped(model, path, dict(plain, resumes=0))
     block = write_docs.model_card_block("toy")
     assert "averaged" not in block and "resumed 0 times" in block and block.count("| calm | **3** |") == 1
+    shipped.write_shipped(model, path, dict(prov, averaged_epochs=[2, 3, 4]))
+    assert "The shipped weights are the average of the checkpoints epochs 2 to 4 ended with" in \
+        write_docs.model_card_block("toy")
 
 
 def test_the_deep_cards_hand_written_tta_figures_are_for_a_file_without_them():

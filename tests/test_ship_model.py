@@ -80,3 +80,44 @@ def test_an_unfinished_run_or_another_network_is_refused(finished, tmp_path):
     part = _ship(cut, "--data", csv, "--out", tmp_path / "x.npz")
     assert part.returncode == 1 and "trained on the first 30 Training images only" in part.stderr
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_average_last_ships_the_average_fercnn_average_makes(finished, tmp_path):
+    import shutil
+
+    from fercnn.cli.average import main as average
+    from fercnn.models import load, shipped
+    from fercnn.train.checkpoint import checkpoint_name
+
+    csv, run = finished
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    ck = copy / "checkpoints"
+    for old in ck.glob("*.npz"):
+        old.unlink()
+    history = json.loads((ck / "history.json").read_text())
+    history["epoch_iterations"] = [2, 4, 6]  # as if three epochs had ended, each checkpoint kept
+    (ck / "history.json").write_text(json.dumps(history))
+    model = load(str(run / "model.npz"))
+    rng = np.random.default_rng(3)
+    for e, it in enumerate(history["epoch_iterations"], 1):
+        for w in model.params.values():
+            w += rng.normal(0, 0.01, w.shape).astype(w.dtype)
+        model.save(str(ck / checkpoint_name(e, it)))
+    out = tmp_path / "deep.npz"
+    done = _ship(copy, "--data", csv, "--out", out, "--average-last", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    shipped_model = shipped.load_shipped(str(out))
+    assert shipped_model.provenance["averaged_epochs"] == [2, 3]
+    assert average(["--data", str(csv), "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "avg.npz"),
+                    "--last-epochs", "2", str(copy)]) == 0
+    by_command = shipped.rounded(load(str(tmp_path / "avg.npz")))
+    for k, w in by_command.params.items():
+        np.testing.assert_array_equal(shipped_model.params[k], w)
+    for layer, state in by_command.bn_state.items():
+        for stat, v in state.items():
+            np.testing.assert_allclose(shipped_model.bn_state[layer][stat], v, rtol=1e-5, atol=1e-6)
+    (ck / checkpoint_name(1, 2)).unlink()  # pruned, as a run without --keep-epochs does
+    missing = _ship(copy, "--data", csv, "--out", tmp_path / "x.npz", "--average-last", "3")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ship_model: --last-epochs 3: ")
+    assert "lacks epoch001_iter0000002.npz" in missing.stderr and "Traceback" not in missing.stderr

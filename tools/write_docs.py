@@ -219,6 +219,12 @@ def _pct(x):
     return f"{100 * x:.2f}%"
 
 
+def _averaged(prov):
+    epochs = prov.get("averaged_epochs")
+    return (f" The shipped weights are the average of the checkpoints epochs {epochs[0]} to {epochs[-1]} ended with "
+            "(`fercnn average`), not the best epoch's." if epochs else "")
+
+
 def model_card_block(name):
     """docs/usage.md's figures of the shipped model ``name``, all from its file and the
     provenance in it (written by reproduction/ship_model.py): the run, the accuracies, the
@@ -230,9 +236,10 @@ def model_card_block(name):
     resumes = f"{prov['resumes']} time{'' if prov['resumes'] == 1 else 's'}"
     lines = [f"Run `{prov['run']}`: {prov['epochs']} epochs, best validation epoch {prov['best_epoch']}, "
              f"{prov['train_seconds'] / 3600:.1f} h of training, resumed {resumes}. "
-             f"{params:,} parameters; file {size:.1f} MiB.", "",
+             f"{params:,} parameters; file {size:.1f} MiB." + _averaged(prov), "",
              "| | validation (PublicTest) | test (PrivateTest) |", "|---|---|---|",
-             f"| the run's float32 model | {_pct(prov['run_val_accuracy'])} | {_pct(prov['run_test_accuracy'])} |",
+             f"| the run's best epoch ({prov['best_epoch']}), float32 | {_pct(prov['run_val_accuracy'])} | "
+             f"{_pct(prov['run_test_accuracy'])} |",
              f"| the shipped file (float16 parameters), one view | **{_pct(prov['val_accuracy'])}** "
              f"| **{_pct(prov['test_accuracy'])}** |"]
     if "val_accuracy_tta" in prov and "test_accuracy_tta" in prov:
