@@ -394,9 +394,36 @@ def summary_json(runs, extras):
             "runs": runs, "extras": [{**run, "network": network, "tag": tag} for network, tag, run in extras]}
 
 
-def past_the_paper_table(runs):
+def shipped_provenance(name):
+    """The provenance in shipped model ``name``'s file (fercnn.models.shipped), or None where
+    this checkout does not ship it."""
+    from fercnn.models import shipped
+    from fercnn.models.io import read_npz
+
+    if name not in shipped.available():
+        return None
+    return read_npz(shipped.path_of(name), "report")[0].get("provenance")
+
+
+def shipped_rows(name, prov):
+    """Rows of the past-the-paper table for shipped model ``name``: one view and averaged."""
+    if prov is None:
+        return []
+    how = (f"weights of epochs {prov['averaged_epochs'][0]}-{prov['averaged_epochs'][-1]} averaged"
+           if prov.get("averaged_epochs") else f"epoch {prov['best_epoch']}")
+    label = f"fercnn, the accuracy network as shipped (`pretrained(\"{name}\")`: {how}, float16)"
+    source = f"the file's provenance (fercnn/models/weights/{name}.npz)"
+    rows = [f"| {label}, one view | **{pct(prov['test_accuracy'])}** | {pct(prov['val_accuracy'])} | {source} |"]
+    if "test_accuracy_tta" in prov and "val_accuracy_tta" in prov:
+        rows.append(f"| {label}, averaged at test time (`--tta`) | **{pct(prov['test_accuracy_tta'])}** | "
+                    f"{pct(prov['val_accuracy_tta'])} | {source} |")
+    return rows
+
+
+def past_the_paper_table(runs, vgg_shipped=None):
     """PrivateTest accuracy of the paper's deep network, fercnn's runs of it and of the accuracy
-    network, and other classifiers of the same faces."""
+    network (and the shipped file of that: its provenance ``vgg_shipped``), and other
+    classifiers of the same faces."""
     rows = ["| classifier | test (PrivateTest) | validation (PublicTest) | figure from |", "|---|---|---|---|",
             f"| the paper's deep network (Alizadeh & Fazel) | {PAPER['deep'][1]:.1f} | {PAPER['deep'][0]:.1f} | "
             "the paper (\"about\") |"]
@@ -414,6 +441,7 @@ def past_the_paper_table(runs):
             best = pct(h["best_val_acc"]) if h.get("val_acc") else "–"
             rows.append(f"| {label} | – (unfinished) | {best} so far | reproduction/runs.json "
                         f"({h['epochs_run']} epochs done) |")
+    rows += shipped_rows("vgg", vgg_shipped)
     for label, test, source in OTHERS:
         rows.append(f"| {label} | {test} | | {source} |")
     return "\n".join(rows)
@@ -508,7 +536,8 @@ def augmentation_of(args):
 
 def blocks_of(runs, extras, reference, sweep=None):
     return {"results": results_table(runs, reference, extras), "per-class": per_class_table(runs.get("deep"), reference),
-            "runs": runs_table(runs, extras), "past-the-paper": past_the_paper_table(runs),
+            "runs": runs_table(runs, extras),
+            "past-the-paper": past_the_paper_table(runs, shipped_provenance("vgg")),
             "sweep-fer2013": sweep_table(sweep), "ablation": ablation_table(runs, extras)}
 
 

@@ -292,3 +292,18 @@ def test_tta_needs_run_folders(capsys):
         with pytest.raises(SystemExit):
             report.main(argv)
         assert "--tta and --cache-dir score run folders: they need --runs" in capsys.readouterr().err
+
+
+def test_the_shipped_accuracy_network_gets_its_rows_from_its_provenance():
+    prov = {"best_epoch": 52, "val_accuracy": 0.671, "test_accuracy": 0.6843, "val_accuracy_tta": 0.68,
+            "test_accuracy_tta": 0.6951}
+    rows = report.past_the_paper_table({}, prov).splitlines()
+    mine = [r for r in rows if "as shipped" in r]
+    assert mine == [
+        "| fercnn, the accuracy network as shipped (`pretrained(\"vgg\")`: epoch 52, float16), one view | **68.4** | "
+        "67.1 | the file's provenance (fercnn/models/weights/vgg.npz) |",
+        "| fercnn, the accuracy network as shipped (`pretrained(\"vgg\")`: epoch 52, float16), averaged at test time "
+        "(`--tta`) | **69.5** | 68.0 | the file's provenance (fercnn/models/weights/vgg.npz) |"]
+    averaged = report.past_the_paper_table({}, dict(prov, averaged_epochs=[56, 57, 58, 59, 60]))
+    assert "weights of epochs 56-60 averaged, float16" in averaged
+    assert "as shipped" not in report.past_the_paper_table({}, None)
