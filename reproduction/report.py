@@ -126,7 +126,11 @@ def read_tta(folder):
         return None
     with open(path) as f:
         tta = json.load(f)
-    return tta if tta.get("model_sha256") == model_digest(folder) else None
+    if tta.get("model_sha256") != model_digest(folder):
+        print(f"report: {path} was measured on another model.npz than the folder's now; ignored "
+              "(--tta DATA scores it again)")
+        return None
+    return tta
 
 
 def planned_epochs(checkpoints):

@@ -70,12 +70,12 @@ def main(argv=None):
     averaged = {}
     if args.average_last:
         try:
-            paths = epoch_ends(args.run, args.average_last, "ship_model")
-        except ValueError as e:  # what is missing, by name
+            epochs, paths = epoch_ends(args.run, args.average_last, "ship_model")
+            model = average_models([models.load(path) for path in paths], paths)
+        except ValueError as e:  # what is missing or wrong, by name
             sys.exit(f"error: {e}")
-        model = average_models([models.load(path) for path in paths], paths)
         recalibrate(model, raw["X_train"], 6400, 0)  # as fercnn average does by default
-        averaged = {"averaged_epochs": [int(os.path.basename(path)[5:8]) for path in paths]}
+        averaged = {"averaged_epochs": epochs, "averaged_bn_recalibration": {"images": 6400, "seed": 0}}
     out = args.out or os.path.join(shipped.WEIGHTS_DIR, f"{args.name}.npz")
     with open(os.path.join(args.run, "history.json")) as f:
         history = json.load(f)

@@ -257,10 +257,12 @@ def model_card_block(name):
             cells = [f"**{v}**" if j == i else str(v) for j, v in enumerate(row)]
             accuracy = f"{100 * row[i] / sum(row):.1f}%" if sum(row) else "–"
             lines.append(f"| {classes[i]} | " + " | ".join(cells) + f" | {sum(row)} | {accuracy} |")
-    cm = prov["test_confusion"]
-    worst = sorted(((cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j), reverse=True)[:3]
-    lines += ["", "Its most frequent confusions on the test set, one view: " + "; ".join(
-        f"{classes[i]} taken for {classes[j]} ({n} of {sum(cm[i])} {classes[i]} faces)" for n, i, j in worst) + "."]
+    cm = prov.get("test_confusion")
+    worst = [] if cm is None else sorted(((cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm))
+                                          if i != j and cm[i][j]), reverse=True)[:3]
+    if worst:
+        lines += ["", "Its most frequent confusions on the test set, one view: " + "; ".join(
+            f"{classes[i]} taken for {classes[j]} ({n} of {sum(cm[i])} {classes[i]} faces)" for n, i, j in worst) + "."]
     return "\n".join(lines)
 
 

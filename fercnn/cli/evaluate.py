@@ -81,12 +81,12 @@ def _tta_labels(model, images):
     return predict_proba_tta(model, model.prepare(images)).argmax(axis=1)
 
 
-def check_scorable(model, path):
+def check_scorable(model, path, prog="evaluate"):
     """Refuse a model this command cannot score on FER2013: a hybrid (HOG) one, or one whose
     classes are not FER2013's seven in its order (its scores would be read as other classes)."""
     if model.hog_dim:
-        raise ValueError(f"evaluate: {path} is a hybrid (HOG) model; this command scores image-only models")
+        raise ValueError(f"{prog}: {path} is a hybrid (HOG) model; this command scores image-only models")
     got, want = class_names_of(model), list(CLASS_NAMES)
     if got != want:
-        raise ValueError(f"evaluate: {path} is not a FER2013 model: expected {len(want)} classes {want}, "
+        raise ValueError(f"{prog}: {path} is not a FER2013 model: expected {len(want)} classes {want}, "
                          f"got {len(got)} classes {got}")

@@ -115,7 +115,7 @@ def build_parser(preset, hog, prog=None):
                         "model is kept, as always)")
     p.add_argument("--keep-epochs", type=number(int, 1), metavar="N",
                    help="keep the checkpoints of the last N epochs' ends (checkpoints/), e.g. for fercnn average "
-                        "(default: the newest two and the best epoch's)")
+                        "(default: the newest two and the best epoch's; on --resume, the run's own setting)")
     p.add_argument("--checkpoint-every", type=number(int, 1), metavar="N",
                    help="also write a checkpoint every N iterations (default: at the end of every epoch only)")
     p.add_argument("--resume", action="store_true",
@@ -249,7 +249,7 @@ def train(args, preset, hog, out, epochs, fer, folder):
                     checkpoint_dir=os.path.join(out, "checkpoints"), checkpoint_every=args.checkpoint_every,
                     verbose=not args.quiet, bn_recalibration=args.bn_recalibration,
                     max_seconds=None if args.time_limit is None else 60 * args.time_limit, early_stop=args.early_stop,
-                    keep_epochs=args.keep_epochs or 0)
+                    keep_epochs=args.keep_epochs)
     if args.resume:
         started_with = solver.resume()
         if args.quiet:  # otherwise the Solver said it

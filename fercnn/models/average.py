@@ -23,15 +23,20 @@ def average_models(models, names=None):
     """One ConvNet whose parameters are the mean of ``models``' (accumulated in float64, stored
     in their dtype); spec, dtype, mean image, class names and augmentation from the first.
 
-    All must be the same network trained on the same data: the same spec and dtype, the same
-    parameter names and shapes, and the same mean image and class names; otherwise one
-    ValueError names the first that differs (``names``: how to call each model in it, e.g.
-    its file; default "model 0", "model 1", ...).
+    They should be checkpoints of one run. What is checked: the same spec, dtype, parameter
+    names and shapes, mean image, class names, initialisation seed, L2 strength, label
+    smoothing and augmentation; otherwise one ValueError names the first model that differs
+    (``names``: how to call each model in it, e.g. its file; default "model 0", ...). Two
+    runs made with the same options and seed on the same data pass these checks, and the
+    average of networks from different runs is no network at all: that is the caller's to
+    avoid.
     """
     models = list(models)
     if not models:
         raise ValueError("average_models: expected at least one model, got none")
     names = list(names) if names is not None else [f"model {i}" for i in range(len(models))]
+    if len(names) != len(models):
+        raise ValueError(f"average_models: expected one name per model ({len(models)}), got {len(names)}")
     first = models[0]
     for name, m in zip(names[1:], models[1:]):
         _check_same(first, m, names[0], name)
@@ -56,8 +61,10 @@ def _check_same(a, b, name_a, name_b):
                          f"got {got_b}")
     if a.spec != b.spec:
         differ("spec", a.spec, b.spec)
-    if a.dtype != b.dtype:
-        differ("dtype", a.dtype, b.dtype)
+    for what, get in (("dtype", lambda m: m.dtype), ("seed", lambda m: m.seed), ("reg", lambda m: m.reg),
+                      ("label smoothing", lambda m: m.label_smoothing), ("augmentation", lambda m: m.augmentation)):
+        if get(a) != get(b):
+            differ(what, get(a), get(b))
     shapes_a = {k: v.shape for k, v in a.params.items()}
     shapes_b = {k: v.shape for k, v in b.params.items()}
     if shapes_a != shapes_b:

@@ -66,7 +66,9 @@ class Solver(SolverState):
         one would, and it may differ on resume (as num_epochs may).
     keep_epochs: besides the newest two checkpoints and the best epoch's, keep the checkpoints
         written at the end of the last this many epochs (0: none), e.g. to average their
-        weights afterwards (fercnn.models.average); the run itself is unchanged by it.
+        weights afterwards (fercnn.models.average); the run itself is unchanged by it. It is
+        kept in the checkpoints: None (the default) on resume is the run's own setting, and a
+        smaller number given on resume is warned about (the older kept ones are deleted).
     reuse_memory: call fercnn.runtime.reuse_freed_memory() before training (see there).
     bn_recalibration: before each epoch's accuracies, recompute the batchnorm running
         statistics from this many random training images with dropout off
@@ -77,7 +79,7 @@ class Solver(SolverState):
     def __init__(self, model, data, *, update_rule="sgd_momentum", optim_config=None, lr_decay=1.0,
                  batch_size=128, num_epochs=10, augment_flip=False, augment=None, lr_schedule=None, seed=0,
                  num_train_samples=1000, num_val_samples=None, eval_batch_size=256, checkpoint_dir=None,
-                 checkpoint_every=None, max_seconds=None, early_stop=None, keep_epochs=0, reuse_memory=True,
+                 checkpoint_every=None, max_seconds=None, early_stop=None, keep_epochs=None, reuse_memory=True,
                  bn_recalibration=6400, verbose=True, callback=None):
         required = ("X_train", "y_train", "X_val", "y_val")
         missing = [k for k in required if k not in data]
@@ -122,9 +124,9 @@ class Solver(SolverState):
             if value is not None:
                 check_positive_int("Solver", name, value)
         check_positive_int("Solver", "eval_batch_size", eval_batch_size)
-        if keep_epochs:
-            check_positive_int("Solver", "keep_epochs", keep_epochs)
-            if checkpoint_dir is None:
+        if keep_epochs is not None:
+            check_positive_int("Solver", "keep_epochs", keep_epochs, minimum=0)
+            if keep_epochs and checkpoint_dir is None:
                 raise ValueError("Solver: keep_epochs keeps checkpoints; it needs a checkpoint_dir to write them to")
         if checkpoint_every is not None:
             check_positive_int("Solver", "checkpoint_every", checkpoint_every)
@@ -407,7 +409,8 @@ class Solver(SolverState):
         write_json(os.path.join(directory, "history.json"), self.history())
         self._wrote_checkpoints = True
         ends = [ckpt.checkpoint_name(e, it) for e, it in enumerate(self.epoch_iterations, 1)]
-        kept = ([self.best_checkpoint] if self.best_checkpoint else []) + (ends[-self.keep_epochs:] if self.keep_epochs else [])
+        kept = [self.best_checkpoint] if self.best_checkpoint else []
+        kept += ends[-self.keep_epochs:] if self.keep_epochs else []
         ckpt.prune_checkpoints(directory, keep=2, also_keep=kept)
         return name
 

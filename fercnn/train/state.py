@@ -100,6 +100,7 @@ class SolverState:
             "resumes": self.resumes,
             **({"schedule_state": self.schedule_state} if self.schedule_state is not None else {}),
             "threads": thread_count(),  # not an option: a resume with another count is allowed, and warned about
+            "keep_epochs": self.keep_epochs or 0,  # not an option either: which checkpoints pruning leaves
         }
         return meta, {**model_arrays, **arrays}
 
@@ -154,6 +155,13 @@ class SolverState:
             self.best = current if state["best_is_current"] else \
                 {k: np.array(arrays.get(f"best/{k}", v)) for k, v in current.items()}
         _warn_other_threads(state, path)
+        saved_keep = state.get("keep_epochs", 0)
+        if self.keep_epochs is None:
+            self.keep_epochs = saved_keep
+        elif self.keep_epochs < saved_keep:
+            warnings.warn(f"checkpoint {path} kept the checkpoints of the last {saved_keep} epochs' ends; this run "
+                          f"keeps {self.keep_epochs}: the older ones will be deleted at the next checkpoint",
+                          RuntimeWarning, stacklevel=3)
 
     def _model_arrays(self):
         """Copies of the model's arrays (its state_dict's): what the best epoch keeps."""

@@ -23,10 +23,15 @@ def fer_csv(tmp_path_factory):
     return path
 
 
-def _saved(seed, path, **changes):
+def _saved(seed, path, *, init_seed=1, **changes):
+    """A model as one run's checkpoint would hold it: the run's initialisation seed, and
+    weights that differ from checkpoint to checkpoint (drawn with ``seed``)."""
     spec = dict(conv=[{"filters": 2, "kernel": 3, "batchnorm": True, "pool": True}], fc=[], input_shape=(1, 48, 48),
                 num_classes=7)
-    model = ConvNet(**{**spec, **changes}, seed=seed)
+    model = ConvNet(**{**spec, **changes}, seed=init_seed)
+    rng = np.random.default_rng(seed)
+    for w in model.params.values():
+        w += rng.normal(0, 0.05, w.shape).astype(w.dtype)
     model.mean_image, model.class_names = np.full((1, 48, 48), 120, np.float32), list(CLASS_NAMES)
     model.save(path)
     return str(path)
@@ -42,6 +47,9 @@ def test_writes_the_average_with_statistics_from_training_images(fer_csv, tmp_pa
     want = average_models([load(p) for p in paths])
     raw = load_fer2013(str(fer_csv), cache_dir=cache)
     recalibrate(want, raw["X_train"], 30, 0)
+    inputs = [load(p) for p in paths]
+    for model in inputs:  # each input is scored with statistics from the same images
+        recalibrate(model, raw["X_train"], 30, 0)
     for k in want.params:
         np.testing.assert_array_equal(got.params[k], want.params[k])
     for layer, state in want.bn_state.items():
@@ -49,8 +57,10 @@ def test_writes_the_average_with_statistics_from_training_images(fer_csv, tmp_pa
             np.testing.assert_array_equal(got.bn_state[layer][stat], v)
             assert not np.array_equal(v, load(paths[0]).bn_state[layer][stat])  # recomputed, not copied
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == paths
-    acc = np.mean(got.predict(got.prepare(raw["X_val"])) == raw["y_val"])
+    X_val = got.prepare(raw["X_val"])
+    assert lines[:3] == [f"{p}: validation accuracy {np.mean(m.predict(X_val) == raw['y_val']):.4f} (batchnorm "
+                         "statistics from 30 training images)" for p, m in zip(paths, inputs)]
+    acc = np.mean(got.predict(X_val) == raw["y_val"])
     assert lines[3] == (f"average of 3: validation accuracy {acc:.4f} (batchnorm statistics from 30 training images); "
                         f"wrote {out}")
 
@@ -64,12 +74,20 @@ def test_bad_input_is_refused_before_anything_is_written(fer_csv, tmp_path):
             ([a], "expected two or more models to average, got 1"),
             ([a, str(tmp_path / "." / "a.npz")], "a model is given twice"),
             ([a, other], r"other.npz is not the network of .*a.npz: expected spec"),
+            ([a, _saved(4, tmp_path / "seed4.npz", init_seed=4)], r"seed4.npz is not the network of .*: "
+                                                                  r"expected seed 1, got 4"),
+            ([a, str(tmp_path / "nothing.npz")], r"no such model file: .*nothing.npz"),
+            (["--out", str(tmp_path), a, b], r"--out .* is a folder; expected a .npz file"),
+            (["--out", str(tmp_path / "new" / "avg.npz"), a, other], "is not the network of"),
             (["--out", a, a, b], r"--out .*a.npz is one of the models to average")):
         argv = argv if "--out" in argv else ["--out", str(out), *argv]
         with pytest.raises(ValueError, match=message):
             main(base + argv)
         assert not out.exists()
+    assert not (tmp_path / "new").exists()  # refused before any folder was made
     os.link(a, tmp_path / "same_as_a.npz")
+    with pytest.raises(ValueError, match="a model is given twice"):
+        main(base + ["--out", str(out), a, str(tmp_path / "same_as_a.npz")])
     with pytest.raises(ValueError, match="same_as_a.npz is one of the models to average"):
         main(base + ["--out", str(tmp_path / "same_as_a.npz"), a, b])
     out.write_text("the user's file")
@@ -98,7 +116,7 @@ def test_last_epochs_of_a_run_folder_are_the_checkpoints_its_epochs_ended_with(f
     printed = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()[:3]]
     assert printed == [str(ck / n) for n in names[1:]]
     for argv, message in ((["--last-epochs", "4", str(tmp_path / "run")], f"{ck} lacks {names[0]} .*--keep-epochs"),
-                          (["--last-epochs", "5", str(ck)], "--last-epochs 5: .* has run 4 epochs"),
+                          (["--last-epochs", "5", str(ck)], "--last-epochs 5: expected a run of 5 or more epochs, .* has run 4"),
                           (["--last-epochs", "2", str(tmp_path)], "is not a training run's folder"),
                           (["--last-epochs", "2", str(ck / names[1]), str(ck / names[2])], "takes one run folder")):
         with pytest.raises(ValueError, match=message):

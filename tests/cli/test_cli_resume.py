@@ -104,8 +104,8 @@ def test_keep_epochs_keeps_the_checkpoints_fercnn_average_reads(tmp_path):
 
     done = _run(tmp_path, "--epochs", "5", "--keep-epochs", "3", "--checkpoint-every", "2")
     assert done.returncode == 0, done.stderr[-3000:]
-    paths = epoch_ends(str(tmp_path / "out"), 3, "test")
-    assert [os.path.basename(p)[:8] for p in paths] == ["epoch003", "epoch004", "epoch005"]
+    epochs, paths = epoch_ends(str(tmp_path / "out"), 3, "test")
+    assert epochs == [3, 4, 5] and [os.path.basename(p)[:8] for p in paths] == ["epoch003", "epoch004", "epoch005"]
     assert all(load(p).params for p in paths)
     with pytest.raises(ValueError, match=r"lacks epoch00[12]_iter"):
         epoch_ends(str(tmp_path / "out"), 5, "test")

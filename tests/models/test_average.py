@@ -11,7 +11,11 @@ SPEC = dict(conv=[{"filters": 3, "kernel": 3, "batchnorm": True, "pool": True}],
 
 
 def _model(seed, **changes):
-    model = ConvNet(**{**SPEC, **changes}, seed=seed)
+    """One run's checkpoint: the run's initialisation (seed 0), weights drawn with ``seed``."""
+    model = ConvNet(**{**SPEC, **changes}, seed=0)
+    rng = np.random.default_rng(seed)
+    for w in model.params.values():
+        w += rng.normal(0, 0.1, w.shape).astype(w.dtype)
     model.mean_image = np.full((1, 8, 8), 100, np.float32)
     model.class_names = ["a", "b", "c", "d"][:model.spec["num_classes"]]
     model.augmentation = {"shift": 2}
@@ -50,3 +54,9 @@ def test_models_of_other_networks_or_data_are_refused_by_name():
     other.class_names = ["w", "x", "y", "z"]
     with pytest.raises(ValueError, match=r"expected classes \['a', 'b', 'c', 'd'\], got \['w', 'x', 'y', 'z'\]"):
         average_models([a, other])
+    other = _model(2)
+    other.augmentation = {"shift": 4}
+    with pytest.raises(ValueError, match=r"expected augmentation \{'shift': 2\}, got \{'shift': 4\}"):
+        average_models([a, other])
+    with pytest.raises(ValueError, match=r"expected one name per model \(2\), got 1"):
+        average_models([a, _model(2)], ["a.npz"])

@@ -217,5 +217,28 @@ def test_keep_epochs_keeps_the_last_epoch_ends_and_changes_nothing_else(rng, tmp
     assert set(ends[-3:]) - set(os.listdir(tmp_path / "plain"))  # without it, older epoch ends are pruned
     with pytest.raises(ValueError, match="keep_epochs keeps checkpoints; it needs a checkpoint_dir"):
         Solver(model, data, keep_epochs=2)
-    with pytest.raises(ValueError, match=r"keep_epochs must be an integer >= 1, got -1"):
+    with pytest.raises(ValueError, match=r"keep_epochs must be an integer >= 0, got -1"):
         Solver(model, data, keep_epochs=-1, checkpoint_dir=tmp_path / "x")
+
+
+def test_keep_epochs_is_the_runs_own_on_resume_and_a_smaller_one_is_warned_about(rng, tmp_path):
+    import os
+
+    from fercnn.train.checkpoint import checkpoint_name
+
+    model, data = _setup(rng)
+    spec = {k: model.spec[k] for k in ("conv", "fc", "input_shape", "num_classes")}
+    kw = dict(batch_size=8, verbose=False, optim_config={"learning_rate": 0.05}, checkpoint_dir=tmp_path / "ck")
+    Solver(model, data, num_epochs=4, keep_epochs=3, **kw).train()
+    again = Solver(ConvNet(**spec, seed=1), data, num_epochs=6, **kw)  # resumed without keep_epochs
+    again.train(resume=True)
+    assert again.keep_epochs == 3
+    ends = [checkpoint_name(e, it) for e, it in enumerate(again.epoch_iterations, 1)]
+    assert set(ends[-3:]) <= set(os.listdir(tmp_path / "ck"))
+    fewer = Solver(ConvNet(**spec, seed=1), data, num_epochs=7, keep_epochs=1, **kw)
+    with pytest.warns(RuntimeWarning, match="kept the checkpoints of the last 3 epochs' ends; this run keeps 1"):
+        fewer.train(resume=True)
+    on_disk = set(os.listdir(tmp_path / "ck"))
+    ends = [checkpoint_name(e, it) for e, it in enumerate(fewer.epoch_iterations, 1)]
+    gone = {ends[3], ends[4]} - {fewer.best_checkpoint}  # epochs 4 and 5: kept before, neither newest two now
+    assert ends[-1] in on_disk and gone and not gone & on_disk
