@@ -81,8 +81,8 @@ def detect_emotions(image, model=None, *, detect=True, min_face=48, tta=False):
     image: (H, W), (H, W, 3) or (H, W, 4) array (uint8 0..255, uint16 0..65535, floats 0..1 or
     0..255: see fercnn.data.to_gray for every dtype; NaN pixels are refused), or a list (or
     tuple) of such arrays, e.g. a video's frames. model: a ConvNet trained on 48x48 faces
-    (fercnn.models.load(path)); by default the shipped deep network
-    (fercnn.models.pretrained("deep")), where this install has it. For one image, returns a
+    (fercnn.models.load(path)); by default the first shipped network this install has
+    (fercnn.models.pretrained("vgg"), else "deep"). For one image, returns a
     list, largest face first, of {"box": [x, y, width, height], "emotions": {class name:
     probability}, "top": class name}, empty when no face is found; for a list of images, a
     list of such lists, one per image, from one pass of the network over all their faces.

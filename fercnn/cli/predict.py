@@ -43,7 +43,7 @@ def build_parser(prog):
     p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, ...) or videos (MP4, ...)")
     p.add_argument("--model", help="a model trained on 48x48 faces (model.npz of a training run, or a checkpoint), "
-                                   "or the name of a shipped one: deep (the default; a file called deep is ./deep)")
+                                   "or the name of a shipped one: vgg (the default) or deep (a file called deep is ./deep)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--out", metavar="DIR", type=folder_path,
                    help="write each photo with its boxes and labels drawn, as DIR/<name>.png (<name>_2.png, ... "
@@ -74,9 +74,9 @@ def every_option(text):
 
 
 def model_named(name, prog):
-    """The model --model names: a shipped one by its name ("deep"; a file of that name is
-    ./deep), else a model file; without --model the shipped deep network, where this
-    install has it."""
+    """The model --model names: a shipped one by its name ("vgg", "deep"; a file of that name
+    is ./deep), else a model file; without --model the first shipped network this install
+    has (vgg, else deep)."""
     if name is None:
         return shipped.default_model(prog, "give --model PATH (e.g. runs/deep_fer2013/model.npz from "
                                            "'fercnn train deep --data path/to/fer2013')")

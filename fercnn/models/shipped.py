@@ -1,7 +1,8 @@
-"""Networks trained on FER2013 that ship inside fercnn: ``pretrained("deep")``.
+"""Networks trained on FER2013 that ship inside fercnn: ``pretrained("vgg")`` (the default
+of prediction) and ``pretrained("deep")`` (the paper's deep network).
 
     from fercnn.models import pretrained
-    model = pretrained("deep")          # a ConvNet, float32, ready to predict
+    model = pretrained("vgg")           # a ConvNet, float32, ready to predict
     model.provenance["test_accuracy"]   # measured from the shipped file on PrivateTest
 
 A shipped file is an ordinary fercnn model file (fercnn.models.io) whose parameters are
@@ -22,7 +23,9 @@ from fercnn.models.io import model_entries, read_npz, write_npz
 from fercnn.models.loading import model_from_entries
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
-NAMES = ("deep",)  # the shallow network's FC layer alone is 18.9 M weights: too large to ship
+# the first is the default model of prediction (fercnn predict, detect_emotions, fercnn serve);
+# the shallow network's FC layer alone is 18.9 M weights: too large to ship
+NAMES = ("vgg", "deep")
 FINGERPRINT_SEED = 2013
 
 
@@ -38,8 +41,8 @@ def available():
     return [n for n in NAMES if os.path.exists(path_of(n))]
 
 
-def pretrained(name="deep"):
-    """The shipped network ``name`` ("deep"): a ConvNet with its mean image, class names and
+def pretrained(name="vgg"):
+    """The shipped network ``name`` ("vgg" or "deep"): a ConvNet with its mean image, class names and
     batchnorm statistics, and ``.provenance`` (a dict: run, epochs, accuracies, fingerprint)."""
     path = path_of(name)
     if not os.path.exists(path):

@@ -104,14 +104,20 @@ def test_unknown_storage_is_refused(tmp_path):
 
 
 def test_names(weights):
-    with pytest.raises(ValueError, match=r"pretrained: unknown model 'huge'; expected one of \['deep'\]"):
+    with pytest.raises(ValueError, match=r"pretrained: unknown model 'huge'; expected one of \['vgg', 'deep'\]"):
         pretrained("huge")
     with pytest.raises(ValueError, match="this install of fercnn has no 'deep' model .* it has none"):
         pretrained("deep")
     assert shipped.available() == []
     shipped.write_shipped(_model(), weights / "deep.npz", {"run": "tiny"})
     assert shipped.available() == ["deep"]
-    assert pretrained("deep").provenance["run"] == "tiny" and pretrained().provenance["run"] == "tiny"
+    assert pretrained("deep").provenance["run"] == "tiny"
+    assert shipped.default_model("op", "x").provenance["run"] == "tiny"  # the first this install has
+    with pytest.raises(ValueError, match="this install of fercnn has no 'vgg' model"):
+        pretrained()  # the default name is vgg
+    shipped.write_shipped(_model(seed=2), weights / "vgg.npz", {"run": "tiny vgg"})
+    assert shipped.available() == ["vgg", "deep"]
+    assert pretrained().provenance["run"] == shipped.default_model("op", "x").provenance["run"] == "tiny vgg"
 
 
 def test_predict_uses_the_shipped_model_by_default(weights, tmp_path, monkeypatch, capsys):

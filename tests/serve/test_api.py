@@ -33,7 +33,7 @@ def files():
 def test_health_models_and_the_page(client):
     assert client.get("/healthz").json()["status"] == "ok"
     models = client.get("/api/models").json()
-    assert models["default"] == "deep" and models["models"][0]["classes"][3] == "happy"
+    assert models["default"] == "vgg" and [m["name"] for m in models["models"]] == ["vgg", "deep"] and models["models"][0]["classes"][3] == "happy"
     page = client.get("/")
     assert page.status_code == 200 and 'src="/static/app.js"' in page.text
     assert "http" not in client.get("/static/app.js").text.replace("HTTP ", "")  # nothing from elsewhere
@@ -49,8 +49,8 @@ def test_predict_answers_what_fercnn_predict_json_prints(client, files, tmp_path
     raw = client.post("/api/predict", content=files["astronaut.jpg"], headers={"Content-Type": "image/jpeg"})
     assert raw.status_code == 200
     assert raw.json()["faces"] == want["faces"] and len(want["faces"]) == 1
-    form = client.post("/api/predict?model=deep", files={"image": ("astronaut.jpg", files["astronaut.jpg"], "image/jpeg")})
-    assert form.json() == {"image": "astronaut.jpg", "faces": want["faces"], "model": "deep"}
+    form = client.post("/api/predict?model=vgg", files={"image": ("astronaut.jpg", files["astronaut.jpg"], "image/jpeg")})
+    assert form.json() == {"image": "astronaut.jpg", "faces": want["faces"], "model": "vgg"}
     bare = client.post("/api/predict", content=files["astronaut.jpg"])  # no content type: taken as the bytes
     assert bare.json()["faces"] == want["faces"]
     assert client.post("/api/predict", content=files["blank.png"],
@@ -89,7 +89,7 @@ def test_refusals_name_what_is_wrong(client, send, status, message):
 def test_bad_parameters_and_routes(client, files):
     post = lambda q: client.post(f"/api/predict?{q}", content=files["blank.png"], headers={"Content-Type": "image/png"})  # noqa: E731
     assert post("model=../../etc/passwd").json() == {
-        "error": "unknown model '../../etc/passwd'; the models are deep (GET /api/models)"}
+        "error": "unknown model '../../etc/passwd'; the models are vgg, deep (GET /api/models)"}
     assert post("saliency=maybe").status_code == 400
     assert "min_face must be an integer >= 24, got '3'" in post("min_face=3").json()["error"]
     assert client.get("/api/predict").json() == {"error": "GET is not allowed on /api/predict"}
