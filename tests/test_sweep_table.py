@@ -96,12 +96,12 @@ def test_report_keeps_a_sweep_only_with_write_and_only_when_every_block_is_there
     summary = tmp_path / "kept.json"
     argv = ["--sweep", str(tmp_path / "sweep"), "--sweep-summary", str(summary),
             "--summary", os.path.join(ROOT, "reproduction", "runs.json")]
-    doc, readme = _documents(tmp_path, ("results", "per-class", "runs", "past-the-paper"))  # no sweep block
+    doc, readme = _documents(tmp_path, ("results", "per-class", "runs", "past-the-paper", "ablation"))  # no sweep block
     with pytest.raises(ValueError, match="has no <!-- begin:sweep-fer2013 -->"):
         report.main(argv + ["--doc", str(doc), "--readme", str(readme), "--write"])
     assert not summary.exists() and not (doc.parent / "reproduction").exists()  # nothing written
     (tmp_path / "docs").rename(tmp_path / "old")
-    doc, readme = _documents(tmp_path, ("results", "per-class", "runs", "past-the-paper", "sweep-fer2013"))
+    doc, readme = _documents(tmp_path, ("results", "per-class", "runs", "past-the-paper", "sweep-fer2013", "ablation"))
     report.main(argv + ["--doc", str(doc), "--readme", str(readme)])  # printed only
     assert "| trial_001 | conv 64p x3 \\| fc 256 |" in capsys.readouterr().out and not summary.exists()
     (doc.parent / "reproduction").mkdir()
