@@ -5,12 +5,12 @@
 
 A run folder with --last-epochs N stands for the checkpoints its last N epochs ended with
 (from its checkpoints/history.json; a run keeps them with --keep-epochs). The parameters
-of the given models (model.npz files or Solver checkpoints of the same
-network, trained on the same data) are averaged (fercnn.models.average), the batchnorm
-statistics of the average are recomputed from --bn-recalibration training images and their
-mirror images (as `fercnn evaluate` does), and the result is written to --out, with its
-validation accuracy (PublicTest) printed beside each input's, each input's batchnorm
-statistics recomputed from the same images first (so that only the weights differ). The test split is not read:
+of the given models (model.npz files or Solver checkpoints of the same network, trained on
+the same data) are averaged (fercnn.models.average), the batchnorm statistics of the
+average are recomputed from --bn-recalibration training images and their mirror images (as
+`fercnn evaluate` does), and the result is written to --out. Its validation accuracy
+(PublicTest) is printed beside each input's, each input's batchnorm statistics recomputed
+from the same images first (so that only the weights differ). The test split is not read:
 compare the averages and the run's own model with `fercnn evaluate --bn-recalibration 0`,
 which chooses on validation and reports test for the chosen one alone. --out is never one
 of the inputs, and an existing file is replaced only with --overwrite.
@@ -51,9 +51,10 @@ def main(argv=None, prog="fercnn average"):
     for path in args.models:
         if not os.path.isfile(path):
             raise ValueError(f"{prog}: no such model file: {path}")
-    if len(file_ids(args.models)) != len(args.models):  # the same file under two names, links included
+    inputs = file_ids(args.models)
+    if len(inputs) != len(args.models):  # the same file under two names, links included
         raise ValueError(f"{prog}: a model is given twice; expected each once (a repeat would weigh it double)")
-    if is_one_of(args.out, file_ids(args.models)):
+    if is_one_of(args.out, inputs):
         raise ValueError(f"{prog}: --out {args.out} is one of the models to average; expected a new file")
     if os.path.isdir(args.out):
         raise ValueError(f"{prog}: --out {args.out} is a folder; expected a .npz file to write")
