@@ -451,22 +451,34 @@ def past_the_paper_table(runs, vgg_shipped=None):
     return "\n".join(rows)
 
 
-def scores(model, raw):
-    """Accuracy of ``model`` on FER2013 with its batchnorm statistics as they are, plain and
-    averaged at test time (fercnn.models.tta): {"val_accuracy", "test_accuracy",
-    "test_confusion"} and the same with "_tta". raw: load_fer2013's dict."""
+def confusions(model, raw, *, tta=False):
+    """{"val": ..., "test": ...}: the 7 x 7 confusion matrix of ``model`` on each split, with
+    its batchnorm statistics as they are, one view or averaged at test time
+    (fercnn.models.tta). raw: load_fer2013's dict."""
     from fercnn.metrics import confusion_matrix
     from fercnn.models.tta import predict_proba_tta
 
     out = {}
     for split in ("val", "test"):
         X = model.prepare(raw[f"X_{split}"])
-        for tta in ("", "_tta"):
-            labels = predict_proba_tta(model, X).argmax(axis=1) if tta else model.predict(X)
-            cm = confusion_matrix(raw[f"y_{split}"], labels, 7)
-            out[f"{split}_accuracy{tta}"] = float(np.trace(cm) / cm.sum())
-            if split == "test":
-                out[f"test_confusion{tta}"] = cm.tolist()
+        labels = predict_proba_tta(model, X).argmax(axis=1) if tta else model.predict(X)
+        out[split] = confusion_matrix(raw[f"y_{split}"], labels, 7)
+    return out
+
+
+def accuracy(cm):
+    return float(np.trace(cm) / np.sum(cm))
+
+
+def scores(model, raw):
+    """Accuracy of ``model`` on FER2013, plain and averaged at test time: {"val_accuracy",
+    "test_accuracy", "test_confusion"} and the same with "_tta". raw: load_fer2013's dict."""
+    out = {}
+    for tta in ("", "_tta"):
+        cms = confusions(model, raw, tta=bool(tta))
+        for split, cm in cms.items():
+            out[f"{split}_accuracy{tta}"] = accuracy(cm)
+        out[f"test_confusion{tta}"] = cms["test"].tolist()
     return out
 
 
@@ -479,24 +491,20 @@ def score_tta(folder, raw, data):
     validation and test confusion matrices, exactly. Otherwise the model, the data or the
     code is not what the run reported with, and nothing is scored or kept."""
     from fercnn import models
-    from fercnn.metrics import confusion_matrix
-    from fercnn.models.tta import predict_proba_tta, tta_shift
+    from fercnn.models.tta import tta_shift
 
     with open(os.path.join(folder, "results.json")) as f:
         results = json.load(f)
     model = models.load(os.path.join(folder, "model.npz"))
-    X = {split: model.prepare(raw[f"X_{split}"]) for split in ("val", "test")}
-    for split in ("val", "test"):
-        got = confusion_matrix(raw[f"y_{split}"], model.predict(X[split]), 7).tolist()
-        if got != results[f"{split}_confusion"]:
+    for split, cm in confusions(model, raw).items():
+        if cm.tolist() != results[f"{split}_confusion"]:
             raise SystemExit(f"report: {folder}/model.npz does not predict on {split} what its results.json says "
-                             f"(accuracy {np.trace(got) / np.sum(got):.4f}, expected {results[f'{split}_accuracy']:.4f}): "
+                             f"(accuracy {accuracy(cm):.4f}, expected {results[f'{split}_accuracy']:.4f}): "
                              f"the run trained on {results['args'].get('data')}, --tta gave {data}; expected the same "
                              "data, model file and code as the run")
     tta = {f"{split}_accuracy": results[f"{split}_accuracy"] for split in ("val", "test")}
-    for split in ("val", "test"):
-        labels = predict_proba_tta(model, X[split]).argmax(axis=1)
-        tta[f"{split}_accuracy_tta"] = float(np.mean(labels == raw[f"y_{split}"]))
+    for split, cm in confusions(model, raw, tta=True).items():
+        tta[f"{split}_accuracy_tta"] = accuracy(cm)
     tta["views"] = 10 if tta_shift(model) else 2
     tta["model_sha256"] = model_digest(folder)
     write_json(os.path.join(folder, "tta.json"), tta, indent=1)

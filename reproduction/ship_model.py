@@ -28,7 +28,7 @@ from fercnn.data import load_fer2013  # noqa: E402
 from fercnn.metrics import per_class_table  # noqa: E402
 from fercnn.models import presets, shipped  # noqa: E402
 from fercnn.cli.average import epoch_ends  # noqa: E402
-from fercnn.cli.evaluate import recalibrate  # noqa: E402
+from fercnn.cli.evaluate import RECALIBRATION_IMAGES, RECALIBRATION_SEED, recalibrate  # noqa: E402
 from fercnn.models.average import average_models  # noqa: E402
 from reproduction.report import run_options, scores  # noqa: E402
 
@@ -74,8 +74,9 @@ def main(argv=None):
             model = average_models([models.load(path) for path in paths], paths)
         except ValueError as e:  # what is missing or wrong, by name
             sys.exit(f"error: {e}")
-        recalibrate(model, raw["X_train"], 6400, 0)  # as fercnn average does by default
-        averaged = {"averaged_epochs": epochs, "averaged_bn_recalibration": {"images": 6400, "seed": 0}}
+        recalibrate(model, raw["X_train"], RECALIBRATION_IMAGES, RECALIBRATION_SEED)  # fercnn average's defaults
+        averaged = {"averaged_epochs": epochs,
+                    "averaged_bn_recalibration": {"images": RECALIBRATION_IMAGES, "seed": RECALIBRATION_SEED}}
     out = args.out or os.path.join(shipped.WEIGHTS_DIR, f"{args.name}.npz")
     with open(os.path.join(args.run, "history.json")) as f:
         history = json.load(f)

@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from fercnn import models
-from fercnn.cli.evaluate import check_scorable, recalibrate
+from fercnn.cli.evaluate import RECALIBRATION_IMAGES, RECALIBRATION_SEED, check_scorable, recalibrate
 from fercnn.cli.options import OneLineParser, describe, number
 from fercnn.cli.outputs import check_writable, file_ids, is_one_of
 from fercnn.data import load_fer2013
@@ -37,9 +37,9 @@ def main(argv=None, prog="fercnn average"):
     p.add_argument("--data", required=True, help="FER2013: fer2013.csv, or the folder with train/ and test/")
     p.add_argument("--out", required=True, help="the averaged model's .npz file")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--bn-recalibration", type=number(int, 2), default=6400,
+    p.add_argument("--bn-recalibration", type=number(int, 2), default=RECALIBRATION_IMAGES,
                    help="training images the batchnorm statistics of the average are computed from")
-    p.add_argument("--seed", type=number(int, 0), default=0, help="which training images recalibrate")
+    p.add_argument("--seed", type=number(int, 0), default=RECALIBRATION_SEED, help="which training images recalibrate")
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
     args = p.parse_args(argv)
     if args.last_epochs is not None:

@@ -27,8 +27,9 @@ def main(argv=None, prog="fercnn evaluate"):
     p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("models", nargs="+", help="model .npz files (model.save or Solver checkpoints)")
     p.add_argument("--data", required=True, help="fer2013.csv, or the folder with train/ and test/")
-    p.add_argument("--bn-recalibration", type=number(int, 0), default=6400, help="training images; 0: no recalibration")
-    p.add_argument("--seed", type=number(int, 0), default=0, help="which training images recalibrate")
+    p.add_argument("--bn-recalibration", type=number(int, 0), default=RECALIBRATION_IMAGES,
+                   help="training images; 0: no recalibration")
+    p.add_argument("--seed", type=number(int, 0), default=RECALIBRATION_SEED, help="which training images recalibrate")
     p.add_argument("--cache-dir", help="where decoded FER2013 arrays are cached")
     p.add_argument("--tta", action="store_true",
                    help="also score with averaging at test time (the mirror image, and shifted copies for a model "
@@ -60,6 +61,12 @@ def main(argv=None, prog="fercnn evaluate"):
         title += ", averaged at test time"
     print(f"{title}:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0
+
+
+# what recalibrate draws by default: in fercnn evaluate, fercnn average and ship_model.py
+# --average-last (the Solver's bn_recalibration also defaults to 6400 images)
+RECALIBRATION_IMAGES = 6400
+RECALIBRATION_SEED = 0
 
 
 def recalibrate(model, X_train, n, seed):
