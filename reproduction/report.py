@@ -191,13 +191,16 @@ def recipe_changes(options, recipe):
 
 
 def extra_label(network, tag, run, recipe_run=None):
+    # the accuracy network's extra runs are its ablations (ablation_table), the others tried
+    # to improve on their recipe
+    kind = "ablation" if network == "vgg" else "improvement, chosen on validation"
     if run.get("label"):  # a summary kept without the run's options (its folder is gone)
-        return f"{network}: {run['label']} (improvement, chosen on validation)"
+        return f"{network}: {run['label']} ({kind})"
     if run["finished"]:
         how = recipe_changes(run_options(run["results"]), recipe_options(network, recipe_run))
     else:
         how = f"'{tag}', unfinished"
-    return f"{network}: {how} (improvement, chosen on validation)"
+    return f"{network}: {how} ({kind})"
 
 
 def pct(x):

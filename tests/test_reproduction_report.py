@@ -262,6 +262,8 @@ def test_tta_scores_each_finished_vgg_run_once_and_fills_the_ablation_table(tmp_
     found, extras = report.read_runs(str(runs_dir))  # read back from tta.json; nothing scored again
     report.tta_runs(str(runs_dir), found, extras, "/fer2013")
     assert loads == ["/fer2013"]
+    rows = [line for line in report.results_table(found, REFERENCE, extras).splitlines() if line.startswith("| vgg: ")]
+    assert len(rows) == 1 and rows[0].startswith("| vgg: --augment-erase 0, --augment-shift 0 (ablation) |")
     summary = report.summarize(found["vgg"])
     table = report.ablation_table({"vgg": summary}, [(n, t, report.summarize(r)) for n, t, r in extras]).splitlines()
     tta, r = summary["results"]["tta"], summary["results"]
