@@ -15,7 +15,8 @@ The PyTorch reference runs compared against are committed too
 (reproduction/reference/pytorch_fer2013_runs.json).
 
 The hybrid recipe runs may also be in hybrid_shallow_fer2013 and hybrid_deep_fer2013, the
-training command's default names for them. Improvements on the recipe are runs of their own, in folders named
+training command's default names for them. Improvements on the recipe (and, for vgg, its
+ablations) are runs of their own, in folders named
 ``<network>_<tag>_fer2013`` (e.g. ``shallow_nodecay_fer2013``, trained with
 ``--lr-decay 1``). Each gets its own row under the recipe rows, labelled once it has
 finished with the options in which its results.json differs from the finished recipe

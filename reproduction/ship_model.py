@@ -52,8 +52,8 @@ def main(argv=None):
     p.add_argument("--out", help="where to write (default: fercnn/models/weights/<name>.npz, the shipped file)")
     p.add_argument("--average-last", type=int, metavar="N",
                    help="ship the average of the checkpoints the run's last N epochs ended with, its batchnorm "
-                        "statistics from 6,400 training images (what `fercnn average --last-epochs N` writes), "
-                        "instead of the best epoch's model.npz")
+                        f"statistics from {RECALIBRATION_IMAGES:,} training images (what `fercnn average "
+                        "--last-epochs N` writes), instead of the best epoch's model.npz")
     args = p.parse_args(argv)
     if args.average_last is not None and args.average_last < 2:
         p.error(f"--average-last: expected 2 or more epochs, got {args.average_last}")

@@ -22,6 +22,11 @@ from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.models.tta import predict_proba_tta
 from fercnn.predict import class_names_of
 
+# what recalibrate draws by default: in fercnn evaluate, fercnn average and ship_model.py
+# --average-last (the Solver's bn_recalibration also defaults to 6400 images)
+RECALIBRATION_IMAGES = 6400
+RECALIBRATION_SEED = 0
+
 
 def main(argv=None, prog="fercnn evaluate"):
     p = OneLineParser(prog=prog, description=describe(__doc__))
@@ -61,12 +66,6 @@ def main(argv=None, prog="fercnn evaluate"):
         title += ", averaged at test time"
     print(f"{title}:\n" + per_class_table(cm, list(raw["class_names"])))
     return 0
-
-
-# what recalibrate draws by default: in fercnn evaluate, fercnn average and ship_model.py
-# --average-last (the Solver's bn_recalibration also defaults to 6400 images)
-RECALIBRATION_IMAGES = 6400
-RECALIBRATION_SEED = 0
 
 
 def recalibrate(model, X_train, n, seed):
