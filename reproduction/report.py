@@ -60,6 +60,9 @@ from reproduction.sweep_table import keep_sweep, read_sweep, sweep_table  # noqa
 from tools.write_docs import fill  # noqa: E402
 
 RUNS = ("shallow", "deep", "hybrid", "deep_hybrid", "vgg")
+# the accuracy network of Past the paper: its extra runs (<network>_<tag>_fer2013) are its
+# ablations; those of the paper's networks try to improve on their recipe
+ACCURACY_NETWORK = "vgg"
 PAPER = {"shallow": (55.0, 54.0), "deep": (65.0, 64.0), "hybrid": (None, None),  # "about"; HOG "changes little"
          "deep_hybrid": (None, None), "vgg": (None, None)}
 SEED = {"shallow": (53.0, 52.9), "deep": (60.2, 62.8), "hybrid": (None, None), "deep_hybrid": (None, None),
@@ -191,10 +194,13 @@ def recipe_changes(options, recipe):
     return ", ".join(changed) or "the recipe's options"
 
 
+def ablations(extras):
+    """(tag, run) of each extra run of the accuracy network (read_runs' extras): its ablations."""
+    return [(tag, run) for network, tag, run in extras if network == ACCURACY_NETWORK]
+
+
 def extra_label(network, tag, run, recipe_run=None):
-    # the accuracy network's extra runs are its ablations (ablation_table), the others tried
-    # to improve on their recipe
-    kind = "ablation" if network == "vgg" else "improvement, chosen on validation"
+    kind = "ablation" if network == ACCURACY_NETWORK else "improvement, chosen on validation"
     if run.get("label"):  # a summary kept without the run's options (its folder is gone)
         return f"{network}: {run['label']} ({kind})"
     if run["finished"]:
@@ -320,7 +326,7 @@ def past_the_paper_curves(runs, extras):
     recipe, the deep hybrid and the extras of network vgg (its ablation runs)."""
     curves = [(runs.get("vgg"), "vgg", "o-"), (runs.get("deep"), "deep recipe", "s-"),
               (runs.get("deep_hybrid"), "deep hybrid (HOG), deep recipe", "^:")]
-    curves += [(run, f"vgg, {tag}", ".:") for network, tag, run in extras if network == "vgg"]
+    curves += [(run, f"vgg, {tag}", ".:") for tag, run in ablations(extras)]
     return [(run, label, style) for run, label, style in curves if run is not None]
 
 
@@ -520,7 +526,7 @@ def ablation_table(runs, extras):
     validation and test, one view and averaged at test time (where --tta scored them)."""
     rows = ["| run | augmentation | epochs (best) | validation | test | validation, averaged | test, averaged |",
             "|---|---|---|---|---|---|---|"]
-    for name, run in [("vgg", runs.get("vgg"))] + [(f"vgg_{tag}", r) for n, tag, r in extras if n == "vgg"]:
+    for name, run in [("vgg", runs.get("vgg"))] + [(f"vgg_{tag}", r) for tag, r in ablations(extras)]:
         if run is None:
             continue
         if not run["finished"]:
@@ -566,8 +572,7 @@ def tta_runs(folder, found, found_extras, data, cache_dir=None):
     """Score averaged at test time each finished vgg run of read_runs(folder) that has no
     tta.json yet (see score_tta); its results get the figures."""
     todo = [(os.path.join(folder, RECIPE_FOLDERS["vgg"][0]), found["vgg"])] if "vgg" in found else []
-    todo += [(os.path.join(folder, f"vgg_{tag}_fer2013"), run) for network, tag, run in found_extras
-             if network == "vgg"]
+    todo += [(os.path.join(folder, f"vgg_{tag}_fer2013"), run) for tag, run in ablations(found_extras)]
     todo = [(path, run) for path, run in todo if run["finished"] and "tta" not in run["results"]]
     if not todo:
         return
