@@ -7,6 +7,19 @@ import pytest
 
 from fercnn.gradient_check import rel_error
 
+SERIAL_GROUPS = {"sweep": "ray"}  # tests/<folder> -> the pytest-xdist group all its tests run in
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (pytest.ini runs the suite on every core), the tests of one folder
+    of SERIAL_GROUPS run one after another in one worker: the sweep tests share one local
+    Ray search (a session fixture) and start Ray clusters, which two workers would do twice
+    and side by side."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath / "tests").parts
+        if parts[0] in SERIAL_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS[parts[0]]))
+
 
 @pytest.fixture
 def rng():
