@@ -40,7 +40,9 @@ if [ -n "${THREADS:-}" ]; then
 fi
 
 alive() {  # is the pid in file $1 the training process of the run folder $2?
-    [ -f "$1" ] && ps -p "$(cat "$1")" -o args= 2>/dev/null | grep -qF -- "--out $2 "
+    # -ww: without it ps cuts the command line at the terminal's width (80 columns without
+    # one), and a long runs folder's --out would not be seen
+    [ -f "$1" ] && ps -ww -p "$(cat "$1")" -o args= 2>/dev/null | grep -qF -- "--out $2 "
 }
 
 # the accuracy network's recipe (mirror images included), and the rest of its augmentation,

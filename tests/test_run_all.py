@@ -82,13 +82,11 @@ def test_a_run_still_going_is_waited_for_not_started_twice(tmp_path):
     out = runs / "shallow_fer2013"
     # a stand-in for the run's own training process, still going for 2 s
     going = subprocess.Popen(["bash", "-c", "sleep 2; true", "examples/train_shallow.py", "--out", str(out), "x"])
-    # until the child has exec'd bash, ps shows the forked Python's arguments, without --out
-    cmdline = f"/proc/{going.pid}/cmdline"
-    while os.path.exists(cmdline) and b"--out" not in open(cmdline, "rb").read():
-        time.sleep(0.01)
     (runs / "shallow_fer2013.pid").write_text(str(going.pid))
     t = time.monotonic()
-    done = _run(tmp_path, env_extra={"NETS": "shallow", "RUN_ALL_POLL": "0.2"})
+    # a narrow terminal: ps must not cut the command line before --out (the runs folder of
+    # a real run may be longer than the 80 columns ps assumes without a terminal)
+    done = _run(tmp_path, env_extra={"NETS": "shallow", "RUN_ALL_POLL": "0.2", "COLUMNS": "40"})
     waited = time.monotonic() - t
     going.wait()
     assert done.returncode == 0, done.stderr
