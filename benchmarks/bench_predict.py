@@ -200,8 +200,19 @@ def per_layer_worker(name, calls):
             ts.append(time.perf_counter() - t)
         return 1e3 * float(np.median(ts))
 
-    print("step       method      in a pass   alone   (ms, batch 1, one thread; medians of", calls, "calls)")
-    total_alone = 0.0
+    def filter_mb(step, method):
+        """MB of filters the step reads in a pass (as it holds them; Winograd's transformed), and
+        of the same filters untransformed, as PyTorch holds them (float32)."""
+        if step == "flatten":
+            return 0.0, 0.0
+        if not hasattr(step, "w2"):
+            return step.w.nbytes / 2**20, step.w.nbytes / 2**20
+        held = step.w2 if method == "im2col" else step.U[method]
+        return held.nbytes / 2**20, step.w.size * 4 / 2**20
+
+    print("step       method      in a pass   alone   filters MB (untransformed)   (ms, batch 1, one thread; "
+          "medians of", calls, "calls)")
+    total_alone, total_mb, total_plain = 0.0, 0.0, 0.0
     for i, step in enumerate(steps):
         x = inputs[i]
         conv = hasattr(step, "w2")
@@ -209,8 +220,16 @@ def per_layer_worker(name, calls):
         method = step.method(x) if conv else ""
         ms_alone = alone(lambda: run(step, x))
         total_alone += ms_alone
-        print(f"{i:>2} {name:<8} {method:<10} {1e3 * np.median(in_pass[:, i]):8.3f} {ms_alone:8.3f}")
-    print(f"   whole pass            {1e3 * np.median(in_pass.sum(axis=1)):8.3f} {total_alone:8.3f}")
+        mb, plain = filter_mb(step, method)
+        total_mb, total_plain = total_mb + mb, total_plain + plain
+        print(f"{i:>2} {name:<8} {method:<10} {1e3 * np.median(in_pass[:, i]):8.3f} {ms_alone:8.3f} "
+              f"{mb:8.2f} ({plain:.2f})")
+    print(f"   whole pass            {1e3 * np.median(in_pass.sum(axis=1)):8.3f} {total_alone:8.3f} "
+          f"{total_mb:8.2f} ({total_plain:.2f})")
+    big = np.ones(64 * 2**20, dtype=np.float32)  # 256 MB: read from memory, not from cache
+    gb_s = big.nbytes / 2**30 / (alone(big.sum) / 1e3)
+    print(f"memory read by np.sum over 256 MB: {gb_s:.1f} GB/s; the pass's filters at that speed: "
+          f"{total_mb / 1024 / gb_s * 1e3:.2f} ms (untransformed: {total_plain / 1024 / gb_s * 1e3:.2f} ms)")
     print("each conv layer alone with every method that fits it (ms):")
     for i, step in enumerate(steps):
         if step == "flatten" or not hasattr(step, "w2") or step.w.shape[1] < 8:
