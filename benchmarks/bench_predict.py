@@ -201,14 +201,15 @@ def per_layer_worker(name, calls):
         return 1e3 * float(np.median(ts))
 
     def filter_mb(step, method):
-        """MB of filters the step reads in a pass (as it holds them; Winograd's transformed), and
-        of the same filters untransformed, as PyTorch holds them (float32)."""
+        """MB of filters the step reads in a pass as it holds them (Winograd's transformed), and
+        of the same filters untransformed, in float32 (the form PyTorch's layers keep)."""
         if step == "flatten":
             return 0.0, 0.0
+        plain = step.w.size * 4 / 2**20  # float32
         if not hasattr(step, "w2"):
-            return step.w.nbytes / 2**20, step.w.nbytes / 2**20
+            return step.w.nbytes / 2**20, plain
         held = step.w2 if method == "im2col" else step.U[method]
-        return held.nbytes / 2**20, step.w.size * 4 / 2**20
+        return held.nbytes / 2**20, plain
 
     print("step       method      in a pass   alone   filters MB (untransformed)   (ms, batch 1, one thread; "
           "medians of", calls, "calls)")
