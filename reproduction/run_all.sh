@@ -33,7 +33,8 @@ data=$1
 runs=${2:-$HOME/fercnn-runs}
 shift $(( $# < 2 ? $# : 2 ))
 repo=$(cd "$(dirname "$0")/.." && pwd)
-code=$(git -C "$repo" describe --always --dirty)
+# the code each start or resume ran; a copy outside git (git archive, a snapshot folder) says so
+code=$(git -C "$repo" describe --always --dirty 2>/dev/null) || code="unknown (not a git checkout: $repo)"
 mkdir -p "$runs"
 if [ -n "${THREADS:-}" ]; then
     export NUMBA_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS

@@ -111,3 +111,24 @@ def test_the_runs_past_the_paper(tmp_path):
             [f"{ROOT}/examples/train_vgg.py", *common("vgg_fer2013"), *recipe, *augment, "--resume", "--quiet"],
             [f"{ROOT}/examples/train_vgg.py", *common("vgg_noaug_fer2013"), *recipe, "--early-stop", "10", "--quiet"]]
     assert (tmp_path / "calls.words").read_text().splitlines() == ["".join(f"[{w}]" for w in c) for c in want]
+
+
+def test_a_copy_outside_git_says_its_code_is_unknown(tmp_path):
+    """A snapshot of the code (git archive into a folder) has no git: the notes and the .commit
+    file say so, where git describe printed nothing but an error."""
+    copy = tmp_path / "code-snapshot" / "reproduction"
+    copy.mkdir(parents=True)
+    (copy / "run_all.sh").write_text(open(os.path.join(ROOT, "reproduction", "run_all.sh")).read())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(FAKE_PYTHON)
+    (bin_dir / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "FAIL": "none",
+           "NETS": "shallow", "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    done = subprocess.run(["bash", str(copy / "run_all.sh"), "/data/fer", str(tmp_path / "runs")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "fatal" not in done.stderr, done.stderr
+    expected = f"unknown (not a git checkout: {tmp_path / 'code-snapshot'})"
+    assert (tmp_path / "runs" / "shallow_fer2013.commit").read_text().strip() == expected
+    assert f"start (code {expected}, all threads)" in (tmp_path / "runs" / "shallow_fer2013.notes").read_text()
