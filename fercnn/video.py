@@ -4,9 +4,9 @@
     rows = analyze_video("clip.mp4", every=5)            # every 5th frame; every="0.5s": twice a second
     # [{"frame": 0, "time": 0.0, "face": 1, "box": [x, y, w, h], "emotions": {...}, "top": "happy"}, ...]
 
-Frames are decoded with PyAV (the ``video`` extra: pip install "fercnn[video]"; its wheel
-carries FFmpeg's decoders and encoders), sampled, and handed to detect_emotions in groups
-of FRAMES_PER_PASS, one network pass per group.
+Frames are decoded with PyAV (the ``video`` extra: pip install -e ".[video]" in the fercnn
+checkout; its wheel carries FFmpeg's decoders and encoders), sampled, and handed to
+detect_emotions in groups of FRAMES_PER_PASS, one network pass per group.
 
 Following faces (``track_faces``): a face keeps its number while its box overlaps a box of
 the previous sampled frames. Each new box is matched to a face seen in the last MAX_GAP
@@ -54,7 +54,8 @@ def _av():
     try:
         import av
     except ImportError:
-        raise ValueError('videos need the video extra (PyAV): pip install "fercnn[video]"') from None
+        raise ValueError('videos need the video extra (PyAV): pip install -e ".[video]" in the fercnn '
+                         'checkout') from None
     return av
 
 

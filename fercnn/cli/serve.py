@@ -5,7 +5,7 @@ its top emotion and the seven probabilities as bars, the frame rate, and on requ
 saliency map of the top emotion. The API: POST /api/predict (an image as the body or as a
 multipart form's file) answers what `fercnn predict --json` prints for it; GET /api/models;
 GET /healthz. The server binds 127.0.0.1 (this machine only) unless --host says otherwise.
-Needs the serve extra: pip install "fercnn[serve]".
+Needs the serve extra: pip install -e ".[serve]" in the fercnn checkout.
 """
 import os
 import socket
@@ -58,7 +58,8 @@ def main(argv, prog="fercnn serve"):
 
         from fercnn.serve import create_app
     except ImportError as e:
-        raise ValueError(f"{prog} needs the serve extra ({e.name} is missing): pip install \"fercnn[serve]\"") from None
+        raise ValueError(f"{prog} needs the serve extra ({e.name} is missing): pip install -e \".[serve]\" "
+                         "in the fercnn checkout") from None
     app = create_app(served_models(args.model), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
                      max_pixels=int(args.max_megapixels * 1e6), min_face=args.min_face)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

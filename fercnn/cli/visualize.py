@@ -19,7 +19,7 @@ def main(argv, prog="fercnn visualize"):
                       "smoothgrad.png (the saliency averaged over N noisy copies of each face).")
     p.add_argument("photos", nargs="*", metavar="PHOTO", help="photos or face crops (the first face of each is used)")
     p.add_argument("--model", required=True,
-                   help="a model trained on 48x48 faces (model.npz, a checkpoint, or a shipped model's name: deep)")
+                   help="a model trained on 48x48 faces (model.npz, a checkpoint, or a shipped model's name: vgg or deep)")
     p.add_argument("--out", required=True, metavar="DIR", type=folder_path,
                    help="folder for the PNGs (never one of the inputs' names)")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop")

@@ -1,6 +1,6 @@
 """`fercnn serve`: a local web page for the webcam and dropped photos, and a JSON API.
 
-    pip install "fercnn[serve]"
+    pip install -e ".[serve]"         # in the fercnn checkout
     fercnn serve                      # http://127.0.0.1:8000/
     curl --data-binary @photo.jpg -H "Content-Type: image/jpeg" http://127.0.0.1:8000/api/predict
 

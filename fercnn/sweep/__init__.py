@@ -9,8 +9,8 @@ machine by default, unchanged on a Ray cluster.
 
 The spec's format is in fercnn/sweep/spec.py and fercnn/sweep/network.py, a trial's run
 folder in fercnn/sweep/trial.py, the sweep's folder in fercnn/sweep/results.py. Importing
-this package imports neither Ray nor Numba; Ray (pip install "fercnn[sweep]") is needed
-when a sweep runs.
+this package imports neither Ray nor Numba; Ray (pip install -e ".[sweep]" in the fercnn
+checkout) is needed when a sweep runs.
 """
 from fercnn.sweep.results import Sweep
 from fercnn.sweep.runner import run

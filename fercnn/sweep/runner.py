@@ -98,7 +98,7 @@ def _import_ray():
         import ray  # noqa: F401
         from ray import tune  # noqa: F401
     except ImportError:
-        raise ValueError("sweep: needs Ray Tune: pip install \"fercnn[sweep]\"") from None
+        raise ValueError("sweep: needs Ray Tune: pip install -e \".[sweep]\" in the fercnn checkout") from None
 
 
 def thread_env(threads):

@@ -21,7 +21,8 @@ def ray_env():
         import ray  # noqa: F401
         from ray import tune  # noqa: F401
     except ImportError:
-        pytest.skip("Ray Tune is not installed (pip install \"fercnn[sweep]\"): the searches cannot run")
+        pytest.skip("Ray Tune is not installed (pip install -e \".[sweep]\" in the fercnn checkout): "
+                    "the searches cannot run")
     if not os.path.isdir("/proc/self"):
         pytest.skip("finding the Ray processes a test started needs /proc (Linux)")
     env = {"RAY_USAGE_STATS_ENABLED": "0"}
