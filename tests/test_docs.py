@@ -1,5 +1,6 @@
-"""The user docs: every generated table is what its script writes today, and the pages a
-newcomer reads carry no commit hash, date or issue number."""
+"""The user docs: every generated table is what its script writes today, the pages a
+newcomer reads carry no commit hash, date or issue number, and no file holds a merge
+conflict's markers."""
 import glob
 import importlib.util
 import os
@@ -114,3 +115,26 @@ def test_the_deep_cards_hand_written_tta_figures_are_for_a_file_without_them():
     says_predates = "not in this file's provenance, which predates it" in doc
     assert says_predates == ("test_accuracy_tta" not in pretrained("deep").provenance), (
         "docs/usage.md's deep card: the prose about averaged figures no longer matches the shipped file")
+
+
+CONFLICT_MARKER = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
+TEXT_FILES = (".md", ".py", ".sh", ".toml", ".ini", ".cfg", ".txt", ".html", ".js", ".css", ".json")
+
+
+def test_no_file_holds_merge_conflict_markers():
+    """A merge left both sides of a table and its <<<<<<< / ======= / >>>>>>> lines in
+    docs/usage.md once, where nothing else noticed them."""
+    found, read = [], 0
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("artifacts", "build", "dist", "node_modules")
+                   and not d.endswith(".egg-info") and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))]
+        for name in files:
+            if name.endswith(TEXT_FILES) or name == "run":
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                read += 1
+                found += [f"{os.path.relpath(path, ROOT)}:{text.count(chr(10), 0, m.start()) + 1}"
+                          for m in CONFLICT_MARKER.finditer(text)]
+    assert read > 100, f"only {read} files read: the walk missed the project"
+    assert not found, "merge conflict markers at " + ", ".join(found)
