@@ -33,6 +33,7 @@ A face's probabilities depend on the other faces of its batch only through the s
 chunk (the conv method): a batch of the same size gives the same numbers, bit for bit,
 whatever the thread count.
 """
+import contextvars
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -99,9 +100,12 @@ class Predictor:
             if n_threads == 1:
                 parts = [forward(self.steps, c) for c in chunks]
                 return parts[0] if len(parts) == 1 else np.concatenate(parts)
-            # two threads may transform the same filters at once: both get the same U, one is kept
+            # two threads may transform the same filters at once: both get the same U, one is kept.
+            # Each worker runs in a copy of the caller's context, so that what the caller set in
+            # context variables (fercnn.fast.conv_method.forced, numpy's errstate) holds there too.
             run = lambda share: [forward(self.steps, c) for c in share]  # noqa: E731
-            futures = [_worker_pool().submit(run, chunks[t::n_threads]) for t in range(1, n_threads)]
+            futures = [_worker_pool().submit(contextvars.copy_context().run, run, chunks[t::n_threads])
+                       for t in range(1, n_threads)]
             parts = [run(chunks[0::n_threads])] + [f.result() for f in futures]
             return np.concatenate([parts[k % n_threads][k // n_threads] for k in range(len(chunks))])
 

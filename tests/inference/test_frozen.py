@@ -43,9 +43,18 @@ def _net(rng, *, dtype=np.float64, batchnorm=True, side=14):
 def test_frozen_equals_predict_proba_in_float64(rng, method, n):
     model = _net(rng)
     X = model.prepare(rng.integers(0, 256, (n, 14, 18), dtype=np.uint8))
+    predictor = Predictor(model)
     with conv_method.forced(method):
-        got = Predictor(model).predict_proba(X)
+        got = predictor.predict_proba(X)
     np.testing.assert_allclose(got, model.predict_proba(X), rtol=1e-10, atol=1e-13)
+    # the method forced is the one that ran: the Winograd variants whose filters were made
+    ran = {variant for step in predictor.steps if step != "flatten" and hasattr(step, "U") for variant in step.U}
+    if method == "im2col":
+        assert ran == set()
+    elif method in VARIANTS:
+        assert ran == {method}  # every layer whose filter size it fits (the others: im2col)
+    elif method == "winograd":
+        assert ran and ran <= set(VARIANTS)  # wherever a tile fits, the first layer's one channel too
 
 
 def test_frozen_without_batchnorm(rng):
