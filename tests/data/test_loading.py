@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -70,18 +71,24 @@ def test_folder_found_through_parent_and_csv_through_folder(tmp_path):
     assert len(load_fer2013(tmp_path / "other", use_cache=False)["y_val"]) == 2
 
 
-def test_cache_is_used_and_invalidated(tmp_path):
+def test_cache_is_used_and_invalidated(tmp_path, monkeypatch):
+    import fercnn.data.fer2013 as fer2013
+
+    decoded = []  # each time the image folders are read and decoded
+    read_folders = fer2013._read_folders
+    monkeypatch.setattr(fer2013, "_read_folders", lambda *a: decoded.append(1) or read_folders(*a))
     root = _folders(tmp_path / "fer2013")
     cache = tmp_path / "cache"
     first = load_fer2013(root, cache_dir=cache)
     files = os.listdir(cache)
-    assert len(files) == 1
+    assert len(files) == 1 and len(decoded) == 1
     second = load_fer2013(root, cache_dir=cache)
+    assert len(decoded) == 1  # read from the cache, nothing decoded
     for k in first:
         np.testing.assert_array_equal(first[k], second[k])
     Image.fromarray(np.full((48, 48), 90, np.uint8)).save(root / "train" / "angry" / "Training_1.jpg")
     third = load_fer2013(root, cache_dir=cache)
-    assert len(third["y_train"]) == 5 and len(os.listdir(cache)) == 2
+    assert len(third["y_train"]) == 5 and len(os.listdir(cache)) == 2 and len(decoded) == 2
 
 
 @pytest.mark.parametrize("edit,message", [
@@ -229,7 +236,9 @@ def test_corrupt_cache_is_reported_and_rebuilt(tmp_path):
     for k in first:
         np.testing.assert_array_equal(first[k], again[k])
     assert os.listdir(cache) == [name]  # rebuilt in place, no temporary left behind
-    third = load_fer2013(root, cache_dir=cache)  # and read back without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = load_fer2013(root, cache_dir=cache)  # and read back without a word
     np.testing.assert_array_equal(third["X_train"], first["X_train"])
 
 

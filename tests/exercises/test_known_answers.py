@@ -59,8 +59,25 @@ def test_im2col_and_col2im_against_windows_taken_one_by_one(rng, k, stride, pad)
     np.testing.assert_allclose(np.sum(cols * d), np.sum(x * conv.col2im(d, x.shape, k, k, stride, pad)), rtol=1e-12)
 
 
+def _windows_added_back(dcols, x_shape, k, stride, pad):
+    """col2im written independently: each column's window added back where it was taken from."""
+    N, C, H, W = x_shape
+    H_out, W_out = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
+    dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dcols.dtype)
+    column = 0
+    for n in range(N):
+        for oh in range(H_out):
+            for ow in range(W_out):
+                dxp[n, :, oh * stride:oh * stride + k, ow * stride:ow * stride + k] += dcols[:, column].reshape(C, k, k)
+                column += 1
+    return dxp[:, :, pad:pad + H, pad:pad + W]
+
+
 def test_the_column_checks_pass_fercnns_and_catch_wrong_ones():
-    _assert_all_ok(behaviour.columns(conv, conv))
+    # fercnn's im2col and col2im against the windows taken and added back one by one
+    independent = SimpleNamespace(im2col=lambda x, HH, WW, s, p: _windows_one_by_one(x, HH, s, p).astype(x.dtype),
+                                  col2im=lambda d, shape, HH, WW, s, p: _windows_added_back(d, shape, HH, s, p))
+    _assert_all_ok(behaviour.columns(conv, independent))
     # a window read row by row instead of column by column; overlaps overwritten, not summed
     transposed = lambda x, HH, WW, s, p: conv.im2col(x.transpose(0, 1, 3, 2), WW, HH, s, p)  # noqa: E731
 

@@ -21,6 +21,15 @@ def test_the_mean_of_the_image_and_its_mirror():
     np.testing.assert_allclose(predict_proba_tta(m, X).sum(axis=1), 1, rtol=1e-6)
 
 
+def _moved(X, dr, dc):
+    """X (N, C, H, W) moved dr rows down and dc columns right, zeros where nothing came from."""
+    H, W = X.shape[2:]
+    out = np.zeros_like(X)
+    out[:, :, max(dr, 0):H + min(dr, 0), max(dc, 0):W + min(dc, 0)] = \
+        X[:, :, max(-dr, 0):H + min(-dr, 0), max(-dc, 0):W + min(-dc, 0)]
+    return out
+
+
 def test_a_model_trained_on_shifts_gets_shifted_views():
     m = _model()
     assert tta_shift(m) == 0
@@ -31,6 +40,15 @@ def test_a_model_trained_on_shifts_gets_shifted_views():
     assert len(v) == 10 and all(a.shape == X.shape for a in v)
     np.testing.assert_array_equal(v[2][:, :, 2:], X[:, :, :-2])  # down by 2, zeros above
     assert (v[2][:, :, :2] == 0).all()
+    # every view, built independently: the image and its mirror, each also moved by 2 pixels
+    # up, down, left and right with zeros where it came from; each view exactly once
+    mirror = X[..., ::-1]
+    expected = [X, mirror] + [_moved(a, dr, dc) for dr, dc in ((2, 0), (-2, 0), (0, 2), (0, -2)) for a in (X, mirror)]
+    left = list(range(len(v)))
+    for k, want in enumerate(expected):
+        same = [i for i in left if np.array_equal(v[i], want)]
+        assert same, f"expected view {k} is not among views()"
+        left.remove(same[0])
     mean = sum(m.predict_proba(a).astype(np.float64) for a in v) / 10
     np.testing.assert_allclose(predict_proba_tta(m, X), mean, rtol=1e-6)
 

@@ -1,10 +1,14 @@
 """The JSON API of `fercnn serve`, in process: what it answers, and every refusal's 4xx and message."""
+import base64
+import io
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("starlette", reason="the serve extra is not installed: pip install -e '.[serve]'")
 pytest.importorskip("httpx", reason="Starlette's TestClient needs httpx")
@@ -61,6 +65,10 @@ def test_saliency_rides_along_as_a_png(client, files):
     face = client.post("/api/predict?saliency=1", content=files["astronaut_256.png"],
                        headers={"Content-Type": "image/png"}).json()["faces"][0]
     assert face["saliency"].startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(face["saliency"].split(",", 1)[1]))) as im:
+        assert im.format == "PNG" and im.size == (48, 48) and im.mode == "RGBA"
+        pixels = np.asarray(im)
+    assert pixels.std() > 0  # a map, not a blank square
 
 
 @pytest.mark.parametrize("send,status,message", [
