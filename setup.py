@@ -16,9 +16,10 @@ setup(
         "serve": ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18"],  # fercnn serve
         "video": ["av>=12"],  # fercnn predict clip.mp4: PyAV, FFmpeg's decoders and encoders in its wheel
         # the tests of both, the browser test (Playwright drives Debian's chromium; it downloads no browser)
-        # and the API tests' HTTP client; pytest-xdist runs the suite on every core (pytest.ini)
-        "test": ["pytest>=7", "pytest-xdist>=3", "starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18", "av>=12",
-                 "httpx>=0.27", "playwright>=1.40"],
+        # and the API tests' HTTP client (Starlette's TestClient: httpx2 from Starlette 1.x on, which
+        # calls httpx deprecated; httpx for older ones); pytest-xdist runs the suite on every core
+        "test": ["pytest>=7", "pytest-xdist>=3", "starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18",
+                 "av>=12", "httpx>=0.27", "httpx2>=2.16", "playwright>=1.40"],
         # fercnn sweep: Ray Tune runs the trials (tested with Ray 2.60); tomllib is Python 3.11's
         "sweep": ["ray[tune]>=2.60,<2.61", "tomli>=1.1; python_version < '3.11'"],
     },
