@@ -40,3 +40,31 @@ def test_zero_rounds_is_one_error_line():
     r = run("--against", "HEAD", "--rounds", "0")
     assert r.returncode == 2
     assert "--rounds and --batch must be at least 1, got 0 and 128" in r.stderr
+
+
+def test_a_result_that_changed_is_named_with_its_size(capsys):
+    """compare_layers against a B whose dw is off by about 1e-6 of itself: every layer says
+    'differ', naming dw and only dw (a tool that always printed 'identical' would pass the test
+    above)."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from fercnn.fast import winograd
+
+    spec = importlib.util.spec_from_file_location("ab_winograd_script", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def backward_off(*args):
+        dx, dw, db = winograd.winograd_backward(*args)
+        return dx, dw * np.float32(1 + 1e-6), db
+
+    B = SimpleNamespace(winograd_forward=winograd.winograd_forward, winograd_backward=backward_off)
+    script.compare_layers(winograd, B, rounds=1, batch=1)
+    verdicts = re.findall(r"^  (?:shallow conv2|deep conv\d) .*x +(identical.*|differ.*)$", capsys.readouterr().out, re.M)
+    assert len(verdicts) == 4, verdicts
+    for verdict in verdicts:
+        found = re.fullmatch(r"differ \(max \|A - B\| / max \|A\|\): dw by ([\d.]+e-\d\d)", verdict)
+        assert found and 2e-7 < float(found.group(1)) < 5e-6, verdict
