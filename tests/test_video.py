@@ -49,6 +49,39 @@ def test_predict_a_clip_into_a_folder(tmp_path, capsys):
     assert "clip.mp4: 10 rows (10 frames with faces, 1 face followed)" in capsys.readouterr().out
 
 
+def test_a_videos_files_never_replace_an_input_nor_another_inputs_files(tmp_path, capsys):
+    """In --out beside its inputs: a photo named as the video's plot (clip.png) is an input and
+    is not written over, and two videos called clip.mp4 in two folders keep both sets of files."""
+    from PIL import Image
+
+    from fercnn.cli.predict import main
+
+    out = tmp_path / "out"
+    (tmp_path / "a").mkdir()
+    out.mkdir()
+    clip = _clip(out / "clip.mp4", frames=4)
+    other = _clip(tmp_path / "a" / "clip.mp4", frames=2)
+    Image.fromarray(np.full((48, 48), 90, np.uint8)).save(out / "clip.png")
+    photo = (out / "clip.png").read_bytes()
+    capsys.readouterr()
+    assert main([str(clip), str(other), str(out / "clip.png"), "--no-detect", "--json", "--out", str(out)]) == 0
+    assert (out / "clip.png").read_bytes() == photo  # the input photo, untouched
+    entries = json.loads(capsys.readouterr().out)
+    assert len(entries[2]["faces"]) == 1 and entries[2]["faces"][0]["box"] == [0, 0, 48, 48]  # the photo itself
+    # the first video's files moved to clip_2.*, the second's to clip_3.*, the photo's drawing to clip_4.png
+    sampled = {base: {r["frame"] for r in json.loads((out / f"{base}.json").read_text())} for base in ("clip_2", "clip_3")}
+    assert sampled["clip_2"] <= {0, 1, 2, 3} and max(sampled["clip_2"]) >= 2, sampled  # the 4-frame clip's rows
+    assert sampled["clip_3"] and sampled["clip_3"] <= {0, 1}, sampled  # the 2-frame clip's
+    for base in ("clip_2", "clip_3"):
+        assert (out / f"{base}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{base}.csv").exists() and (out / f"{base}_annotated.mp4").exists()
+    with Image.open(out / "clip_4.png") as im:
+        assert im.size == (48, 48)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["clip.mp4", "clip.png", "clip_4.png"] + [f"clip_{n}{s}" for n in (2, 3) for s in (".csv", ".json", ".png",
+                                                                                          "_annotated.mp4")])
+
+
 def test_every_seconds_and_the_rows_printed(tmp_path, capsys):
     from fercnn.cli.predict import main
 

@@ -11,8 +11,9 @@ Boxes are in pixels of the original photo. A photo that cannot be read, or is la
 --max-pixels, gets an 'error:' line on stderr (and, with --json, an "error" field beside an
 empty face list); the other photos are still predicted, and the exit status is 1. A model
 whose outputs are not finite numbers is an error (exit status 2), never printed as
-probabilities. --out never writes over a file given as input: the drawn copy then gets
-another name, and a note says which.
+probabilities. --out never writes over a file given as input, nor over what it wrote for
+another input of the same name: the files then get another name (<name>_2, ...), and a
+note says which when an input was in the way.
 
 A video (.mp4, .mov, .avi, .mkv, .webm, ...; needs the video extra, PyAV) is sampled
 (--every) and gives one row per face per sampled frame: {"frame", "time", "face", "box",
@@ -46,9 +47,9 @@ def build_parser(prog):
                                    "or the name of a shipped one: vgg (the default) or deep (a file called deep is ./deep)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--out", metavar="DIR", type=folder_path,
-                   help="write each photo with its boxes and labels drawn, as DIR/<name>.png (<name>_2.png, ... "
-                        "where that name is taken by another photo or is one of the inputs); each video's rows, "
-                        "plot and boxed frames (see above)")
+                   help="write each photo with its boxes and labels drawn, as DIR/<name>.png, and each video's "
+                        "rows, plot and boxed frames (see above); <name>_2, ... where a file of that name is one "
+                        "of the inputs or was written for another input")
     p.add_argument("--every", type=every_option, default="1", metavar="N|Ns",
                    help="videos: sample every Nth frame (5), or a frame every N seconds (0.5s) (default: every frame)")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop (e.g. FER2013's own)")
@@ -99,7 +100,7 @@ def main(argv, prog="fercnn predict"):
                   disable=len(args.photos) < PROGRESS_FROM)
     for path in photos:
         if is_video(path):
-            failed += not video(path, model, names, args, entries)
+            failed += not video(path, model, names, args, entries, used, inputs)
             continue
         try:
             image = read_image(path, max_pixels=max_pixels)
@@ -130,20 +131,27 @@ def main(argv, prog="fercnn predict"):
     return 1 if failed else 0
 
 
-def video(path, model, names, args, entries):
-    """Predict the video at ``path`` into a new entry of ``entries`` (and its files under --out);
-    False (and an 'error:' line) when it cannot be read."""
+VIDEO_FILES = ("_annotated.mp4", ".csv", ".json", ".png")  # what --out gets of a video: <name> + each
+
+
+def video(path, model, names, args, entries, used, inputs):
+    """Predict the video at ``path`` into a new entry of ``entries`` (and its files under --out,
+    named as output_base says; their paths are added to ``used``); False (and an 'error:' line)
+    when it cannot be read."""
     from fercnn import video as v
     from fercnn.plots import plot_emotions_over_time
 
     entry = {"video": path, "every": args.every, "rows": []}
     entries.append(entry)
-    stem = os.path.splitext(os.path.basename(path))[0]
     try:
         if args.out:
-            with v.AnnotatedVideo(os.path.join(args.out, f"{stem}_annotated.mp4"), v.sampled_rate(path, args.every)) as out:
+            base, clash = output_base(args.out, path, VIDEO_FILES, used, inputs)
+            if clash:
+                tqdm.write(f"note: {clash} is one of the inputs, so {path}'s files are {base}"
+                           f"{', '.join(VIDEO_FILES[:-1])} and {VIDEO_FILES[-1]}", file=sys.stderr)
+            used.update(base + suffix for suffix in VIDEO_FILES)
+            with v.AnnotatedVideo(f"{base}_annotated.mp4", v.sampled_rate(path, args.every)) as out:
                 entry["rows"] = v.analyze_video(path, model, every=args.every, min_face=args.min_face, on_frame=out.add)
-            base = os.path.join(args.out, stem)
             v.write_rows(entry["rows"], names, f"{base}.csv", f"{base}.json")
             plot_emotions_over_time(entry["rows"], names, f"{base}.png", title=os.path.basename(path))
         else:
@@ -214,14 +222,26 @@ def draw(entry, image, out_dir, used=(), inputs=()):
     if a.dtype != np.uint8:  # 16-bit, 32-bit or float grayscale: as to_gray takes its values
         a = np.clip(np.rint(to_gray(a)), 0, 255).astype(np.uint8)
     im = draw_faces(a, entry["faces"])
-    stem = os.path.splitext(os.path.basename(entry["image"]))[0]
-    first = path = os.path.join(out_dir, f"{stem}.png")
-    n = 1
-    while path in used or is_one_of(path, inputs):
-        n += 1
-        path = os.path.join(out_dir, f"{stem}_{n}.png")
-    if path != first and is_one_of(first, inputs):
-        tqdm.write(f"note: {first} is one of the inputs, so {entry['image']} drawn is {path}", file=sys.stderr)
+    base, clash = output_base(out_dir, entry["image"], (".png",), used, inputs)
+    path = base + ".png"
+    if clash:
+        tqdm.write(f"note: {clash} is one of the inputs, so {entry['image']} drawn is {path}", file=sys.stderr)
     with atomic_write(path) as f:
         im.save(f, format="PNG")
     return path
+
+
+def output_base(out_dir, source, suffixes, used, inputs):
+    """The name under out_dir for what is written of input ``source``: out_dir/<its name
+    without extension>, or <name>_2, <name>_3, ... where a file base + suffix (for each of
+    ``suffixes``) is in ``used`` (written in this run for another input) or is one of the
+    files ``inputs`` (file_ids) names. Returns (base, clash): clash is the first name's file
+    that is an input (for the note that says so), else None."""
+    stem = os.path.splitext(os.path.basename(source))[0]
+    first = base = os.path.join(out_dir, stem)
+    n = 1
+    while any(base + sfx in used or is_one_of(base + sfx, inputs) for sfx in suffixes):
+        n += 1
+        base = os.path.join(out_dir, f"{stem}_{n}")
+    clash = None if base == first else next((first + sfx for sfx in suffixes if is_one_of(first + sfx, inputs)), None)
+    return base, clash
