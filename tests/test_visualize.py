@@ -141,3 +141,8 @@ def test_visualize_command(tmp_path):
     Image.fromarray(np.zeros((100, 100), np.uint8)).save(tmp_path / "blank.png")
     done = subprocess.run(cmd[:-1] + ["blank.png"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 2 and done.stderr.strip() == "error: blank.png: no face found (use --no-detect for a face crop)"
+    # a photo that fails leaves --out as it was: nothing is written before every photo is read
+    fresh = cmd[:7] + ["fresh", "blank.png"]
+    done = subprocess.run(fresh, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2 and "no face found" in done.stderr
+    assert not (tmp_path / "fresh").exists() or os.listdir(tmp_path / "fresh") == []

@@ -40,17 +40,17 @@ def main(argv, prog="fercnn visualize"):
             raise ValueError(f"{prog}: {os.path.join(args.out, name)} is one of the inputs, and --out would write "
                              "over it; give another --out")
     model = model_named(args.model, prog)
-    visualize.filters(model, os.path.join(args.out, "filters.png"))
-    written = ["filters.png"]
-    crops = []
+    crops = []  # every photo read, and its face found, before anything is written
     for path in args.photos:
         _, faces = find_faces(read_image(path, max_pixels=args.max_pixels), detect=not args.no_detect,
                               min_face=args.min_face)
         if len(faces) == 0:
             raise ValueError(f"{path}: no face found (use --no-detect for a face crop)")
         crops.append(faces[0])
+    X = model.prepare(np.stack(crops)) if crops else None  # the faces as the model takes them, or its error
+    visualize.filters(model, os.path.join(args.out, "filters.png"))
+    written = ["filters.png"]
     if crops:
-        X = model.prepare(np.stack(crops))
         visualize.activations(model, X[:1], os.path.join(args.out, "activations.png"))
         predicted = model.predict(X)
         visualize.saliency(model, X, predicted, os.path.join(args.out, "saliency.png"))
