@@ -83,6 +83,9 @@ def model_named(name, prog):
                                            "'fercnn train deep --data path/to/fer2013')")
     if name in shipped.NAMES:
         return shipped.pretrained(name)
+    if not os.path.exists(name) and os.sep not in name and not name.endswith(".npz"):
+        raise ValueError(f"{prog}: --model {name}: no such file, and not a shipped model's name "
+                         f"(expected one of {', '.join(shipped.NAMES)}, or a model file)")
     return models.load(name)
 
 

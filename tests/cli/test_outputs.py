@@ -173,3 +173,11 @@ def test_two_runs_on_one_out_the_second_is_refused(tmp_path):
     # a killed run leaves its lock file, but not its lock: the folder can be resumed
     with open(tmp_path / "out" / LOCK_NAME, "r+") as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@pytest.mark.parametrize("command", [["predict", "x.png"], ["visualize", "--out", "pics"]])
+def test_a_model_name_that_is_neither_a_file_nor_shipped(tmp_path, command):
+    done = _fercnn(*command, "--model", "VGG", cwd=tmp_path)
+    one_error_line(done, 2, "--model VGG: no such file, and not a shipped model's name (expected one of vgg, deep, "
+                            "or a model file)")
+    assert not (tmp_path / "pics").exists() or os.listdir(tmp_path / "pics") == []
