@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from fercnn.exercises.checks import AGREEMENT_TOLERANCE, Outcome, _fail, compare
+from fercnn.exercises.checks import AGREEMENT_TOLERANCE, LEARNER_ERRORS, Outcome, _fail, compare
 from fercnn.exercises.diagnose import NAMED, Context
 from fercnn.exercises.known import KNOWN
 from fercnn.exercises.registry import CONV_GEOMETRIES, OPS
@@ -20,7 +20,7 @@ def known(family, ops, *, catch=False):
     for case in KNOWN.get(family, ()):
         try:
             triples, carry = case.forward(ops)
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             outcomes.append(_fail("forward", case.label, e, {}))
@@ -34,7 +34,7 @@ def known(family, ops, *, catch=False):
             continue
         try:
             triples = case.backward(ops, carry)
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             outcomes.append(_fail("backward", case.label, e, {}))
@@ -76,7 +76,7 @@ def running_statistics(family, ops, *, catch=False):
         kw = {} if momentum in (None, "eval") else {"momentum": momentum}
         try:
             forward(x, gamma, beta, state, training=training, **kw)
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             return outcomes + [_fail("forward", f"running statistics, call {step + 1}", e, {})]
@@ -112,7 +112,7 @@ def dropout(ops, *, catch=False):
         try:
             out, cache = ops.dropout_forward(x, p, training=True, rng=np.random.default_rng(11))
             again, _ = ops.dropout_forward(x, p, training=True, rng=np.random.default_rng(11))
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             return outcomes + [_fail("forward", check, e, {})]
@@ -124,7 +124,7 @@ def dropout(ops, *, catch=False):
         dout = np.random.default_rng(1).standard_normal(x.shape)
         try:
             dx = ops.dropout_backward(dout, cache)
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             outcomes.append(_fail("backward", check, e, {}))
@@ -179,7 +179,7 @@ def _dtype_outcome(ops, catch):
     try:
         out, cache = ops.dropout_forward(x, 0.3, training=True, rng=np.random.default_rng(3))
         dx = ops.dropout_backward(np.ones_like(x), cache)
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return _fail("forward", check, e, {})
@@ -195,7 +195,7 @@ def _eval_outcome(ops, catch):
     before = rng.bit_generator.state
     try:
         out, _ = ops.dropout_forward(x, 0.7, training=False, rng=rng)
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return _fail("forward", check, e, {})
@@ -244,7 +244,7 @@ def columns(ops, reference, *, catch=False):
 def _guard(thunk, side, check, tags, catch):
     try:
         return thunk()
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return _fail(side, check, e, tags)

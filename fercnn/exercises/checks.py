@@ -25,6 +25,11 @@ from fercnn.exercises import diagnose
 from fercnn.exercises.registry import run_backward, run_forward, upstream
 from fercnn.gradient_check import eval_numerical_gradient_array, scaled_rel_error
 
+# What the learner's code may raise that a check reports as a failure instead of ending the
+# command: every exception, and SystemExit, with which a sys.exit() in the learner's file would
+# otherwise end `fercnn exercises check` in silence, with its status (0: all seemed to pass).
+LEARNER_ERRORS = (Exception, SystemExit)
+
 GRADIENT_TOLERANCE = 1e-7
 # agreement of two faces: relative, and absolute against the reference's largest magnitude (at least 1)
 AGREEMENT_TOLERANCE = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-11}
@@ -117,14 +122,14 @@ def gradient(op, ops, *, seed=0, catch=False):
     check = f"{op.label}, numerical gradient"
     try:
         out, cache, _ = run_forward(op, ops, _copies(inputs), settings, np.float64)
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return [_fail("forward", check, e, tags)]
     dout = upstream(out, np.float64)
     try:
         got = _grads(op, ops, dout, cache)
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return [_fail("backward", check, e, tags)]
@@ -137,7 +142,7 @@ def gradient(op, ops, *, seed=0, catch=False):
             return np.asarray(run_forward(op, ops, _copies(inputs), settings, np.float64)[0], dtype=np.float64)
         try:
             numeric = eval_numerical_gradient_array(f, inputs[k], dout)
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             return outcomes + [_fail("forward", check, e, tags)]
@@ -167,7 +172,7 @@ def agreement(op, ops, reference, dtype, *, seed, catch=False, batch_of_one=Fals
     given = [np.array(a, dtype=dtype) for a in inputs]  # the very arrays forward gets (already of dtype)
     try:
         out, cache, state = run_forward(op, ops, given, settings, dtype)
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return [_fail("forward", check, e, tags)]
@@ -191,7 +196,7 @@ def agreement(op, ops, reference, dtype, *, seed, catch=False, batch_of_one=Fals
     want = run_backward(op, reference, dout, want_cache, readable=reference_readable)
     try:
         got = _grads(op, ops, dout.copy(), cache)
-    except Exception as e:
+    except LEARNER_ERRORS as e:
         if not catch:
             raise
         return results + [_fail("backward", check, e, tags)]

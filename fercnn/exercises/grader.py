@@ -26,6 +26,7 @@ import numpy as np
 import fercnn.layers as reference
 import fercnn.layers.conv as reference_conv
 from fercnn.exercises import behaviour, checks, rules
+from fercnn.exercises.checks import LEARNER_ERRORS
 from fercnn.exercises.catalog import EXERCISES, FILES, families
 from fercnn.exercises.diagnose import NAMED, across_cases
 from fercnn.exercises.registry import OPS
@@ -67,7 +68,7 @@ class Learner:
             try:
                 self.unstarted |= _unstarted(path)
                 self.modules[name] = _import(path)
-            except Exception as e:
+            except LEARNER_ERRORS as e:
                 self.failed[name] = f"{name} does not import: {self.exception_line(e)}"
 
     def function(self, exercise, name=None):

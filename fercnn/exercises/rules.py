@@ -7,7 +7,7 @@ here as the rule with that one mistake.
 """
 import numpy as np
 
-from fercnn.exercises.checks import Outcome
+from fercnn.exercises.checks import LEARNER_ERRORS, Outcome
 from fercnn.exercises.diagnose import NAMED
 from fercnn.train import optim
 
@@ -67,7 +67,7 @@ def check(name, rule, *, catch=False):
     def guarded(label, thunk):
         try:
             return thunk()
-        except Exception as e:
+        except LEARNER_ERRORS as e:
             if not catch:
                 raise
             outcomes.append(Outcome("rule", label, False, exc=e))

@@ -89,6 +89,21 @@ def test_an_exception_is_one_line_with_the_learners_file_and_line(tmp_path):
     assert rows["affine_forward"].status == "ok"
 
 
+def test_sys_exit_in_the_learners_code_is_a_failure_not_the_end(tmp_path):
+    """sys.exit(0) in a function, or when the file is imported, would end the check with status
+    0 and no table (all seemingly well): it fails that function, or the file, instead."""
+    folder = solved.write(str(tmp_path / "ex"), {"layers.py": [("    dw = x2.T @ dout\n",
+                                                                "    import sys\n    sys.exit(0)\n")]})
+    result = _cli("check", folder, "affine")
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[2:-1]}
+    assert "SystemExit: 0 (layers.py:" in rows["affine_backward"] and " ok" in rows["affine_forward"]
+    with open(os.path.join(folder, "layers.py"), "a", encoding="utf-8") as f:
+        f.write("\nimport sys\nsys.exit(0)\n")
+    result = _cli("check", folder, "affine")
+    assert result.returncode == 1 and "layers.py does not import: SystemExit: 0" in result.stdout, result.stdout
+
+
 def test_a_function_that_calls_an_unstarted_one_waits_for_it(tmp_path):
     """conv_forward calling im2col, which still raises NotImplementedError."""
     rows = _rows(tmp_path, {"layers.py": [('    """x: (N, C, H, W) -> cols: (C*HH*WW, N*H_out*W_out).',
