@@ -158,9 +158,9 @@ class ConvNet:
         want = tuple(self.spec["input_shape"])
         got = images.shape[1:] if images.ndim == 4 else (1, *images.shape[1:]) if images.ndim == 3 else None
         if got != want:
-            raise ValueError(f"model: images must be (N, {want[1]}, {want[2]})"
-                             f"{f' or (N, {want[0]}, {want[1]}, {want[2]})' if want[0] == 1 else ''}, "
-                             f"got shape {images.shape}")
+            forms = f"(N, {want[1]}, {want[2]}) or (N, 1, {want[1]}, {want[2]})" if want[0] == 1 else \
+                f"(N, {want[0]}, {want[1]}, {want[2]}) (the network takes {want[0]} channels)"
+            raise ValueError(f"model: images must be {forms}, got shape {images.shape}")
         return prepare_input(images, self.mean_image, self.dtype)
 
     def _check_input(self, X, features):

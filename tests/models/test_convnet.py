@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -260,3 +262,16 @@ def test_recalibrate_batchnorm_errors(rng):
         model.recalibrate_batchnorm(X[:1])
     with pytest.raises(ValueError, match=r"model: X must have shape \(N, 1, 6, 6\)"):
         model.recalibrate_batchnorm(X[:, :, :4])
+
+
+def test_prepare_names_the_shapes_it_takes():
+    gray = ConvNet(conv=[{"filters": 2, "kernel": 3}], fc=[], input_shape=(1, 8, 8), num_classes=3)
+    color = ConvNet(conv=[{"filters": 2, "kernel": 3}], fc=[], input_shape=(3, 8, 8), num_classes=3)
+    for m in (gray, color):
+        m.mean_image = np.zeros(m.spec["input_shape"], np.float32)
+    assert gray.prepare(np.zeros((2, 8, 8), np.uint8)).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match=re.escape("images must be (N, 8, 8) or (N, 1, 8, 8), got shape (2, 6, 6)")):
+        gray.prepare(np.zeros((2, 6, 6), np.uint8))
+    with pytest.raises(ValueError, match=re.escape("images must be (N, 3, 8, 8) (the network takes 3 channels), "
+                                                   "got shape (2, 8, 8)")):
+        color.prepare(np.zeros((2, 8, 8), np.uint8))
