@@ -88,10 +88,15 @@ def _tta_labels(model, images):
 
 
 def check_scorable(model, path, prog="evaluate"):
-    """Refuse a model this command cannot score on FER2013: a hybrid (HOG) one, or one whose
-    classes are not FER2013's seven in its order (its scores would be read as other classes)."""
+    """Refuse a model this command cannot score on FER2013: a hybrid (HOG) one, one that does not
+    take FER2013's 48x48 grayscale faces, or one whose classes are not FER2013's seven in its
+    order (its scores would be read as other classes). Before the data is loaded."""
     if model.hog_dim:
         raise ValueError(f"{prog}: {path} is a hybrid (HOG) model; this command scores image-only models")
+    shape = tuple(model.spec["input_shape"])
+    if shape != (1, 48, 48):
+        raise ValueError(f"{prog}: {path} is not a FER2013 model: expected 48x48 grayscale input (1, 48, 48), "
+                         f"got {shape}")
     got, want = class_names_of(model), list(CLASS_NAMES)
     if got != want:
         raise ValueError(f"{prog}: {path} is not a FER2013 model: expected {len(want)} classes {want}, "

@@ -64,3 +64,19 @@ def test_a_model_without_names_is_taken_by_its_number_of_classes(fer_csv, tmp_pa
         path = _model(tmp_path / name, names)
         assert main(["--data", str(fer_csv), "--cache-dir", str(tmp_path), "--bn-recalibration", "0", str(path)]) == 0
         assert "best on validation" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command,prog", [("evaluate", "evaluate"), ("average", "fercnn average")])
+def test_a_model_of_other_images_is_refused_before_the_data_is_read(tmp_path, command, prog):
+    fer = _model(tmp_path / "fer.npz", CLASS_NAMES)
+    small = ConvNet(conv=[{"filters": 2, "kernel": 3, "pool": True}], fc=[], input_shape=(1, 32, 32), num_classes=7)
+    small.mean_image = np.full((1, 32, 32), 100, np.float32)
+    small.save(tmp_path / "small.npz")
+    out = ["--out", str(tmp_path / "avg.npz")] if command == "average" else []
+    cmd = [sys.executable, "-m", "fercnn.cli", command, "--data", str(tmp_path / "nowhere"), *out,
+           str(fer), str(tmp_path / "small.npz")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # the data folder does not exist: the model is refused first, naming it
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: {prog}: {tmp_path / 'small.npz'} is not a FER2013 model: expected 48x48 grayscale input "
+        "(1, 48, 48), got (1, 32, 32)"], done.stderr
