@@ -64,10 +64,10 @@ def test_a_videos_files_never_replace_an_input_nor_another_inputs_files(tmp_path
     Image.fromarray(np.full((48, 48), 90, np.uint8)).save(out / "clip.png")
     photo = (out / "clip.png").read_bytes()
     capsys.readouterr()
-    assert main([str(clip), str(other), str(out / "clip.png"), "--no-detect", "--json", "--out", str(out)]) == 0
+    assert main([str(clip), str(other), str(out / "clip.png"), "--json", "--out", str(out)]) == 0
     assert (out / "clip.png").read_bytes() == photo  # the input photo, untouched
     entries = json.loads(capsys.readouterr().out)
-    assert len(entries[2]["faces"]) == 1 and entries[2]["faces"][0]["box"] == [0, 0, 48, 48]  # the photo itself
+    assert entries[2] == {"image": str(out / "clip.png"), "faces": []}  # the photo itself (a grey square: no face)
     # the first video's files moved to clip_2.*, the second's to clip_3.*, the photo's drawing to clip_4.png
     sampled = {base: {r["frame"] for r in json.loads((out / f"{base}.json").read_text())} for base in ("clip_2", "clip_3")}
     assert sampled["clip_2"] <= {0, 1, 2, 3} and max(sampled["clip_2"]) >= 2, sampled  # the 4-frame clip's rows

@@ -90,7 +90,12 @@ def model_named(name, prog):
 
 
 def main(argv, prog="fercnn predict"):
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.no_detect and any(is_video(path) for path in args.photos):
+        parser.error(f"--no-detect takes each photo as one face crop, and videos are always searched for faces: "
+                     f"{next(path for path in args.photos if is_video(path))} is a video (predict it without "
+                     "--no-detect)")
     max_pixels = args.max_pixels or limits.limit("pixels")  # a bad FERCNN_MAX_PIXELS is refused here, once
     if args.out is not None:
         check_writable(args.out, prog)  # before the model and the photos are read

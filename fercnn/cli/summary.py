@@ -10,8 +10,12 @@ PRESETS = ("shallow", "deep", "vgg", "linear")  # fercnn.models' networks
 def main(argv, prog="fercnn summary"):
     p = OneLineParser(prog=prog, description=describe(__doc__))
     p.add_argument("network", help=f"{', '.join(PRESETS)}, or a saved model / checkpoint (.npz)")
-    p.add_argument("--hog", action="store_true", help="the hybrid: HOG features join the conv output")
+    p.add_argument("--hog", action="store_true", help="the hybrid: HOG features join the conv output (with a "
+                                                      "preset; a saved model is what it was trained as)")
     args = p.parse_args(argv)
+    if args.hog and args.network not in PRESETS:
+        p.error(f"--hog builds a preset's hybrid ({', '.join(PRESETS)}); {args.network} is a saved model, whose "
+                "summary shows whether it is one")
     if args.network in PRESETS:
         model = getattr(models, args.network)(hog=args.hog)
         print(f"{args.network}{' + HOG (hybrid)' if args.hog else ''}")

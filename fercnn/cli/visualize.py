@@ -33,6 +33,8 @@ def main(argv, prog="fercnn visualize"):
                    help="SmoothGrad's noise: its standard deviation as a fraction of each face's range (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of SmoothGrad's noise (default 0)")
     args = p.parse_args(argv)
+    if not args.smoothgrad and any(a == "--noise" or a.startswith("--noise=") for a in argv or ()):
+        p.error("--noise sets SmoothGrad's noise: give --smoothgrad N with it")
     check_writable(args.out, prog)
     inputs = file_ids([args.model, *args.photos])
     for name in OUTPUTS:

@@ -181,3 +181,18 @@ def test_a_model_name_that_is_neither_a_file_nor_shipped(tmp_path, command):
     one_error_line(done, 2, "--model VGG: no such file, and not a shipped model's name (expected one of vgg, deep, "
                             "or a model file)")
     assert not (tmp_path / "pics").exists() or os.listdir(tmp_path / "pics") == []
+
+
+@pytest.mark.parametrize("command,message", [
+    (["summary", "m.npz", "--hog"], "--hog builds a preset's hybrid (shallow, deep, vgg, linear); m.npz is a saved "
+                                    "model, whose summary shows whether it is one"),
+    (["visualize", "--model", "m.npz", "--out", "pics", "--noise", "0"],
+     "--noise sets SmoothGrad's noise: give --smoothgrad N with it"),
+    (["predict", "--no-detect", "face.png", "clip.mp4"], "--no-detect takes each photo as one face crop, and videos "
+                                                         "are always searched for faces: clip.mp4 is a video"),
+])
+def test_an_option_that_would_be_ignored_is_refused(tmp_path, command, message):
+    _face_model(tmp_path / "m.npz")
+    done = _fercnn(*command, cwd=tmp_path)
+    one_error_line(done, 2, message)
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]  # nothing written
