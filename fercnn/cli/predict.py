@@ -86,7 +86,12 @@ def model_named(name, prog):
     if not os.path.exists(name) and os.sep not in name and not name.endswith(".npz"):
         raise ValueError(f"{prog}: --model {name}: no such file, and not a shipped model's name "
                          f"(expected one of {', '.join(shipped.NAMES)}, or a model file)")
-    return models.load(name)
+    model = models.load(name)
+    shape = tuple(model.spec["input_shape"])
+    if shape != (1, 48, 48):  # refused even where no face would reach it
+        raise ValueError(f"{prog}: --model {name} takes images of shape {shape}; faces are given to it as 48x48 "
+                         "grayscale crops (1, 48, 48)")
+    return model
 
 
 def main(argv, prog="fercnn predict"):

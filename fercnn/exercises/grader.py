@@ -65,6 +65,9 @@ class Learner:
             if not os.path.exists(path):
                 self.failed[name] = f"{name} is missing from {folder}"
                 continue
+            if not os.path.isfile(path):
+                self.failed[name] = f"{name} in {folder} is not a file"
+                continue
             try:
                 self.unstarted |= _unstarted(path)
                 self.modules[name] = _import(path)

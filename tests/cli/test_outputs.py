@@ -196,3 +196,14 @@ def test_an_option_that_would_be_ignored_is_refused(tmp_path, command, message):
     done = _fercnn(*command, cwd=tmp_path)
     one_error_line(done, 2, message)
     assert sorted(os.listdir(tmp_path)) == ["m.npz"]  # nothing written
+
+
+@pytest.mark.parametrize("command", [["predict", "x.png"], ["visualize", "--out", "pics"]])
+def test_a_model_of_other_images_is_refused_even_with_no_face_to_give_it(tmp_path, command):
+    small = ConvNet(conv=[{"filters": 2, "kernel": 3, "pool": True}], fc=[], input_shape=(1, 32, 32), num_classes=7)
+    small.mean_image = np.full((1, 32, 32), 100, np.float32)
+    small.save(tmp_path / "small.npz")
+    done = _fercnn(*command, "--model", "small.npz", cwd=tmp_path)
+    one_error_line(done, 2, "--model small.npz takes images of shape (1, 32, 32); faces are given to it as 48x48 "
+                            "grayscale crops (1, 48, 48)")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [tmp_path / "small.npz"]  # nothing written

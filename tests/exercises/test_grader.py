@@ -104,6 +104,14 @@ def test_sys_exit_in_the_learners_code_is_a_failure_not_the_end(tmp_path):
     assert result.returncode == 1 and "layers.py does not import: SystemExit: 0" in result.stdout, result.stdout
 
 
+def test_a_folder_where_a_file_should_be_is_named(tmp_path):
+    folder = solved.write(str(tmp_path / "ex"))
+    os.remove(os.path.join(folder, "layers.py"))
+    os.mkdir(os.path.join(folder, "layers.py"))
+    rows = {r.name: r for r in grade(folder, ["affine"])}
+    assert rows["affine_forward"].line == f"layers.py in {folder} is not a file", rows["affine_forward"].line
+
+
 def test_a_function_that_calls_an_unstarted_one_waits_for_it(tmp_path):
     """conv_forward calling im2col, which still raises NotImplementedError."""
     rows = _rows(tmp_path, {"layers.py": [('    """x: (N, C, H, W) -> cols: (C*HH*WW, N*H_out*W_out).',
