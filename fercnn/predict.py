@@ -20,6 +20,8 @@ from fercnn.models import shipped
 from fercnn.models.shipped import default_model
 from fercnn.models.tta import predict_proba_tta, tta_shift
 
+FACE_INPUT = (1, 48, 48)  # what a face crop gives a model: one grayscale channel, 48x48 (fercnn.data.faces)
+
 
 def predict_faces(model, faces, *, batch_size=256, tta=False):
     """Class probabilities (N, K) float64 for uint8 (N, 48, 48) face crops, through the

@@ -20,7 +20,7 @@ from fercnn.cli.options import OneLineParser, describe, number
 from fercnn.data import CLASS_NAMES, load_fer2013
 from fercnn.metrics import confusion_matrix, per_class_table
 from fercnn.models.tta import predict_proba_tta
-from fercnn.predict import class_names_of
+from fercnn.predict import FACE_INPUT, class_names_of
 
 # what recalibrate draws by default: in fercnn evaluate, fercnn average and ship_model.py
 # --average-last (the Solver's bn_recalibration also defaults to 6400 images)
@@ -94,8 +94,8 @@ def check_scorable(model, path, prog="evaluate"):
     if model.hog_dim:
         raise ValueError(f"{prog}: {path} is a hybrid (HOG) model; this command scores image-only models")
     shape = tuple(model.spec["input_shape"])
-    if shape != (1, 48, 48):
-        raise ValueError(f"{prog}: {path} is not a FER2013 model: expected 48x48 grayscale input (1, 48, 48), "
+    if shape != FACE_INPUT:
+        raise ValueError(f"{prog}: {path} is not a FER2013 model: expected 48x48 grayscale input {FACE_INPUT}, "
                          f"got {shape}")
     got, want = class_names_of(model), list(CLASS_NAMES)
     if got != want:

@@ -34,7 +34,7 @@ from fercnn.cli.outputs import check_writable, file_ids, is_one_of
 from fercnn.data.faces import find_faces, read_image, to_gray
 from fercnn.fileio import atomic_write
 from fercnn.models import shipped
-from fercnn.predict import class_names_of, face_record, predict_faces
+from fercnn.predict import FACE_INPUT, class_names_of, face_record, predict_faces
 from fercnn.video import is_video, parse_every
 
 PROGRESS_FROM = 20  # photos: a progress bar on stderr from this many
@@ -88,19 +88,19 @@ def model_named(name, prog):
                          f"(expected one of {', '.join(shipped.NAMES)}, or a model file)")
     model = models.load(name)
     shape = tuple(model.spec["input_shape"])
-    if shape != (1, 48, 48):  # refused even where no face would reach it
+    if shape != FACE_INPUT:  # refused even where no face would reach it
         raise ValueError(f"{prog}: --model {name} takes images of shape {shape}; faces are given to it as 48x48 "
-                         "grayscale crops (1, 48, 48)")
+                         f"grayscale crops {FACE_INPUT}")
     return model
 
 
 def main(argv, prog="fercnn predict"):
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    if args.no_detect and any(is_video(path) for path in args.photos):
+    first_video = next((path for path in args.photos if is_video(path)), None)
+    if args.no_detect and first_video:
         parser.error(f"--no-detect takes each photo as one face crop, and videos are always searched for faces: "
-                     f"{next(path for path in args.photos if is_video(path))} is a video (predict it without "
-                     "--no-detect)")
+                     f"{first_video} is a video (predict it without --no-detect)")
     max_pixels = args.max_pixels or limits.limit("pixels")  # a bad FERCNN_MAX_PIXELS is refused here, once
     if args.out is not None:
         check_writable(args.out, prog)  # before the model and the photos are read

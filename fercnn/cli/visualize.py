@@ -9,6 +9,7 @@ from fercnn.cli.outputs import check_writable, file_ids, is_one_of
 from fercnn.cli.predict import model_named
 from fercnn.data.faces import find_faces, read_image
 
+NOISE = 0.1  # SmoothGrad's noise without --noise
 OUTPUTS = ("filters.png", "activations.png", "saliency.png", "smoothgrad.png")
 
 
@@ -19,7 +20,8 @@ def main(argv, prog="fercnn visualize"):
                       "smoothgrad.png (the saliency averaged over N noisy copies of each face).")
     p.add_argument("photos", nargs="*", metavar="PHOTO", help="photos or face crops (the first face of each is used)")
     p.add_argument("--model", required=True,
-                   help="a model trained on 48x48 faces (model.npz, a checkpoint, or a shipped model's name: vgg or deep)")
+                   help="a model trained on 48x48 faces (model.npz, a checkpoint, or a shipped model's name: vgg or "
+                        "deep)")
     p.add_argument("--out", required=True, metavar="DIR", type=folder_path,
                    help="folder for the PNGs (never one of the inputs' names)")
     p.add_argument("--no-detect", action="store_true", help="take each image as one face crop")
@@ -29,11 +31,12 @@ def main(argv, prog="fercnn visualize"):
                         f"or ${limits.ENV['pixels']})")
     p.add_argument("--smoothgrad", type=number(int, 1), default=None, metavar="N",
                    help="also write smoothgrad.png, SmoothGrad over N noisy copies of each face (50 is typical)")
-    p.add_argument("--noise", type=number(float, 0), default=0.1, metavar="LEVEL",
-                   help="SmoothGrad's noise: its standard deviation as a fraction of each face's range (default 0.1)")
+    p.add_argument("--noise", type=number(float, 0), default=None, metavar="LEVEL",
+                   help=f"SmoothGrad's noise: its standard deviation as a fraction of each face's range (default "
+                        f"{NOISE})")
     p.add_argument("--seed", type=int, default=0, help="seed of SmoothGrad's noise (default 0)")
     args = p.parse_args(argv)
-    if not args.smoothgrad and any(a == "--noise" or a.startswith("--noise=") for a in argv or ()):
+    if args.noise is not None and not args.smoothgrad:
         p.error("--noise sets SmoothGrad's noise: give --smoothgrad N with it")
     check_writable(args.out, prog)
     inputs = file_ids([args.model, *args.photos])
@@ -59,7 +62,8 @@ def main(argv, prog="fercnn visualize"):
         written += ["activations.png", "saliency.png"]
         if args.smoothgrad:
             visualize.smoothgrad(model, X, predicted, os.path.join(args.out, "smoothgrad.png"), n=args.smoothgrad,
-                                 sigma=args.noise, rng=np.random.default_rng(args.seed))
+                                 sigma=NOISE if args.noise is None else args.noise,
+                                 rng=np.random.default_rng(args.seed))
             written.append("smoothgrad.png")
     print(f"wrote {', '.join(os.path.join(args.out, w) for w in written)}")
     return 0
