@@ -17,14 +17,14 @@ mkdir -p "$out" && echo '{}' > "$out/results.json"
 """
 
 
-def _run(tmp_path, fail="none", *extra, env_extra=None):
+def _run(tmp_path, fail="none", *extra, env_extra=None, script=os.path.join(ROOT, "reproduction", "run_all.sh")):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "python").write_text(FAKE_PYTHON)
     (bin_dir / "python").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "FAIL": fail, **(env_extra or {})}
-    return subprocess.run(["bash", os.path.join(ROOT, "reproduction", "run_all.sh"), "/data/fer", str(tmp_path / "runs"),
-                           *extra], capture_output=True, text=True, env=env)
+    return subprocess.run(["bash", script, "/data/fer", str(tmp_path / "runs"), *extra], capture_output=True, text=True,
+                          env=env)
 
 
 def _calls(tmp_path):
@@ -119,14 +119,8 @@ def test_a_copy_outside_git_says_its_code_is_unknown(tmp_path):
     copy = tmp_path / "code-snapshot" / "reproduction"
     copy.mkdir(parents=True)
     (copy / "run_all.sh").write_text(open(os.path.join(ROOT, "reproduction", "run_all.sh")).read())
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "python").write_text(FAKE_PYTHON)
-    (bin_dir / "python").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "FAIL": "none",
-           "NETS": "shallow", "GIT_CEILING_DIRECTORIES": str(tmp_path)}
-    done = subprocess.run(["bash", str(copy / "run_all.sh"), "/data/fer", str(tmp_path / "runs")],
-                          capture_output=True, text=True, env=env)
+    done = _run(tmp_path, env_extra={"NETS": "shallow", "GIT_CEILING_DIRECTORIES": str(tmp_path)},
+                script=str(copy / "run_all.sh"))
     assert done.returncode == 0, done.stderr
     assert "fatal" not in done.stderr, done.stderr
     expected = f"unknown (not a git checkout: {tmp_path / 'code-snapshot'})"
