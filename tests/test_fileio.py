@@ -6,6 +6,7 @@ import pytest
 
 from fercnn.fileio import atomic_write, remove_stale_temporaries, write_json
 from fercnn.models import ConvNet, load
+from shared_helpers import one_error_line
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -94,9 +95,7 @@ def test_command_reports_an_unwritable_output_in_one_line(tmp_path):
     big.save(tmp_path / "m.npz")
     done = subprocess.run([sys.executable, "-m", "fercnn.cli", "predict", "face.png", "--model", "m.npz", "--no-detect",
                            "--out", "afile"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    lines = done.stderr.strip().splitlines()  # exactly one line, the error naming the file
-    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "afile" in lines[0], \
-        done.stderr
+    one_error_line(done, 2, "afile")  # exactly one line, the error naming the file
 
 
 def test_models_checkpoints_and_the_fer2013_cache_share_one_writer_and_one_reader(tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import one_error_line
+from shared_helpers import one_error_line
 
 from fercnn.models import load
 

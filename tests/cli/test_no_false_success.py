@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import one_error_line
+from shared_helpers import one_error_line
 from PIL import Image
 
 from fercnn.models import ConvNet, load

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import as_ordinary_user, one_error_line
+from shared_helpers import as_ordinary_user, one_error_line
 from PIL import Image
 
 from fercnn.cli.outputs import LOCK_NAME

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import as_ordinary_user
+from shared_helpers import as_ordinary_user
 from PIL import Image
 
 from fercnn.data import CLASS_NAMES, flip_double, load_fer2013, preprocess, summarize

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import solved
-from conftest import one_error_line
+from shared_helpers import one_error_line
 
 from fercnn.exercises.stubs import start
 

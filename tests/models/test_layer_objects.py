@@ -2,7 +2,7 @@
 backward matches its forward numerically, and the model's passes are the layers' passes."""
 import numpy as np
 import pytest
-from conftest import assert_grad_close
+from shared_helpers import assert_grad_close
 
 from fercnn.gradient_check import eval_numerical_gradient_array
 from fercnn.models import ConvNet
