@@ -13,14 +13,14 @@ import os
 
 import numpy as np
 
-from fercnn.data.faces import find_faces
+from fercnn.data.faces import SIDE, find_faces
 from fercnn.data.fer2013 import CLASS_NAMES
 from fercnn.inference import predictor_for
 from fercnn.models import shipped
 from fercnn.models.shipped import default_model
 from fercnn.models.tta import predict_proba_tta, tta_shift
 
-FACE_INPUT = (1, 48, 48)  # what a face crop gives a model: one grayscale channel, 48x48 (fercnn.data.faces)
+FACE_INPUT = (1, SIDE, SIDE)  # what a face crop of fercnn.data.faces gives a model: one grayscale channel
 
 
 def predict_faces(model, faces, *, batch_size=256, tta=False):
