@@ -81,7 +81,8 @@ REFERENCE = os.path.join(ROOT, "reproduction", "reference", "pytorch_fer2013_run
 EXTRA = re.compile(r"^(shallow|deep|hybrid|vgg)_(.+)_fer2013$")
 # options that say where and how a run was kept, or that act only on data other than FER2013
 BOOKKEEPING = {"data", "out", "resume", "checkpoint_every", "keep_epochs", "quiet", "time_limit", "cache_dir",
-               "detect_faces", "min_face", "val_fraction", "test_fraction", "synthetic_train"}
+               "detect_faces", "min_face", "val_fraction", "test_fraction", "synthetic_train",
+               "overwrite"}
 # where each recipe run may be: <network>_fer2013, or the name the training command gives by
 # default (runs/hybrid_shallow_fer2013 for the hybrid)
 RECIPE_FOLDERS = {"shallow": ("shallow_fer2013",), "deep": ("deep_fer2013",),
