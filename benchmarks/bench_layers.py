@@ -132,7 +132,7 @@ def main():
     N = args.batch
     a = rng.standard_normal((4096, 4096)).astype(np.float32)
     ceiling = 2 * 4096 ** 3 / 1e9 / min(timeit(lambda: a @ a, 3))
-    del a
+    a = None  # its 64 MB freed before the layers are timed
     print(f"numpy float32 matmul 4096^3: {ceiling:.0f} GFLOP/s (ceiling for im2col); batch {N}")
     print(f"\n{'layer (forward + backward)':<34}{'fercnn ms':>9}{'torch ms':>9}{'speedup':>9}"
           f"{'GFLOP/s':>9}{'torch':>9}   ({'speedup = torch time / fercnn time'})")
@@ -208,7 +208,7 @@ def main():
         bn_relu_drop, torch_pair(torch, lambda x, g, b: F.dropout(F.relu(F.batch_norm(x, None, None, g, b, training=True)),
                                                                 0.2, training=True), [x, g, be]) if torch else None,
         args.repeat))
-    del x, dpool
+    x = dpool = None  # freed before the FC layers
 
     for name, D, M in FCS:
         xf = rng.standard_normal((N, D)).astype(np.float32)
