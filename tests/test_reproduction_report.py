@@ -108,6 +108,11 @@ def test_improvements_get_their_own_rows_labelled_by_what_they_change(tmp_path):
     assert report.runs_table(runs, extras).splitlines()[-1] == "| shallow_nodecay | 50 | 2.0 h | 0 times | – |"
     same = report.run_options(json.loads((tmp_path / "deep_fer2013" / "results.json").read_text()))
     assert report.recipe_changes(same, report.recipe_options("deep", runs["deep"])) == "the recipe's options"
+    # where a run was kept, or whether its folder could be replaced, is not a change of recipe
+    results = json.loads((tmp_path / "deep_fer2013" / "results.json").read_text())
+    results["args"] = {**results["args"], "overwrite": not results["args"].get("overwrite"), "out": "elsewhere"}
+    assert report.recipe_changes(report.run_options(results), report.recipe_options("deep", runs["deep"])) == \
+        "the recipe's options"
 
 
 def test_main_prints_writes_only_when_asked_and_fills_both_documents_or_neither(tmp_path, capsys):
