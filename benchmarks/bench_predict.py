@@ -6,8 +6,10 @@
     python benchmarks/bench_predict.py --per-layer   # where a batch of one spends its time (the first model)
 
 - Forward pass of each shipped network at batch 1 and 64, on one thread and two:
-  fercnn's prediction path (fercnn.inference, what detect_emotions and fercnn serve run),
-  fercnn's training ops (model.predict_proba, what predicting ran before) at batch 1, and
+  fercnn's prediction path (fercnn.inference) with its compiled kernel on (what fercnn serve
+  runs; fercnn/inference/kernel.py), and at batch 1 the same with NumPy's products (what a
+  one-shot `fercnn predict` and detect_emotions run, compiling nothing) and fercnn's training
+  ops (model.predict_proba, what predicting ran before), and
   PyTorch's CPU build running the same network in eval mode under torch.inference_mode().
   Each measurement is a process of its own, the libraries alternating (A B A B) so that
   drift of the machine hits all alike; each process times CALLS calls after WARMUP ones, and a
@@ -18,7 +20,9 @@
 - Face detection per photo (640x480 and 400x300, whole image; around the last box, as the
   live page asks) beside the whole detect_emotions of that photo.
 - First use: `fercnn predict photo.jpg` with an empty Numba cache (NUMBA_CACHE_DIR), then
-  again with the same cache, each a fresh process; pairs alternate, medians.
+  again with the same cache, each a fresh process; pairs alternate, medians. The same for
+  the compiled kernel's start (kernel.enable(), as `fercnn serve` calls it before serving):
+  compiled on an empty cache, then read from it.
 
 PyTorch is optional (`pip install torch==2.13.0`, never a dependency of fercnn).
 """
@@ -46,12 +50,15 @@ def worker(lib, name, batch, calls):
 
     if lib.startswith("fercnn"):
         import fercnn  # noqa: F401  first, as the fercnn command imports it
-        from fercnn.inference import predictor_for
+        from fercnn.inference import kernel, predictor_for
         from fercnn.models import pretrained
 
+        if lib == "fercnn":
+            kernel.enable()  # as fercnn serve does before it serves
         model = pretrained(name)
         X = model.prepare(np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8))
-        run = (lambda: predictor_for(model).predict_proba(X)) if lib == "fercnn" else (lambda: model.predict_proba(X))
+        ops = lib == "fercnn_training_ops"
+        run = (lambda: model.predict_proba(X)) if ops else (lambda: predictor_for(model).predict_proba(X))
     else:
         import torch
 
@@ -135,7 +142,8 @@ def forward(names, rounds, torch_ok):
     """{"model", "batch", "threads", lib: {"ms", "p10_ms", "p90_ms", "faces_per_s"}} per model and case."""
     rows = []
     for name, (batch, threads) in ((name, case) for name in names for case in CASES):
-        libs = ["fercnn"] + (["fercnn_training_ops"] if batch == 1 else []) + (["torch"] if torch_ok else [])
+        libs = (["fercnn"] + (["fercnn_numpy", "fercnn_training_ops"] if batch == 1 else [])
+                + (["torch"] if torch_ok else []))
         times = {lib: [] for lib in libs}
         cpu = {lib: [] for lib in libs}
         for _ in range(rounds):
@@ -167,9 +175,11 @@ def per_layer_worker(name, calls):
 
     from fercnn.fast.winograd_transforms import VARIANTS
     from fercnn.inference import predictor_for
+    from fercnn.inference import kernel
     from fercnn.inference.conv import ROWS
     from fercnn.models import pretrained
 
+    kernel.enable()  # as fercnn serve runs it
     model = pretrained(name)
     steps = predictor_for(model).steps
     X = model.prepare(np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8))
@@ -211,8 +221,8 @@ def per_layer_worker(name, calls):
         held = step.w2 if method == "im2col" else step.U[method]
         return held.nbytes / 2**20, plain
 
-    print("step       method      in a pass   alone   filters MB (untransformed)   (ms, batch 1, one thread; "
-          "medians of", calls, "calls)")
+    print("step       method      in a pass   alone   filters MB (untransformed)   (ms, batch 1, one thread, "
+          "the compiled kernel on; medians of", calls, "calls)")
     total_alone, total_mb, total_plain = 0.0, 0.0, 0.0
     for i, step in enumerate(steps):
         x = inputs[i]
@@ -300,6 +310,18 @@ def first_use(pairs):
     result = {"first_s": statistics.median(first), "second_s": statistics.median(second), "pairs": pairs}
     print(f"fercnn predict on one photo: first (empty Numba cache) {result['first_s']:.2f} s, "
           f"second {result['second_s']:.2f} s (medians of {pairs} pairs)")
+    code = ("import json; from fercnn.inference import kernel; kernel.enable(); "
+            "print(json.dumps(kernel.status()['seconds']))")
+    compiled, loaded = [], []
+    for _ in range(pairs):
+        with tempfile.TemporaryDirectory() as cache:
+            for into in (compiled, loaded):
+                done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                                      env=dict(os.environ, NUMBA_CACHE_DIR=cache), cwd=ROOT)
+                into.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    result.update(kernel_compile_s=statistics.median(compiled), kernel_load_s=statistics.median(loaded))
+    print(f"the compiled kernel's start: {result['kernel_compile_s']:.2f} s on an empty Numba cache, "
+          f"{result['kernel_load_s']:.2f} s from it (medians of {pairs} pairs)")
     return result
 
 

@@ -184,6 +184,10 @@ def predict_block(predict):
         model = row.get("model", "deep")  # results from before other models shipped
         lines.append(f"| forward, {model}, batch {row['batch']}, {threads} | {cell(ours)} | {cell(t) if t else ''} "
                      f"| {ratio} |")
+        if "fercnn_numpy" in row:
+            lines.append(f"| ... the same with NumPy's products (the kernel off: `fercnn predict`, detect_emotions) "
+                         f"| {cell(row['fercnn_numpy'])} | | {t['ms'] / row['fercnn_numpy']['ms']:.2f}x |"
+                         if t else f"| ... the same with NumPy's products | {cell(row['fercnn_numpy'])} | | |")
         if "fercnn_training_ops" in row:
             lines.append(f"| ... the same with fercnn's training ops (model.predict_proba) | {cell(row['fercnn_training_ops'])} | | |")
     for size, d in predict["detection"].items():
@@ -193,6 +197,9 @@ def predict_block(predict):
     fu = predict["first_use"]
     lines.append(f"| `fercnn predict photo.jpg`, first with an empty Numba cache; second | {fu['first_s']:.2f} s; "
                  f"{fu['second_s']:.2f} s | | |")
+    if "kernel_compile_s" in fu:
+        lines.append(f"| the compiled kernel's start (`fercnn serve`), on an empty Numba cache; from it "
+                     f"| {fu['kernel_compile_s']:.2f} s; {fu['kernel_load_s']:.2f} s | | |")
     torch = f"PyTorch {predict['torch']}" if predict.get("torch") else "PyTorch not installed"
     cpu = predict["machine"].split(", Python")[0]
     note = (f"Machine: {cpu}; {torch}. Wall-clock medians, in brackets the 10th to 90th percentile of the calls; "

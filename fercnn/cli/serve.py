@@ -62,6 +62,14 @@ def main(argv, prog="fercnn serve"):
                          "in the fercnn checkout") from None
     app = create_app(served_models(args.model), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
                      max_pixels=int(args.max_megapixels * 1e6), min_face=args.min_face)
+    # a webcam frame is one face: its Winograd filter products run faster in a compiled kernel
+    # (seconds to compile on the first start, then read from Numba's cache; fercnn/inference/kernel.py)
+    from fercnn.inference import kernel
+
+    try:
+        kernel.enable()
+    except RuntimeError as e:
+        print(f"warning: {e}; predicting with NumPy's products", file=sys.stderr)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -7,8 +7,10 @@ fercnn.predict (detect_emotions, `fercnn predict`, `fercnn serve`) predicts thro
 model.predict_proba gives the same classes from fercnn.fast's training ops; this is the
 network frozen (fercnn/inference/frozen.py): batchnorm folded into the conv and affine
 layers, Winograd's filter transform done once instead of in every call, and plain NumPy
-and BLAS only, so a first prediction compiles no Numba kernel (a fresh install's first
+and BLAS, so a first prediction compiles no Numba kernel (a fresh install's first
 `fercnn predict` used to spend most of its time compiling kernels one photo does not need).
+Long-lived processes (`fercnn serve`) switch on one compiled kernel, for the filter
+products of a face or a few (fercnn/inference/kernel.py: ``kernel.enable()``).
 
 What changes with the batch size (N faces):
 
@@ -30,8 +32,8 @@ What changes with the batch size (N faces):
   parallel code uses), each running single-threaded BLAS.
 
 A face's probabilities depend on the other faces of its batch only through the size of its
-chunk (the conv method): a batch of the same size gives the same numbers, bit for bit,
-whatever the thread count.
+chunk (the conv method, and whether the kernel takes its products): a batch of the same
+size gives the same numbers, bit for bit, whatever the thread count.
 """
 import contextvars
 import threading

@@ -51,6 +51,7 @@ from numpy.lib.stride_tricks import as_strided
 from fercnn.fast import conv_method
 from fercnn.fast.conv_method import MIN_WINOGRAD_CHANNELS
 from fercnn.fast.winograd_transforms import VARIANTS, matrices, tiles
+from fercnn.inference import kernel
 
 ROWS = "-1d"  # the suffix of the row-only variants: "f3x3-1d" is F(3, 3) along each row
 
@@ -63,6 +64,14 @@ ROWS = "-1d"  # the suffix of the row-only variants: "f3x3-1d" is F(3, 3) along 
 MIN_COLUMNS = 16
 MIN_ROW_COLUMNS = 12
 
+# Where fercnn.inference.kernel is on and takes a variant's products, their multiplications
+# count this much of NumPy's (its partial row block counted whole) and the least columns do
+# not apply: on the 12 x 12 layers at a batch of one face (2-core AMD EPYC, one thread) the
+# kernel's F(4x4, 3x3), 9 windows padded to a block of 12, took 1.53 ms on the deep network's
+# conv3 against 1.91 for NumPy's F(3x3, 3x3) with 16 (vgg's conv5: 0.58 against 0.70, conv6:
+# 1.63 against 1.89), where counting multiplications alone would keep F(3x3, 3x3).
+KERNEL_COST = 0.7
+
 
 def choose(C, r, H, W, N):
     """'im2col' or the Winograd variant ('f4x3', 'f3x3-1d', ...) for a stride-1, same-padded
@@ -71,7 +80,8 @@ def choose(C, r, H, W, N):
     least MIN_ROW_COLUMNS, the one with the fewest multiplications per image (windows hanging
     over the edge count) if it has fewer than im2col, the smaller tile on a tie, square before
     row-only; im2col for fewer than MIN_WINOGRAD_CHANNELS input channels or when no tile
-    qualifies.
+    qualifies. Where fercnn.inference.kernel is on (and no method is forced), a variant whose
+    products it takes qualifies whatever its windows, its cost as KERNEL_COST says.
 
     FERCNN_CONV and fercnn.fast.conv_method.forced() force a method here too: "im2col";
     "winograd" (the fewest multiplications, however few the columns, whatever C); a
@@ -84,6 +94,7 @@ def choose(C, r, H, W, N):
     if method == "auto" and C < MIN_WINOGRAD_CHANNELS:
         return "im2col"
     best, best_cost = "im2col", (None if method == "winograd" else H * W * r * r)
+    compiled = method == "auto" and kernel.ready()
     for name, (m, rr) in sorted(VARIANTS.items(), key=lambda kv: kv[1][0]):
         if rr != r:
             continue
@@ -93,9 +104,24 @@ def choose(C, r, H, W, N):
         for variant, windows, cost, least in ((name, square, square * a * a, MIN_COLUMNS),
                                               (name + ROWS, rows, rows * a * r, MIN_ROW_COLUMNS)):
             enough = method == "winograd" or N * windows >= least
+            if compiled and kernel.takes_rows(N * windows):
+                enough, cost = True, KERNEL_COST * cost * kernel.padded_rows(N * windows) / (N * windows)
             if enough and (best_cost is None or cost < best_cost):
                 best, best_cost = variant, cost
     return best
+
+
+def windows(variant, N, H, W):
+    """The rows of each of ``variant``'s filter products on N images of H x W: windows of
+    all the images (a row-only variant's windows are each row's tiles)."""
+    m = VARIANTS[variant[:-len(ROWS)] if variant.endswith(ROWS) else variant][0]
+    return N * (H if variant.endswith(ROWS) else tiles(H, m)) * tiles(W, m)
+
+
+def _filter_products(V, U, packed):
+    """V: (T, Q, K) @ U: (T, K, F) -> (T, Q, F): NumPy's matmul, or with ``packed`` (U as
+    fercnn.inference.kernel.pack gives it) the compiled kernel."""
+    return np.matmul(V, U) if packed is None else kernel.product(V, packed)
 
 
 @functools.lru_cache(maxsize=None)
@@ -186,7 +212,7 @@ def pools_in_tile(variant):
     return not variant.endswith(ROWS) and VARIANTS[variant][0] % 2 == 0
 
 
-def _winograd_tiles(x, U, variant):
+def _winograd_tiles(x, U, variant, packed=None):
     """The output tiles of winograd_conv: Y (m, m, N, th, tw, F), pixel (i, j) of window
     (p, q)'s tile being output pixel (p*m + i, q*m + j)."""
     m, r = VARIANTS[variant]
@@ -202,7 +228,7 @@ def _winograd_tiles(x, U, variant):
     sN, sH, sW, sC = xp.strides
     d = as_strided(xp, (a, a, N, th, tw, C), (sH, sW, sN, m * sH, m * sW, sC), writeable=False)
     V = np.matmul(BT, (BT @ d.reshape(a, -1)).reshape(a, a, Q * C))  # BT along i, then along j
-    M = np.matmul(V.reshape(a * a, Q, C), U)  # (T, Q, F)
+    M = _filter_products(V.reshape(a * a, Q, C), U, packed)  # (T, Q, F)
     Y = np.matmul(AT, (AT @ M.reshape(a, -1)).reshape(m, a, Q * F))  # (m, m, Q*F)
     return Y.reshape(m, m, N, th, tw, F)
 
@@ -217,27 +243,29 @@ def _placed(Y, H, W, b):
     return out
 
 
-def winograd_conv(x, U, b, variant):
-    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F)."""
-    return _placed(_winograd_tiles(x, U, variant), x.shape[1], x.shape[2], b)
+def winograd_conv(x, U, b, variant, packed=None):
+    """x: (N, H, W, C), U: (T, C, F) transformed filters, b: (F,) or None (no bias) -> (N, H, W, F);
+    with ``packed`` (U packed for fercnn.inference.kernel) its products run in the kernel."""
+    return _placed(_winograd_tiles(x, U, variant, packed), x.shape[1], x.shape[2], b)
 
 
-def winograd_conv_pooled(x, U, b, variant):
+def winograd_conv_pooled(x, U, b, variant, packed=None):
     """max_pool_2x2(winograd_conv(x, U, None, variant)) + b, bit for bit (b: (F,) or None):
     (N, H, W, C) -> (N, H // 2, W // 2, F), pooled inside each output tile before the tiles
     are put in place; for the variants where pools_in_tile."""
     if not pools_in_tile(variant):
         raise ValueError(f"winograd_conv_pooled: expected a square tile of even m, got {variant!r}")
-    Y = _winograd_tiles(x, U, variant)
+    Y = _winograd_tiles(x, U, variant, packed)
     m = Y.shape[0]
     Y = Y.reshape(m // 2, 2, m // 2, 2, *Y.shape[2:])  # pixel (2i + di, 2j + dj) of each tile
     Y = larger_of_four(Y[:, 0, :, 0], Y[:, 0, :, 1], Y[:, 1, :, 0], Y[:, 1, :, 1])
     return _placed(Y, x.shape[1] // 2, x.shape[2] // 2, b)
 
 
-def winograd_rows_conv(x, U, b, variant):
+def winograd_rows_conv(x, U, b, variant, packed=None):
     """x: (N, H, W, C), U: (a, r*C, F) from transform_filters_rows, b: (F,) or None (no bias)
-    -> (N, H, W, F)."""
+    -> (N, H, W, F); with ``packed`` (U packed for fercnn.inference.kernel) its products run
+    in the kernel."""
     square = variant[:-len(ROWS)]  # the square tile of the same F(m, r): its matrices
     m, r = VARIANTS[square]
     a = m + r - 1
@@ -252,7 +280,7 @@ def winograd_rows_conv(x, U, b, variant):
     sN, sH, sW, sC = xp.strides  # a view of xp, copied once by the reshape
     d = as_strided(xp, (a, N, H, tw, r, C), (sW, sN, sH, m * sW, sH, sC), writeable=False)
     V = (BT @ d.reshape(a, -1)).reshape(a, Q, r * C)
-    M = np.matmul(V, U)  # (a, Q, F)
+    M = _filter_products(V, U, packed)  # (a, Q, F)
     Y = (AT @ M.reshape(a, -1)).reshape(m, N, H, tw, F)
     out = np.empty((N, H, W, F), dtype=x.dtype)
     # pixel l of window (y, q)'s tile is output pixel (y, q*m + l); tiles over the edge are cut

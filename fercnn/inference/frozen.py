@@ -9,8 +9,9 @@ the pooled map is 4x smaller) and affine -> ReLU per FC block.
 """
 import numpy as np
 
+from fercnn.inference import kernel
 from fercnn.inference.conv import (ROWS, choose, filter_columns, im2col_conv, im2col_conv_pooled, larger_of_four,
-                                   pools_in_tile, transform_filters, transform_filters_rows, winograd_conv,
+                                   pools_in_tile, transform_filters, transform_filters_rows, windows, winograd_conv,
                                    winograd_conv_pooled, winograd_rows_conv)
 from fercnn.inference.memory import resident
 from fercnn.models.blocks import Activation, Affine, Conv, Flatten, Pool
@@ -31,6 +32,7 @@ class ConvStep:
         self.w, self.b = w, b.astype(self.dtype)  # w float64 (F, C, r, r): transformed on demand
         self.w2 = filter_columns(w, self.dtype)
         self.U = {}  # variant -> transformed filters, made on first use
+        self.packed = {}  # variant -> U packed for fercnn.inference.kernel, made on its first use
 
     def fold(self, scale, shift):
         """Fold out = scale * z + shift (per output channel) into the filters and bias."""
@@ -40,6 +42,18 @@ class ConvStep:
         """Move the im2col filters to huge pages (fercnn/inference/memory.py), once folded;
         each Winograd variant's go there when they are made."""
         self.w2 = resident(self.w2)
+
+    def _packed(self, method, x):
+        """The Winograd variant's filters packed for fercnn.inference.kernel, where it is on
+        and takes this layer's products at this batch size; else None (NumPy's products)."""
+        if not kernel.ready():
+            return None
+        U = self.U[method]
+        if not kernel.fits(windows(method, *x.shape[:3]), U.shape[1], U.shape[2], U.dtype):
+            return None
+        if method not in self.packed:
+            self.packed[method] = resident(kernel.pack(U))
+        return self.packed[method]
 
     def method(self, x):
         N, H, W, C = x.shape
@@ -58,7 +72,7 @@ class ConvStep:
                 U = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
                 self.U[method] = resident(U)
             conv = winograd_rows_conv if rows else winograd_conv_pooled if fused else winograd_conv
-            out = conv(x, self.U[method], b, method)
+            out = conv(x, self.U[method], b, method, self._packed(method, x))
         if self.pool:
             if not fused:
                 out = max_pool_2x2(out)

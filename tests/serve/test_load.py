@@ -33,3 +33,14 @@ def test_the_server_holds_under_load(artifacts):
     assert figures["requests"] >= 500 and figures["server_errors"] == 0
     assert figures["statuses"]["decompression bomb"] == {"413": 52}
     assert figures["rss_mb_after_all"] <= 1.10 * figures["rss_mb_after_first"], figures
+
+
+def test_same_faces_allows_only_the_last_digits_to_differ():
+    face = {"box": [10, 20, 50, 50], "emotions": {"happy": 0.9, "sad": 0.1}, "top": "happy"}
+    near = {**face, "emotions": {"happy": 0.9 + 4e-6, "sad": 0.1 - 4e-6}}
+    assert load_serve.same_faces([near], [face]) and load_serve.same_faces([], [])
+    for other in ({**face, "emotions": {"happy": 0.9 + 2e-5, "sad": 0.1 - 2e-5}},
+                  {**face, "box": [11, 20, 50, 50]}, {**face, "top": "sad"},
+                  {**face, "emotions": {"happy": 0.9, "angry": 0.1}}):
+        assert not load_serve.same_faces([other], [face]), other
+    assert not load_serve.same_faces([face, face], [face]) and not load_serve.same_faces(None, [face])
