@@ -43,14 +43,20 @@ class ConvStep:
         each Winograd variant's go there when they are made."""
         self.w2 = resident(self.w2)
 
-    def _packed(self, method, x):
-        """The Winograd variant's filters packed for fercnn.inference.kernel, where it is on
-        and takes this layer's products at this batch size; else None (NumPy's products)."""
-        if not kernel.ready():
-            return None
+    def _filters(self, method, x=None):
+        """The Winograd variant's transformed filters (made on first use), and where the
+        kernel is on and takes this layer's products at x's batch size, the same packed for
+        it (else None: NumPy's products)."""
+        if method not in self.U:
+            rows = method.endswith(ROWS)
+            self.U[method] = resident((transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype))
         U = self.U[method]
-        if not kernel.fits(windows(method, *x.shape[:3]), U.shape[1], U.shape[2], U.dtype):
-            return None
+        if x is None or not kernel.ready() or not kernel.fits(windows(method, *x.shape[:3]), *U.shape[1:], U.dtype):
+            return U, None
+        return U, self._pack(U, method)
+
+    def _pack(self, U, method):
+        """U packed for fercnn.inference.kernel, made on first use."""
         if method not in self.packed:
             self.packed[method] = resident(kernel.pack(U))
         return self.packed[method]
@@ -61,6 +67,11 @@ class ConvStep:
 
     def __call__(self, x):
         method = self.method(x)
+        if kernel.ready() and not method.endswith(ROWS) and method != "im2col" and (not self.pool or pools_in_tile(method)):
+            N, H, W, _ = x.shape
+            if kernel.takes_banded(method, N, H, W, self.b.shape[0], self.dtype):
+                return kernel.banded_conv(x, self._pack(self._filters(method)[0], method), method, self.b,
+                                          pool=self.pool, relu=self.relu)
         b = None if self.pool else self.b  # the bias is added after the pool: max(z + b) = max(z) + b
         rows = method.endswith(ROWS)
         # im2col and the square tiles of even m pool as they put their output together
@@ -68,11 +79,9 @@ class ConvStep:
         if method == "im2col":
             out = (im2col_conv_pooled if fused else im2col_conv)(x, self.w2, b, self.w.shape[2])
         else:
-            if method not in self.U:
-                U = (transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype)
-                self.U[method] = resident(U)
+            U, packed = self._filters(method, x)
             conv = winograd_rows_conv if rows else winograd_conv_pooled if fused else winograd_conv
-            out = conv(x, self.U[method], b, method, self._packed(method, x))
+            out = conv(x, U, b, method, packed)
         if self.pool:
             if not fused:
                 out = max_pool_2x2(out)

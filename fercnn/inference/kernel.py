@@ -1,57 +1,61 @@
-"""A compiled kernel for the Winograd filter products of a batch of one face, on request.
+"""Compiled kernels for the conv layers of a face or a few, on request.
 
     from fercnn.inference import kernel
     kernel.enable()                   # compile now (seconds the first time, then Numba's disk cache)
-    kernel.enable(background=True)    # compile on a thread; prediction runs NumPy's products till then
+    kernel.enable(background=True)    # on a thread; prediction runs the NumPy layers till then
 
 At a batch of one face a Winograd layer's filter product multiplies a few rows (the windows
 of one image: 12 on a 6 x 6 map) by a large matrix of transformed filters (1536 x 512 on the
 deep network's last conv layer). NumPy hands it to OpenBLAS, which copies ("packs") both
 operands into blocks of its own layout in every call: for so few rows the copy of the
-filters costs about as much as the arithmetic. The kernel here
-(fercnn/inference/_product_kernel.py, written by tools/product_kernel_codegen.py) reads
-filters packed once, in panels of NR columns, and keeps a 12 x 8 block of the product in
-registers while it walks along K, so each filter is read once, in memory order.
+filters costs about as much as the arithmetic. And the NumPy layer makes each of its
+arrays (the windows, their transforms, the products, the output tiles) for the whole map
+at once: a few MB on the larger maps, which the previous pass's filters have pushed out of
+the cache. Two kernels:
 
-It is used where it was measured faster (fits: products of at most 12 rows, the 12 x 12 and
-6 x 6 layers' at a batch of one face; fercnn/inference/conv.py ``choose`` then prefers the
-tiles whose products it takes) and only once enabled:
-compiling it takes seconds on an empty Numba cache, and a first `fercnn predict photo.jpg`
-compiles nothing (fercnn/inference/__init__.py). Long-lived processes enable it: `fercnn
-serve` and video in the background at start; Python code calls ``enable()``. Its sums run
-in another order than OpenBLAS's, so probabilities differ from NumPy's in the last digits
-(about 1e-6 of the scores).
+- ``product``: the filter product (fercnn/inference/_product_kernel.py, written by
+  tools/product_kernel_codegen.py), filters packed once in panels of NR columns, a 12 x 8
+  block of the product in registers, each filter read once, in memory order. Used where a
+  product has at most 12 rows (``fits``): the 6 x 6 layers' F(3, 3) along the rows.
+- ``banded_conv``: a whole square-tile Winograd layer (fercnn/inference/_banded_kernel.py),
+  transforms, products and pool, a band of at most 12 windows at a time through small
+  arrays that stay in cache (``takes_banded``): every other Winograd layer at a face or a
+  few. fercnn/inference/conv.py ``choose`` then also takes tiles that give a 12 x 12 map
+  only 9 windows (one band: F(4x4, 3x3)).
+
+They are used only once enabled: compiling them takes seconds on an empty Numba cache, and
+a first `fercnn predict photo.jpg` compiles nothing (fercnn/inference/__init__.py).
+`fercnn serve` enables them before it serves; Python code calls ``enable()``. Their sums
+run in another order than NumPy's, so probabilities differ from the NumPy layers' in the
+last digits (about 1e-5 of the scores at most).
 
 LLVM's SLP vectorizer, which Numba leaves off since a miscompilation (numba/numba#8705), is
-what turns the kernel's written-out block into vector instructions; it is switched on for
-this one compilation, under Numba's compiler lock. After compiling, the kernel must give
-NumPy's products on random problems of every row count it takes, or it stays off, and
-``status()`` says why.
+what turns the product's written-out block into vector instructions; it is switched on for
+these compilations, under Numba's compiler lock. After compiling, each kernel must give the
+NumPy layers' numbers on random problems, or both stay off and ``status()`` says why.
 """
+import functools
 import threading
 import time
 
 import numpy as np
 
 SIGNATURE = "(float32[:, :, ::1], float32[:, :, :, ::1], float32[:, :, ::1])"
+BANDED_SIGNATURE = ("(float32[:, :, :, ::1], float32[:, :, :, ::1], float32[:, ::1], float32[:, ::1], int64, "
+                    "float32[::1], boolean, boolean, float32[:, :, :, ::1])")
 
 _lock = threading.Lock()
 _state = {"status": "off", "seconds": None, "reason": None}
 _products = None
+_banded = None
 _thread = None
 
 
-def _module():
-    from fercnn.inference import _product_kernel
-
-    return _product_kernel
-
-
 def takes_rows(M):
-    """Whether the kernel takes products of M rows: one block, at most MR rows. With more
-    (two or three blocks) it was no faster than NumPy's product on the shapes of the shipped
-    networks' 24 x 24 and 48 x 48 layers (0.88x to 1.19x), where with one it took a third
-    off (docs/performance.md)."""
+    """Whether the product kernel takes products of M rows: one block, at most MR rows. With
+    more (2 to 12 blocks) it was no faster than NumPy's product on the shapes of the shipped
+    networks' 24 x 24 and 48 x 48 layers (0.92x to 1.23x), where with one it took a quarter
+    to 40% off (benchmarks/bench_kernel.py)."""
     from fercnn.inference._product_kernel import MR
 
     return 0 < M <= MR
@@ -107,18 +111,22 @@ def enable(*, background=False):
 
 def disable():
     """Stop using the kernel (NumPy's products again); enable() turns it back on at once."""
-    global _products
+    global _products, _banded
     with _lock:
         if _state["status"] == "ready":
-            _products, _state["status"] = None, "off"
+            _products, _banded, _state["status"] = None, None, "off"
 
 
 def _compile():
-    global _products
+    global _products, _banded
     start = time.perf_counter()
     try:
-        products = _module().products
-        if not products.signatures:
+        from fercnn.inference._banded_kernel import banded
+        from fercnn.inference._product_kernel import products
+
+        for kernel, signature in ((products, SIGNATURE), (banded, BANDED_SIGNATURE)):
+            if kernel.signatures:
+                continue
             from numba.core import config
             from numba.core.compiler_lock import global_compiler_lock
 
@@ -126,17 +134,17 @@ def _compile():
                 before = config.SLP_VECTORIZE
                 config.SLP_VECTORIZE = 1
                 try:
-                    products.compile(SIGNATURE)
+                    kernel.compile(signature)  # or read from Numba's disk cache
                 finally:
                     config.SLP_VECTORIZE = before
-            products.disable_compile()  # no other signature, compiled without the vectorizer
-        problem = _check(products)
+            kernel.disable_compile()  # no other signature, compiled without the vectorizer
+        problem = _check(products) or _check_banded(banded)
     except Exception as e:  # noqa: BLE001  any failure leaves NumPy's products in use, and says so
         problem = f"{type(e).__name__}: {e}"
     with _lock:
         _state["seconds"] = time.perf_counter() - start
         if problem is None:
-            _products = products
+            _products, _banded = products, banded
             _state["status"], _state["reason"] = "ready", None
         else:
             _state["status"], _state["reason"] = "failed", problem
@@ -159,6 +167,65 @@ def _check(products):
         if not err <= 1e-4:
             return f"its product of ({T}, {M}, {K}) by ({T}, {K}, {N}) is off by {err:.3g} from NumPy's"
     return None
+
+
+def _check_banded(banded):
+    """None if ``banded`` gives fercnn/inference/conv.py's NumPy layer (then + bias, ReLU) on
+    random layers, pooled and not, several bands and a partial one, else what differed."""
+    from fercnn.fast.winograd_transforms import VARIANTS
+    from fercnn.inference import conv
+
+    rng = np.random.default_rng(1)
+    for variant, N, H, W, pool in (("f4x3", 1, 20, 18, True), ("f4x5", 2, 10, 9, False), ("f2x3", 1, 7, 12, False)):
+        m, r = VARIANTS[variant]
+        C, F = 5, 2 * 8
+        x = rng.standard_normal((N, H, W, C), dtype=np.float32)
+        U = conv.transform_filters(rng.standard_normal((F, C, r, r)), variant, np.float32)
+        b = rng.standard_normal(F, dtype=np.float32)
+        want = conv.winograd_conv_pooled(x, U, b, variant) if pool else conv.winograd_conv(x, U, b, variant)
+        want = np.maximum(want, 0)
+        got = np.full(want.shape, np.nan, np.float32)
+        BT, AT = _matrices(variant)
+        banded(x, pack(U), BT, AT, m, b, pool, True, got)
+        err = float(np.abs(got - want).max()) if np.isfinite(got).all() else float("inf")
+        if not err <= 1e-4 * max(1.0, float(np.abs(want).max())):
+            return f"its {variant} layer on ({N}, {H}, {W}, {C}) is off by {err:.3g} from NumPy's"
+    return None
+
+
+def takes_banded(variant, N, H, W, F, dtype):
+    """Whether banded_conv takes a layer: a square variant where one row of tiles of all N
+    images fits the kernel's block of rows (a band), float32, F a multiple of NR."""
+    from fercnn.fast.winograd_transforms import VARIANTS
+    from fercnn.inference._product_kernel import MR, NR
+
+    if variant not in VARIANTS or dtype != np.float32 or F % NR:
+        return False
+    return N * -(-W // VARIANTS[variant][0]) <= MR
+
+
+def banded_conv(x, Bp, variant, bias, *, pool, relu):
+    """The Winograd layer in bands (fercnn/inference/_banded_kernel.py): x (N, H, W, C) float32,
+    Bp the transformed filters packed -> (N, H, W, F), or (N, H // 2, W // 2, F) pooled;
+    + bias (F,), then ReLU where asked."""
+    banded = _banded
+    if banded is None:
+        raise RuntimeError("inference kernel: not enabled (kernel.enable())")
+    N, H, W, _ = x.shape
+    F = Bp.shape[1] * Bp.shape[3]
+    BT, AT = _matrices(variant)
+    out = np.empty((N, H // 2, W // 2, F) if pool else (N, H, W, F), np.float32)
+    banded(np.ascontiguousarray(x), Bp, BT, AT, AT.shape[0], np.ascontiguousarray(bias, np.float32), pool, relu, out)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _matrices(variant):
+    """The variant's BT and AT in float32, C-contiguous (the kernel takes them writeable-typed;
+    nothing writes them)."""
+    from fercnn.inference import conv
+
+    return tuple(np.array(M, np.float32, order="C") for M in conv._matrices(variant, np.float32))
 
 
 def pack(B):

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from fercnn import __version__
 from fercnn.data.faces import PixelLimit, decode_image, find_faces
-from fercnn.inference import predictor_for
+from fercnn.inference import kernel, predictor_for
 from fercnn.predict import class_names_of, face_record, predict_faces
 
 MAX_UPLOAD_BYTES = 10 * 2 ** 20
@@ -75,7 +75,9 @@ def create_app(models, *, max_upload_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PIXE
         return FileResponse(f"{STATIC}/index.html", media_type="text/html")
 
     async def healthz(request):
-        return JSONResponse({"status": "ok", "version": __version__, "models": list(models.by_name)})
+        # "kernel": whether predictions run the compiled kernels (fercnn/inference/kernel.py)
+        return JSONResponse({"status": "ok", "version": __version__, "models": list(models.by_name),
+                             "kernel": kernel.status()["status"]})
 
     async def list_models(request):
         return JSONResponse({"models": models.describe(), "default": models.default,

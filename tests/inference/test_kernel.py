@@ -38,6 +38,28 @@ def test_the_kernel_is_numpys_product(enabled, T, M, K, N):
     np.testing.assert_allclose(got, np.matmul(A, B), rtol=1e-5, atol=1e-5 * np.sqrt(K))
 
 
+@pytest.mark.parametrize("variant, N, H, W, pool", [
+    ("f4x3", 1, 48, 48, True), ("f4x5", 1, 24, 24, False), ("f4x3", 3, 12, 12, True),  # the shipped layers'
+    ("f2x3", 1, 13, 9, False), ("f3x3", 1, 13, 9, False), ("f4x3", 1, 13, 9, False),  # edges cut, bands
+    ("f2x5", 1, 13, 9, False), ("f4x5", 1, 13, 9, False), ("f3x3", 2, 7, 16, False),  # of 1 to 12 tile rows
+    ("f4x3", 2, 7, 16, False), ("f4x5", 2, 7, 16, False), ("f2x3", 1, 9, 20, True), ("f4x3", 1, 11, 9, True)])
+def test_a_banded_layer_is_the_numpy_layer(enabled, variant, N, H, W, pool):
+    from fercnn.fast.winograd_transforms import VARIANTS
+    from fercnn.inference import conv
+
+    m, r = VARIANTS[variant]
+    assert kernel.takes_banded(variant, N, H, W, 16, np.float32)
+    rng = np.random.default_rng(H * W + N)
+    C, F = 6, 16
+    x = rng.standard_normal((N, H, W, C), dtype=np.float32)
+    U = conv.transform_filters(rng.standard_normal((F, C, r, r)), variant, np.float32)
+    b = rng.standard_normal(F, dtype=np.float32)
+    want = conv.winograd_conv_pooled(x, U, b, variant) if pool else conv.winograd_conv(x, U, b, variant)
+    for relu in (False, True):
+        got = kernel.banded_conv(x, kernel.pack(U), variant, b, pool=pool, relu=relu)
+        np.testing.assert_allclose(got, np.maximum(want, 0) if relu else want, rtol=1e-5, atol=2e-5 * np.abs(want).max())
+
+
 def test_bad_operands_are_refused_saying_what_was_wrong(enabled):
     with pytest.raises(ValueError, match=r"expected float32 \(T, K, N\) with N a multiple of 8, got \(2, 8, 12\) float32"):
         kernel.pack(np.zeros((2, 8, 12), np.float32))
@@ -64,6 +86,11 @@ def test_it_runs_only_once_enabled():
 
 def test_what_it_takes():
     assert [m for m in range(0, 40) if kernel.takes_rows(m)] == list(range(1, 13))
+    # a band is a row of tiles of every image at least: 12 tiles of 4 pixels cover 48
+    assert kernel.takes_banded("f4x3", 1, 48, 48, 64, np.float32) and kernel.takes_banded("f4x5", 2, 5, 24, 8, np.float32)
+    assert not kernel.takes_banded("f4x3", 1, 48, 49, 64, np.float32) and not kernel.takes_banded("f4x3", 3, 6, 20, 8, np.float32)
+    assert not kernel.takes_banded("f3x3-1d", 1, 6, 6, 64, np.float32) and not kernel.takes_banded("f4x3", 1, 6, 6, 12, np.float32)
+    assert not kernel.takes_banded("f4x3", 1, 6, 6, 64, np.float64)
     assert kernel.fits(12, 1536, 512, np.float32) and kernel.fits(9, 128, 512, np.float32)
     assert not kernel.fits(12, 1536, 512, np.float64) and not kernel.fits(12, 64, 12, np.float32)
     assert not kernel.fits(16, 128, 512, np.float32)
@@ -87,9 +114,18 @@ def test_a_face_through_the_kernel_gets_the_numpy_paths_probabilities(name, enab
     predictor = Predictor(model)
     got = [predictor.predict_proba(model.prepare(faces[i:i + 1])) for i in range(3)]
     np.testing.assert_allclose(np.concatenate(got), np.concatenate(want), rtol=0, atol=1e-5)
-    # the 12 x 12 and 6 x 6 layers ran their products in the kernel, on filters packed once
-    packed = [method for step in predictor.steps if hasattr(step, "packed") for method in step.packed]
-    assert packed.count("f3x3-1d") == (1 if name == "deep" else 2) and packed.count("f4x3") == (1 if name == "deep" else 2)
+    # every Winograd layer ran in the kernels, on filters packed once: the square tiles in bands,
+    # the 6 x 6 layers' F(3, 3) along the rows through the product kernel
+    x = np.ascontiguousarray(model.prepare(faces[:1]).transpose(0, 2, 3, 1))
+    ran, packed = [], []
+    for step in predictor.steps:
+        if hasattr(step, "packed"):
+            ran.append(step.method(x))
+            packed.append(list(step.packed))
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(1, -1) if step == "flatten" else step(x)
+    assert packed == [[] if method == "im2col" else [method] for method in ran]
+    assert ran == (["im2col", "f4x5", "f4x3", "f3x3-1d"] if name == "deep"
+                   else ["im2col"] + ["f4x3"] * 5 + ["f3x3-1d"] * 2)
     # three faces still fit it on the 6 x 6 layers (F(4x4, 3x3): 4 windows a face); eight do not:
     # NumPy's products, the same numbers as without it, bit for bit
     three, eight = model.prepare(faces), model.prepare(np.concatenate([faces, faces, faces[:2]]))
