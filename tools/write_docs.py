@@ -185,9 +185,9 @@ def predict_block(predict):
         lines.append(f"| forward, {model}, batch {row['batch']}, {threads} | {cell(ours)} | {cell(t) if t else ''} "
                      f"| {ratio} |")
         if "fercnn_numpy" in row:
-            lines.append(f"| ... the same with NumPy's products (the kernel off: `fercnn predict`, detect_emotions) "
-                         f"| {cell(row['fercnn_numpy'])} | | {t['ms'] / row['fercnn_numpy']['ms']:.2f}x |"
-                         if t else f"| ... the same with NumPy's products | {cell(row['fercnn_numpy'])} | | |")
+            label = "... the same with the NumPy layers (the compiled kernels off: `fercnn predict`, detect_emotions)"
+            ratio_numpy = f"{t['ms'] / row['fercnn_numpy']['ms']:.2f}x" if t else ""
+            lines.append(f"| {label} | {cell(row['fercnn_numpy'])} | | {ratio_numpy} |")
         if "fercnn_training_ops" in row:
             lines.append(f"| ... the same with fercnn's training ops (model.predict_proba) | {cell(row['fercnn_training_ops'])} | | |")
     for size, d in predict["detection"].items():
@@ -198,7 +198,7 @@ def predict_block(predict):
     lines.append(f"| `fercnn predict photo.jpg`, first with an empty Numba cache; second | {fu['first_s']:.2f} s; "
                  f"{fu['second_s']:.2f} s | | |")
     if "kernel_compile_s" in fu:
-        lines.append(f"| the compiled kernel's start (`fercnn serve`), on an empty Numba cache; from it "
+        lines.append(f"| the compiled kernels' start (`fercnn serve`), on an empty Numba cache; from it "
                      f"| {fu['kernel_compile_s']:.2f} s; {fu['kernel_load_s']:.2f} s | | |")
     torch = f"PyTorch {predict['torch']}" if predict.get("torch") else "PyTorch not installed"
     cpu = predict["machine"].split(", Python")[0]
