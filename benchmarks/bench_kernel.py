@@ -65,26 +65,33 @@ def layer_inputs(predictor, X):
 
 
 def layers_table(model, rounds):
-    """Print each conv layer at a batch of one alone, the kernels off and on, alternating."""
+    """Print each conv layer at a batch of one alone, the kernels off and on, alternating
+    (the kernels are left as they were)."""
     from fercnn.inference import Predictor, kernel
 
+    was_on = kernel.ready()
     predictor = Predictor(model)
     X = model.prepare(np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8))
     for k, (step, x) in enumerate(layer_inputs(predictor, X)):
         def run(on, step=step, x=x):
             (kernel.enable if on else kernel.disable)()
             return step(x)
-        methods = [run(False) is not None and step.method(x), run(True) is not None and step.method(x)]
+        run(False)
+        off = step.method(x)
+        run(True)
+        methods = [off, step.method(x)]
         ms = alternating_ms({"numpy": lambda: run(False), "kernel": lambda: run(True)}, rounds=rounds, calls=5)
         print(f"  conv{k + 1} {tuple(x.shape)}: numpy ({methods[0]}) {ms['numpy']:6.3f}  kernels ({methods[1]}) "
               f"{ms['kernel']:6.3f} ms ({ms['numpy'] / ms['kernel']:.2f}x)")
-    kernel.enable()
+    (kernel.enable if was_on else kernel.disable)()
 
 
 def passes_table(model, rounds):
-    """Print whole passes of a few faces, the kernels off and on, alternating in one process."""
+    """Print whole passes of a few faces, the kernels off and on, alternating in one process
+    (the kernels are left as they were)."""
     from fercnn.inference import Predictor, kernel
 
+    was_on = kernel.ready()
     predictor = Predictor(model)
     for n in (1, 2, 3, 4, 8):
         X = model.prepare(np.random.default_rng(n).integers(0, 256, (n, 48, 48), dtype=np.uint8))
@@ -97,7 +104,7 @@ def passes_table(model, rounds):
         diff = float(np.abs(scores[True] - scores[False]).max())
         print(f"  {n} face{'s' if n > 1 else ' '}: numpy {ms['numpy']:7.2f} ms, kernels {ms['kernel']:7.2f} ms "
               f"({ms['numpy'] / ms['kernel']:.2f}x); largest score difference {diff:.1e}")
-    kernel.enable()
+    (kernel.enable if was_on else kernel.disable)()
 
 
 def main():

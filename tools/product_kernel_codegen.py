@@ -80,14 +80,20 @@ def kernel_source():
     return "\n".join(lines) + "\n"
 
 
+BANDED_PATH = os.path.join(ROOT, "fercnn", "inference", "_banded_kernel.py")
+
+
 def write_kernel(path=KERNEL_PATH):
     """Write kernel_source() to path atomically (fercnn.fileio: a temporary file, then
     os.replace). fercnn imports the kernel file only when the kernel is enabled, so a broken
-    one does not stop its own regeneration."""
+    one does not stop its own regeneration. Then touch fercnn/inference/_banded_kernel.py,
+    which inlines the block: Numba's disk cache looks only at the file of the function it
+    caches, and would keep the banded kernel compiled with the old block."""
     sys.path.insert(0, ROOT)
     from fercnn.fileio import write_text
 
     write_text(path, kernel_source())
+    os.utime(BANDED_PATH)
 
 
 if __name__ == "__main__":

@@ -62,14 +62,6 @@ def main(argv, prog="fercnn serve"):
                          "in the fercnn checkout") from None
     app = create_app(served_models(args.model), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
                      max_pixels=int(args.max_megapixels * 1e6), min_face=args.min_face)
-    # a webcam frame is one face: its Winograd filter products run faster in a compiled kernel
-    # (seconds to compile on the first start, then read from Numba's cache; fercnn/inference/kernel.py)
-    from fercnn.inference import kernel
-
-    try:
-        kernel.enable()
-    except RuntimeError as e:
-        print(f"warning: {e}; predicting with NumPy's products", file=sys.stderr)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -77,6 +69,15 @@ def main(argv, prog="fercnn serve"):
         sock.bind((args.host, args.port))
     except OSError as e:
         raise ValueError(f"{prog}: cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
+    # a webcam frame is a face or two: its conv layers run faster in compiled kernels (seconds
+    # to compile on the first start, then read from Numba's cache; fercnn/inference/kernel.py);
+    # after the bind, so that a port in use is said at once
+    from fercnn.inference import kernel
+
+    try:
+        kernel.enable()
+    except RuntimeError as e:
+        print(f"warning: {e}; predicting with the NumPy layers", file=sys.stderr)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"{prog}: http://{shown}:{port}/  (Ctrl-C stops it)", flush=True)

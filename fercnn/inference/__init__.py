@@ -9,8 +9,8 @@ network frozen (fercnn/inference/frozen.py): batchnorm folded into the conv and 
 layers, Winograd's filter transform done once instead of in every call, and plain NumPy
 and BLAS, so a first prediction compiles no Numba kernel (a fresh install's first
 `fercnn predict` used to spend most of its time compiling kernels one photo does not need).
-Long-lived processes (`fercnn serve`) switch on one compiled kernel, for the filter
-products of a face or a few (fercnn/inference/kernel.py: ``kernel.enable()``).
+Long-lived processes (`fercnn serve`) switch on compiled kernels for the Winograd layers
+of a face or a few (fercnn/inference/kernel.py: ``kernel.enable()``).
 
 What changes with the batch size (N faces):
 

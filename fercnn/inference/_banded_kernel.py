@@ -10,7 +10,8 @@ channels-last arrays:
     out: (N, H, W, F), or (N, H // 2, W // 2, F) with pool (m even)
 
 The windows are taken a band at a time, as many rows of tiles (of all N images) as make
-at most MR windows, the kernel's one block of rows: each band's input transform V (a*a,
+at most MR windows, the kernel's one block of rows (one row of tiles at least, in several
+blocks where it has more): each band's input transform V (a*a,
 windows, C), its products with the filters M (a*a, windows, F) and its output tiles are
 small arrays reused from band to band, so they stay in the core's cache, where the NumPy
 layer makes each of them at once for the whole map (a few MB at 48 x 48 pixels, read back
@@ -37,7 +38,7 @@ def banded(x, Bp, BT, AT, m, bias, pool, relu, out):
     r = a - m + 1
     pad = r // 2
     th, tw = (H + m - 1) // m, (W + m - 1) // m
-    rows = max(1, MR // (N * tw))  # tile rows a band takes: N * tw * rows windows, at most MR (one at least)
+    rows = max(1, MR // (N * tw))  # tile rows a band takes: N * tw * rows windows, at most MR unless one row is more
     Q = N * tw * rows
     d = np.zeros((a, a, C), np.float32)
     t1 = np.empty((a, a, C), np.float32)
@@ -83,8 +84,9 @@ def banded(x, Bp, BT, AT, m, bias, pool, relu, out):
                                 row[c] += k * t1[u, j, c]
         # products: M[t, :q_count] = V[t, :q_count] @ U[t], one block of rows each
         for t in range(T):
-            for p in range(P):
-                _block(V[:, :q_count], Bp, M[:, :q_count], t, 0, p)
+            for i0 in range(0, q_count, MR):  # one block, but for more than MR images' rows of tiles
+                for p in range(P):
+                    _block(V[:, :q_count], Bp, M[:, :q_count], t, i0, p)
         # output transform, then pool, bias and ReLU, into out
         for q in range(q_count):
             n, rest = q // per_image, q % per_image

@@ -73,7 +73,7 @@ MIN_ROW_COLUMNS = 12
 KERNEL_COST = 0.7
 
 
-def choose(C, r, H, W, N):
+def choose(C, r, H, W, N, F=None, dtype=None):
     """'im2col' or the Winograd variant ('f4x3', 'f3x3-1d', ...) for a stride-1, same-padded
     r x r layer with C input channels on N images of H x W: among the square tiles that fit r
     and give at least MIN_COLUMNS windows over the batch, and the row-only ones that give at
@@ -81,7 +81,8 @@ def choose(C, r, H, W, N):
     over the edge count) if it has fewer than im2col, the smaller tile on a tie, square before
     row-only; im2col for fewer than MIN_WINOGRAD_CHANNELS input channels or when no tile
     qualifies. Where fercnn.inference.kernel is on (and no method is forced), a variant whose
-    products it takes qualifies whatever its windows, its cost as KERNEL_COST says.
+    products it takes (F filters of ``dtype``: kernel.fits) qualifies whatever its windows,
+    its cost as KERNEL_COST says.
 
     FERCNN_CONV and fercnn.fast.conv_method.forced() force a method here too: "im2col";
     "winograd" (the fewest multiplications, however few the columns, whatever C); a
@@ -104,7 +105,7 @@ def choose(C, r, H, W, N):
         for variant, windows, cost, least in ((name, square, square * a * a, MIN_COLUMNS),
                                               (name + ROWS, rows, rows * a * r, MIN_ROW_COLUMNS)):
             enough = method == "winograd" or N * windows >= least
-            if compiled and kernel.takes_rows(N * windows):
+            if compiled and kernel.fits(N * windows, 1, F, dtype):
                 enough, cost = True, KERNEL_COST * cost * kernel.padded_rows(N * windows) / (N * windows)
             if enough and (best_cost is None or cost < best_cost):
                 best, best_cost = variant, cost

@@ -63,7 +63,7 @@ class ConvStep:
 
     def method(self, x):
         N, H, W, C = x.shape
-        return choose(C, self.w.shape[2], H, W, N)
+        return choose(C, self.w.shape[2], H, W, N, self.w.shape[0], self.dtype)
 
     def __call__(self, x):
         method = self.method(x)

@@ -26,8 +26,9 @@ the cache. Two kernels:
 They are used only once enabled: compiling them takes seconds on an empty Numba cache, and
 a first `fercnn predict photo.jpg` compiles nothing (fercnn/inference/__init__.py).
 `fercnn serve` enables them before it serves; Python code calls ``enable()``. Their sums
-run in another order than NumPy's, so probabilities differ from the NumPy layers' in the
-last digits (about 1e-5 of the scores at most).
+run in another order than NumPy's, and a 12 x 12 map takes another tile with them (whose
+float32 error is larger: docs/performance.md), so probabilities differ from the NumPy
+layers' in the last digits (scores by up to about 3e-5 on the shipped networks).
 
 LLVM's SLP vectorizer, which Numba leaves off since a miscompilation (numba/numba#8705), is
 what turns the product's written-out block into vector instructions; it is switched on for
@@ -46,8 +47,8 @@ BANDED_SIGNATURE = ("(float32[:, :, :, ::1], float32[:, :, :, ::1], float32[:, :
 
 _lock = threading.Lock()
 _state = {"status": "off", "seconds": None, "reason": None}
-_products = None
-_banded = None
+_compiled = None  # (products, banded) once compiled and checked: kept, so disable() is a switch
+_wanted = False  # enable() asked for them and disable() has not since
 _thread = None
 
 
@@ -77,8 +78,8 @@ def fits(M, K, N, dtype):
 
 
 def ready():
-    """Whether the kernel is compiled, checked and on."""
-    return _products is not None
+    """Whether the kernels are compiled, checked and on."""
+    return _wanted and _compiled is not None
 
 
 def status():
@@ -89,43 +90,53 @@ def status():
 
 
 def enable(*, background=False):
-    """Compile (or load from Numba's cache) and check the kernel, then use it; on a daemon
-    thread with background=True (prediction runs NumPy's products until it is ready),
-    else waiting for it. A kernel that fails its check stays off: status() says why, and
-    enable() without background raises RuntimeError saying so."""
-    global _thread
+    """Compile (or load from Numba's cache) and check the kernels, then use them; on a daemon
+    thread with background=True (prediction runs the NumPy layers until they are ready),
+    else waiting for them. Once compiled, enabling again is a switch. Kernels that fail their
+    check stay off for the life of the process: status() says why, and enable() without
+    background raises RuntimeError saying so."""
+    global _thread, _wanted
     with _lock:
-        if _state["status"] == "off":
+        _wanted = True
+        if _compiled is not None:
+            _state["status"] = "ready"
+        elif _state["status"] == "off":
             _state["status"] = "compiling"
             _thread = threading.Thread(target=_compile, name="fercnn-kernel", daemon=True)
-            _thread.start()
+            try:
+                _thread.start()
+            except RuntimeError as e:  # no thread to be had: say so, NumPy's layers go on
+                _state["status"], _state["reason"], _thread = "failed", f"cannot start a thread ({e})", None
         thread = _thread
     if background:
         return thread
     if thread is not None:
         thread.join()
-    if _state["status"] == "failed":
-        raise RuntimeError(f"inference kernel: off, {_state['reason']}")
+    with _lock:
+        if _state["status"] == "failed":
+            raise RuntimeError(f"inference kernel: off, {_state['reason']}")
     return None
 
 
 def disable():
-    """Stop using the kernel (NumPy's products again); enable() turns it back on at once."""
-    global _products, _banded
+    """Stop using the kernels (the NumPy layers again); enable() switches them back on at once.
+    While they compile, they stay off when done."""
+    global _wanted
     with _lock:
+        _wanted = False
         if _state["status"] == "ready":
-            _products, _banded, _state["status"] = None, None, "off"
+            _state["status"] = "off"
 
 
 def _compile():
-    global _products, _banded
+    global _compiled
     start = time.perf_counter()
     try:
         from fercnn.inference._banded_kernel import banded
         from fercnn.inference._product_kernel import products
 
         for kernel, signature in ((products, SIGNATURE), (banded, BANDED_SIGNATURE)):
-            if kernel.signatures:
+            if kernel.signatures:  # compiled in this process already (through here: nothing else may)
                 continue
             from numba.core import config
             from numba.core.compiler_lock import global_compiler_lock
@@ -139,13 +150,13 @@ def _compile():
                     config.SLP_VECTORIZE = before
             kernel.disable_compile()  # no other signature, compiled without the vectorizer
         problem = _check(products) or _check_banded(banded)
-    except Exception as e:  # noqa: BLE001  any failure leaves NumPy's products in use, and says so
+    except Exception as e:  # noqa: BLE001  any failure leaves the NumPy layers in use, and says so
         problem = f"{type(e).__name__}: {e}"
     with _lock:
         _state["seconds"] = time.perf_counter() - start
         if problem is None:
-            _products, _banded = products, banded
-            _state["status"], _state["reason"] = "ready", None
+            _compiled = products, banded
+            _state["status"], _state["reason"] = ("ready" if _wanted else "off"), None
         else:
             _state["status"], _state["reason"] = "failed", problem
 
@@ -208,9 +219,9 @@ def banded_conv(x, Bp, variant, bias, *, pool, relu):
     """The Winograd layer in bands (fercnn/inference/_banded_kernel.py): x (N, H, W, C) float32,
     Bp the transformed filters packed -> (N, H, W, F), or (N, H // 2, W // 2, F) pooled;
     + bias (F,), then ReLU where asked."""
-    banded = _banded
-    if banded is None:
-        raise RuntimeError("inference kernel: not enabled (kernel.enable())")
+    if _compiled is None:
+        raise RuntimeError("inference kernel: not compiled (kernel.enable())")
+    banded = _compiled[1]
     N, H, W, _ = x.shape
     F = Bp.shape[1] * Bp.shape[3]
     BT, AT = _matrices(variant)
@@ -242,9 +253,9 @@ def pack(B):
 
 def product(A, Bp):
     """A: (T, M, K) float32 times the packed Bp: (T, N // NR, K, NR) -> C: (T, M, N)."""
-    products = _products
-    if products is None:
-        raise RuntimeError("inference kernel: not enabled (kernel.enable())")
+    if _compiled is None:
+        raise RuntimeError("inference kernel: not compiled (kernel.enable())")
+    products = _compiled[0]
     T, P, K, NR = Bp.shape
     if A.dtype != np.float32 or A.ndim != 3 or A.shape[0] != T or A.shape[2] != K:
         raise ValueError(f"kernel.product: expected A float32 ({T}, M, {K}), got {A.shape} {A.dtype}")
