@@ -24,6 +24,19 @@ def pytest_xdist_make_scheduler(config, log):
     return TogetherScheduling(config, log)
 
 
+@pytest.fixture(autouse=True)
+def _kernels_off_after_each_test():
+    """fercnn.inference's compiled kernels are a switch of the process: a test that turns them
+    on (tests/inference/test_kernel.py) must not change what the next test in the same
+    pytest-xdist worker predicts. It imports nothing: only a process that loaded them can have them on."""
+    yield
+    import sys
+
+    kernel = sys.modules.get("fercnn.inference.kernel")
+    if kernel is not None and kernel.ready():
+        kernel.disable()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

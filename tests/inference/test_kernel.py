@@ -155,6 +155,7 @@ def test_a_kernel_that_fails_its_check_stays_off_and_says_why(monkeypatch):
     kernel.disable()
     monkeypatch.setattr(kernel, "_check", lambda products: "its product is off by 3 from NumPy's")
     monkeypatch.setattr(kernel, "_compiled", None)  # as in a process that has not compiled them
+    monkeypatch.setattr(kernel, "_wanted", False)  # and, when they come back, not switched on
     monkeypatch.setitem(kernel._state, "status", "off")
     try:
         with pytest.raises(RuntimeError, match="inference kernel: off, its product is off by 3 from NumPy's"):
