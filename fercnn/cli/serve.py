@@ -74,6 +74,8 @@ def main(argv, prog="fercnn serve"):
     # after the bind, so that a port in use is said at once
     from fercnn.inference import kernel
 
+    print(f"{prog}: preparing the prediction kernels (compiled on the first start, 10-15 s; later read "
+          "from Numba's cache)", file=sys.stderr, flush=True)
     try:
         kernel.enable()
     except RuntimeError as e:
