@@ -174,8 +174,7 @@ def per_layer_worker(name, calls):
     import numpy as np
 
     from fercnn.fast.winograd_transforms import VARIANTS
-    from fercnn.inference import predictor_for
-    from fercnn.inference import kernel
+    from fercnn.inference import kernel, predictor_for
     from fercnn.inference.conv import ROWS
     from fercnn.models import pretrained
 

@@ -105,7 +105,7 @@ def choose(C, r, H, W, N, F=None, dtype=None):
         for variant, windows, cost, least in ((name, square, square * a * a, MIN_COLUMNS),
                                               (name + ROWS, rows, rows * a * r, MIN_ROW_COLUMNS)):
             enough = method == "winograd" or N * windows >= least
-            if compiled and kernel.fits(N * windows, 1, F, dtype):
+            if compiled and kernel.fits(N * windows, F, dtype):
                 enough, cost = True, KERNEL_COST * cost * kernel.padded_rows(N * windows) / (N * windows)
             if enough and (best_cost is None or cost < best_cost):
                 best, best_cost = variant, cost

@@ -51,7 +51,7 @@ class ConvStep:
             rows = method.endswith(ROWS)
             self.U[method] = resident((transform_filters_rows if rows else transform_filters)(self.w, method, self.dtype))
         U = self.U[method]
-        if x is None or not kernel.ready() or not kernel.fits(windows(method, *x.shape[:3]), *U.shape[1:], U.dtype):
+        if x is None or not kernel.ready() or not kernel.fits(windows(method, *x.shape[:3]), U.shape[2], U.dtype):
             return U, None
         return U, self._pack(U, method)
 
@@ -67,11 +67,11 @@ class ConvStep:
 
     def __call__(self, x):
         method = self.method(x)
-        if kernel.ready() and not method.endswith(ROWS) and method != "im2col" and (not self.pool or pools_in_tile(method)):
-            N, H, W, _ = x.shape
-            if kernel.takes_banded(method, N, H, W, self.b.shape[0], self.dtype):
-                return kernel.banded_conv(x, self._pack(self._filters(method)[0], method), method, self.b,
-                                          pool=self.pool, relu=self.relu)
+        N, H, W, _ = x.shape
+        if (kernel.ready() and kernel.takes_banded(method, N, H, W, self.b.shape[0], self.dtype)
+                and (not self.pool or pools_in_tile(method))):
+            return kernel.banded_conv(x, self._pack(self._filters(method)[0], method), method, self.b,
+                                      pool=self.pool, relu=self.relu)
         b = None if self.pool else self.b  # the bias is added after the pool: max(z + b) = max(z) + b
         rows = method.endswith(ROWS)
         # im2col and the square tiles of even m pool as they put their output together

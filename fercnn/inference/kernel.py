@@ -35,15 +35,12 @@ what turns the product's written-out block into vector instructions; it is switc
 these compilations, under Numba's compiler lock. After compiling, each kernel must give the
 NumPy layers' numbers on random problems, or both stay off and ``status()`` says why.
 """
-import functools
 import threading
 import time
 
 import numpy as np
 
 SIGNATURE = "(float32[:, :, ::1], float32[:, :, :, ::1], float32[:, :, ::1])"
-BANDED_SIGNATURE = ("(float32[:, :, :, ::1], float32[:, :, :, ::1], float32[:, ::1], float32[:, ::1], int64, "
-                    "float32[::1], boolean, boolean, float32[:, :, :, ::1])")
 
 _lock = threading.Lock()
 _state = {"status": "off", "seconds": None, "reason": None}
@@ -69,12 +66,12 @@ def padded_rows(M):
     return -(-M // MR) * MR
 
 
-def fits(M, K, N, dtype):
-    """Whether the kernel takes a product of (M, K) rows by (K, N) filters: takes_rows(M),
-    float32, N a multiple of NR."""
+def fits(M, N, dtype):
+    """Whether the kernel takes a product of M rows by N filters: takes_rows(M), float32, N a
+    multiple of NR."""
     from fercnn.inference._product_kernel import NR
 
-    return dtype == np.float32 and takes_rows(M) and N % NR == 0 and K > 0
+    return dtype == np.float32 and takes_rows(M) and N % NR == 0
 
 
 def ready():
@@ -128,6 +125,15 @@ def disable():
             _state["status"] = "off"
 
 
+def _banded_signature():
+    """banded's argument types: BT and AT as fercnn/inference/conv.py shares them, read-only."""
+    from numba import types
+
+    image, matrix = types.Array(types.float32, 4, "C"), types.Array(types.float32, 2, "C", readonly=True)
+    return (image, image, matrix, matrix, types.int64, types.Array(types.float32, 1, "C"), types.boolean,
+            types.boolean, image)
+
+
 def _compile():
     global _compiled
     start = time.perf_counter()
@@ -135,7 +141,7 @@ def _compile():
         from fercnn.inference._banded_kernel import banded
         from fercnn.inference._product_kernel import products
 
-        for kernel, signature in ((products, SIGNATURE), (banded, BANDED_SIGNATURE)):
+        for kernel, signature in ((products, SIGNATURE), (banded, _banded_signature())):
             if kernel.signatures:  # compiled in this process already (through here: nothing else may)
                 continue
             from numba.core import config
@@ -173,11 +179,16 @@ def _check(products):
         B = rng.standard_normal((T, K, N), dtype=np.float32)
         C = np.full((T, M, N), np.nan, np.float32)
         products(A, pack(B), C)
-        want = np.matmul(A.astype(np.float64), B.astype(np.float64))
-        err = float(np.abs(C - want).max()) if np.isfinite(C).all() else float("inf")
+        err = _off_by(C, np.matmul(A.astype(np.float64), B.astype(np.float64)))
         if not err <= 1e-4:
             return f"its product of ({T}, {M}, {K}) by ({T}, {K}, {N}) is off by {err:.3g} from NumPy's"
     return None
+
+
+def _off_by(got, want):
+    """The largest difference between got and want; inf where got holds a NaN or an infinity
+    (an entry the kernel did not write stays NaN)."""
+    return float(np.abs(got - want).max()) if np.isfinite(got).all() else float("inf")
 
 
 def _check_banded(banded):
@@ -196,9 +207,9 @@ def _check_banded(banded):
         want = conv.winograd_conv_pooled(x, U, b, variant) if pool else conv.winograd_conv(x, U, b, variant)
         want = np.maximum(want, 0)
         got = np.full(want.shape, np.nan, np.float32)
-        BT, AT = _matrices(variant)
+        BT, AT = conv._matrices(variant, np.float32)
         banded(x, pack(U), BT, AT, m, b, pool, True, got)
-        err = float(np.abs(got - want).max()) if np.isfinite(got).all() else float("inf")
+        err = _off_by(got, want)
         if not err <= 1e-4 * max(1.0, float(np.abs(want).max())):
             return f"its {variant} layer on ({N}, {H}, {W}, {C}) is off by {err:.3g} from NumPy's"
     return None
@@ -224,19 +235,12 @@ def banded_conv(x, Bp, variant, bias, *, pool, relu):
     banded = _compiled[1]
     N, H, W, _ = x.shape
     F = Bp.shape[1] * Bp.shape[3]
-    BT, AT = _matrices(variant)
+    from fercnn.inference import conv
+
+    BT, AT = conv._matrices(variant, np.float32)
     out = np.empty((N, H // 2, W // 2, F) if pool else (N, H, W, F), np.float32)
     banded(np.ascontiguousarray(x), Bp, BT, AT, AT.shape[0], np.ascontiguousarray(bias, np.float32), pool, relu, out)
     return out
-
-
-@functools.lru_cache(maxsize=None)
-def _matrices(variant):
-    """The variant's BT and AT in float32, C-contiguous (the kernel takes them writeable-typed;
-    nothing writes them)."""
-    from fercnn.inference import conv
-
-    return tuple(np.array(M, np.float32, order="C") for M in conv._matrices(variant, np.float32))
 
 
 def pack(B):

@@ -101,9 +101,9 @@ def test_what_it_takes():
     assert not kernel.takes_banded("f4x3", 1, 48, 49, 64, np.float32) and not kernel.takes_banded("f4x3", 3, 6, 20, 8, np.float32)
     assert not kernel.takes_banded("f3x3-1d", 1, 6, 6, 64, np.float32) and not kernel.takes_banded("f4x3", 1, 6, 6, 12, np.float32)
     assert not kernel.takes_banded("f4x3", 1, 6, 6, 64, np.float64)
-    assert kernel.fits(12, 1536, 512, np.float32) and kernel.fits(9, 128, 512, np.float32)
-    assert not kernel.fits(12, 1536, 512, np.float64) and not kernel.fits(12, 64, 12, np.float32)
-    assert not kernel.fits(16, 128, 512, np.float32)
+    assert kernel.fits(12, 512, np.float32) and kernel.fits(9, 512, np.float32)
+    assert not kernel.fits(12, 512, np.float64) and not kernel.fits(12, 12, np.float32)
+    assert not kernel.fits(16, 512, np.float32)
 
 
 def test_choose_prefers_its_tiles_on_twelve_pixel_maps_only_while_it_is_on(enabled):
